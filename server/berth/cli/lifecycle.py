@@ -1,0 +1,212 @@
+"""``berth up|down|restore|status|ls|env|run|psql``: parse, call, print."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from berth.cli import emit
+from berth.errors import ConfirmationError, NotFoundError
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+secrets_option = click.option(
+    "--show-secrets", is_flag=True, help="Show the database password instead of ****."
+)
+
+
+def describe(data: dict[str, Any]) -> str:
+    if data.get("instance") is None:
+        return f"{data['worktree']}: {data.get('message', 'no berth')}"
+    db = data["database"]
+    ports = ", ".join(f"{name}={port}" for name, port in data["ports"].items())
+    lines = [
+        f"berth {data['instance']} ({data['state']}) for {data['worktree']}",
+        f"  database  {db['name']}",
+        f"  url       {db['url']}",
+        f"  ports     {ports} (slot {data['slot']})",
+        f"  state dir {data['state_dir']}",
+        f"  env file  {data['env_file']}",
+    ]
+    if data.get("template"):
+        lines.append(f"  template  {str(data['template'])[:12]}")
+    if data.get("baseline"):
+        lines.append(f"  baseline  {data['baseline']}")
+    return "\n".join(lines)
+
+
+def confirm(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfirmationError(
+            f"{question} needs confirmation and there is no terminal to ask on",
+            hint="pass --yes to go ahead",
+        )
+    if not click.confirm(question, default=False, err=True):
+        raise click.exceptions.Abort
+
+
+@click.command()
+@json_option
+@secrets_option
+def up(as_json: bool, show_secrets: bool) -> None:
+    """Give this worktree its berth: database, role, ports, state dir, env file."""
+    from berth import context, lifecycle
+
+    ctx = context.load()
+    data = lifecycle.up(ctx)
+    if show_secrets and data.get("instance"):
+        data = lifecycle.status(ctx, lifecycle.current_record(ctx), show_secrets=True)
+    emit(data, as_json, describe(data))
+
+
+@click.command()
+@click.option("--purge", is_flag=True, help="Drop the database and role for good (no trash).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.argument("instance", required=False)
+@json_option
+def down(purge: bool, yes: bool, instance: str | None, as_json: bool) -> None:
+    """Retire this worktree's berth (or INSTANCE): its database goes to the trash."""
+    from berth import context, lifecycle
+
+    ctx = context.load(need_repo=instance is None)
+    record = lifecycle.find_record(ctx, instance) if instance else lifecycle.current_record(ctx)
+    if purge:
+        confirm(f"Drop database {record.database} for good?", yes)
+    data = lifecycle.down(ctx, record, purge=purge)
+    human = (
+        f"berth {record.id}: database {record.database} dropped"
+        if purge
+        else f"berth {record.id}: database {record.database} moved to the trash "
+        f"(bring it back with: berth restore {record.id})"
+    )
+    emit(data, as_json, human)
+
+
+@click.command()
+@click.argument("instance")
+@json_option
+def restore(instance: str, as_json: bool) -> None:
+    """Bring the trashed berth INSTANCE back, with its data."""
+    from berth import context, lifecycle
+
+    ctx = context.load(need_repo=False)
+    data = lifecycle.restore(ctx, instance)
+    emit(data, as_json, describe(data))
+
+
+@click.command()
+@json_option
+@secrets_option
+def status(as_json: bool, show_secrets: bool) -> None:
+    """Show this worktree's berth."""
+    from berth import context, lifecycle
+
+    ctx = context.load()
+    worktree, config = ctx.need_worktree()
+    try:
+        record = lifecycle.current_record(ctx)
+    except NotFoundError:
+        if worktree.is_main and not config.main_gets_berth:
+            data = lifecycle.unmanaged_status(worktree, config)
+            emit(data, as_json, describe(data))
+            return
+        raise
+    data = lifecycle.status(ctx, record, show_secrets=show_secrets)
+    emit(data, as_json, describe(data))
+
+
+@click.command()
+@click.option("--all", "all_projects", is_flag=True, help="Berths of every project.")
+@json_option
+def ls(all_projects: bool, as_json: bool) -> None:
+    """List the berths of this project (or of every project with --all)."""
+    from berth import context
+
+    ctx = context.load(need_repo=not all_projects)
+    project = None if all_projects or ctx.config is None else ctx.config.project
+    records = ctx.registry.list(project=project)
+    rows = [
+        {
+            "instance": r.id,
+            "project": r.project,
+            "state": r.state,
+            "slot": r.slot,
+            "database": r.database,
+            "ports": ctx.registry.ports(r.id),
+            "branch": r.branch,
+            "worktree": r.worktree,
+            "worktree_exists": Path(r.git_dir).is_dir(),
+        }
+        for r in records
+    ]
+    lines = [
+        f"{r['instance']}  {r['state']:<12} slot {r['slot']:<3} {r['database']:<40} {r['worktree']}"
+        + ("" if r["worktree_exists"] else "  (worktree gone)")
+        for r in rows
+    ]
+    emit({"berths": rows}, as_json, "\n".join(lines) if lines else "no berths")
+
+
+@click.command()
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["dotenv", "sh", "json"]),
+    default="dotenv",
+    show_default=True,
+)
+def env(fmt: str) -> None:
+    """Print this berth's environment (with secrets: it is what your app reads)."""
+    from berth import context, lifecycle
+    from berth.envfile import format_env
+
+    ctx = context.load()
+    _, config = ctx.need_worktree()
+    record = lifecycle.current_record(ctx)
+    click.echo(format_env(lifecycle.berth_env(ctx, record, config), fmt), nl=False)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(command: tuple[str, ...]) -> None:
+    """Run COMMAND with this berth's environment: berth run -- CMD ARGS..."""
+    from berth import context, lifecycle
+
+    ctx = context.load()
+    _, config = ctx.need_worktree()
+    record = lifecycle.current_record(ctx)
+    env = {**os.environ, **lifecycle.berth_env(ctx, record, config)}
+    program = shutil.which(command[0], path=env.get("PATH"))
+    if program is None:
+        raise NotFoundError(f"command not found: {command[0]}", hint="check the command and PATH")
+    ctx.registry.close()
+    sys.stdout.flush()
+    os.execvpe(program, list(command), env)  # noqa: S606 - running the user's own command is the point
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def psql(args: tuple[str, ...]) -> None:
+    """Open psql on this berth's database (extra ARGS go to psql)."""
+    from berth import context, lifecycle
+    from berth.pg.cluster import find_binaries
+
+    ctx = context.load()
+    record = lifecycle.current_record(ctx)
+    server = ctx.server
+    candidates = [shutil.which("psql")]
+    with contextlib.suppress(Exception):  # fall back to psql on PATH
+        candidates.insert(0, find_binaries(ctx.settings.pg_bin).tool("psql"))
+    program = next((c for c in candidates if c and Path(c).is_file()), None)
+    if program is None:
+        raise NotFoundError("psql not found", hint="install the PostgreSQL client")
+    env = {**os.environ, "PGPASSWORD": record.password}
+    conn = [f"host={server.host} port={server.port} user={record.role} dbname={record.database}"]
+    os.execve(program, [program, *conn, *args], env)  # noqa: S606

@@ -1,0 +1,211 @@
+"""The project's ``berth.toml`` (or ``[tool.berth]`` in ``pyproject.toml``), validated.
+
+Every error names the file and the key, so a typo never turns into a
+surprising default.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from berth.errors import ConfigError
+
+MIGRATION_TOOLS = (
+    "sql",
+    "goose",
+    "golang-migrate",
+    "dbmate",
+    "alembic",
+    "django",
+    "flyway",
+    "rails",
+)
+ON_CHECKOUT = ("status", "migrate", "reset")
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    migrations: tuple[str, ...] = ()
+    tool: str = "sql"
+    migrate: str | None = None
+    seed: str | None = None
+
+
+@dataclass(frozen=True)
+class HooksConfig:
+    on_checkout: str = "status"
+    strict: bool = False
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    project: str
+    source: str
+    main: str = "keep"
+    env_file: str = ".env.berth"
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    ports: dict[str, int] = field(default_factory=lambda: {"app": 8000})
+    redis_url: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    hooks: HooksConfig = field(default_factory=HooksConfig)
+
+    @property
+    def main_gets_berth(self) -> bool:
+        return self.main == "berth"
+
+
+class _Reader:
+    """Pops keys off a table so whatever is left over is an unknown key."""
+
+    def __init__(self, where: str, table: dict[str, Any], prefix: str = "") -> None:
+        self.where = where
+        self.table = dict(table)
+        self.prefix = prefix
+
+    def _fail(self, key: str, why: str) -> ConfigError:
+        return ConfigError(
+            f"{self.where}: {self.prefix}{key} {why}",
+            hint=f"fix {self.prefix}{key} in {self.where}",
+        )
+
+    def text(self, key: str, default: str | None = None) -> str | None:
+        value = self.table.pop(key, default)
+        if value is not None and not isinstance(value, str):
+            raise self._fail(key, f"must be a string, got {value!r}")
+        return value if isinstance(value, str) else None
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.text(key, default) or default
+        if value not in choices:
+            raise self._fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.table.pop(key, default)
+        if not isinstance(value, bool):
+            raise self._fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def number(self, key: str, default: float) -> float:
+        value = self.table.pop(key, default)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self._fail(key, f"must be a positive number, got {value!r}")
+        return float(value)
+
+    def str_list(self, key: str) -> tuple[str, ...]:
+        value = self.table.pop(key, [])
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self._fail(key, "must be a list of paths")
+        return tuple(value)
+
+    def table_of(self, key: str) -> _Reader:
+        value = self.table.pop(key, {})
+        if not isinstance(value, dict):
+            raise self._fail(key, "must be a table")
+        return _Reader(self.where, value, f"{self.prefix}{key}.")
+
+    def finish(self) -> None:
+        for key in self.table:
+            raise self._fail(key, "is not a known key")
+
+
+def _ports(reader: _Reader) -> dict[str, int]:
+    ports: dict[str, int] = {}
+    for name, base in list(reader.table.items()):
+        if not _NAME.match(name):
+            raise reader._fail(name, "is not a valid port name (letters, digits, _)")
+        if isinstance(base, bool) or not isinstance(base, int) or not 1024 <= base <= 65000:
+            raise reader._fail(name, f"must be a port number from 1024 to 65000, got {base!r}")
+        ports[name.lower()] = base
+        reader.table.pop(name)
+    return ports
+
+
+def _env(reader: _Reader) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for name, template in list(reader.table.items()):
+        if not _ENV_NAME.match(name):
+            raise reader._fail(name, "is not a valid environment variable name")
+        if not isinstance(template, str):
+            raise reader._fail(name, f"must be a string template, got {template!r}")
+        env[name] = template
+        reader.table.pop(name)
+    return env
+
+
+def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConfig:
+    top = _Reader(where, data)
+    project = top.text("project", default_project) or default_project
+    main = top.choice("main", "keep", ("keep", "berth"))
+    env_file = top.text("env_file", ".env.berth") or ".env.berth"
+    if "/" in env_file or env_file in {".", ".."}:
+        raise top._fail("env_file", "must be a file name in the worktree root")
+    db = top.table_of("database")
+    database = DatabaseConfig(
+        migrations=db.str_list("migrations"),
+        tool=db.choice("tool", "sql", MIGRATION_TOOLS),
+        migrate=db.text("migrate"),
+        seed=db.text("seed"),
+    )
+    db.finish()
+    ports_reader = top.table_of("ports")
+    ports = _ports(ports_reader) or {"app": 8000}
+    redis = top.table_of("redis")
+    redis_url = redis.text("url")
+    redis.finish()
+    env = _env(top.table_of("env"))
+    hooks_reader = top.table_of("hooks")
+    hooks = HooksConfig(
+        on_checkout=hooks_reader.choice("on_checkout", "status", ON_CHECKOUT),
+        strict=hooks_reader.bool("strict", False),
+        timeout=hooks_reader.number("timeout", 30.0),
+    )
+    hooks_reader.finish()
+    top.finish()
+    return ProjectConfig(
+        project=project,
+        source=where,
+        main=main,
+        env_file=env_file,
+        database=database,
+        ports=ports,
+        redis_url=redis_url,
+        env=env,
+        hooks=hooks,
+    )
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML ({exc})", hint=f"fix the syntax of {path}"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc})", hint=f"check {path}") from None
+
+
+def load_project(root: Path, default_project: str) -> ProjectConfig:
+    """The config of the worktree at ``root``; defaults when there is none."""
+    berth_toml = root / "berth.toml"
+    if berth_toml.is_file():
+        return parse(_read_toml(berth_toml), str(berth_toml), default_project)
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        tool = _read_toml(pyproject).get("tool", {})
+        section = tool.get("berth") if isinstance(tool, dict) else None
+        if section is not None:
+            if not isinstance(section, dict):
+                raise ConfigError(f"{pyproject}: [tool.berth] must be a table", hint="fix it")
+            return parse(section, f"{pyproject} [tool.berth]", default_project)
+    return parse({}, "<defaults>", default_project)

@@ -1,0 +1,62 @@
+"""Everything one berth command needs: settings, worktree, project config, registry, server."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from berth.config import ProjectConfig, load_project
+from berth.git import Worktree, find_worktree
+from berth.registry import Registry
+from berth.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from berth.pg.server import Server
+
+
+def default_project(worktree: Worktree) -> str:
+    name = worktree.repo_root.name
+    return name.removesuffix(".git") or "app"
+
+
+@dataclass
+class Context:
+    settings: Settings
+    worktree: Worktree | None
+    config: ProjectConfig | None
+
+    @functools.cached_property
+    def registry(self) -> Registry:
+        return Registry(self.settings.registry_path)
+
+    @functools.cached_property
+    def server(self) -> Server:
+        from berth.pg.server import from_settings
+
+        return from_settings(self.settings)
+
+    def need_worktree(self) -> tuple[Worktree, ProjectConfig]:
+        if self.worktree is None or self.config is None:
+            from berth.errors import GitError
+
+            raise GitError("not inside a git worktree", hint="cd into a worktree of your app")
+        return self.worktree, self.config
+
+    def state_dir(self, project: str, instance: str) -> Path:
+        from berth.core.naming import project_slug
+
+        return self.settings.berths_dir / project_slug(project) / instance
+
+
+def load(cwd: Path | None = None, *, need_repo: bool = True) -> Context:
+    settings = load_settings()
+    try:
+        worktree = find_worktree(cwd)
+    except Exception:
+        if need_repo:
+            raise
+        return Context(settings, None, None)
+    config = load_project(worktree.root, default_project(worktree))
+    return Context(settings, worktree, config)

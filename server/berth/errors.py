@@ -1,0 +1,99 @@
+"""The one error family berth raises for anything a user can act on.
+
+Each kind carries its own exit code so scripts, hooks and agents can tell
+failures apart without parsing messages.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class BerthError(Exception):
+    """A failure with a one-line message, a hint, and a stable exit code."""
+
+    exit_code: ClassVar[int] = 1
+    kind: ClassVar[str] = "error"
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "error": self.kind,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
+
+
+class ConfigError(BerthError):
+    exit_code = 3
+    kind = "config"
+
+
+class GitError(BerthError):
+    exit_code = 4
+    kind = "git"
+
+
+class ServerError(BerthError):
+    """The Postgres server cannot be reached, started or initialised."""
+
+    exit_code = 5
+    kind = "server"
+
+
+class ConflictError(BerthError):
+    """Something berth needs is taken: a port, a slot, a lock, a connection."""
+
+    exit_code = 6
+    kind = "conflict"
+
+
+class NotFoundError(BerthError):
+    exit_code = 7
+    kind = "not-found"
+
+
+class ConfirmationError(BerthError):
+    """A destructive command ran without a terminal and without --yes."""
+
+    exit_code = 8
+    kind = "confirmation"
+
+
+class MigrationError(BerthError):
+    exit_code = 9
+    kind = "migration"
+
+
+class OwnershipError(BerthError):
+    """berth refused to touch something that does not carry its marker."""
+
+    exit_code = 10
+    kind = "ownership"
+
+
+class RedisError(BerthError):
+    exit_code = 11
+    kind = "redis"
+
+
+EXIT_CODES: dict[str, int] = {
+    cls.kind: cls.exit_code
+    for cls in (
+        BerthError,
+        ConfigError,
+        GitError,
+        ServerError,
+        ConflictError,
+        NotFoundError,
+        ConfirmationError,
+        MigrationError,
+        OwnershipError,
+        RedisError,
+    )
+}

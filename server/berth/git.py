@@ -1,0 +1,100 @@
+"""What berth needs to know about the worktree it runs in, from plain ``git``.
+
+Plain ``git`` calls instead of a library: each answer is one short process,
+nothing stays open in long-running processes, and the hook path stays light.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from berth.errors import GitError
+
+# Variables git sets for hooks; inherited, they would point every git call at
+# the repository that ran the hook instead of the one asked about.
+_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
+
+
+def clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in _GIT_ENV:
+        env.pop(name, None)
+    return env
+
+
+def run_git(args: list[str], cwd: Path) -> str:
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, check=False
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed", hint="install git and try again") from None
+    except NotADirectoryError:
+        raise GitError(f"{cwd} is not a directory", hint="run berth inside a worktree") from None
+    if proc.returncode != 0:
+        detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+        raise GitError(f"git {args[0]}: {detail}", hint="run berth inside a git worktree")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Worktree:
+    """One checkout of a repository: the main one or a linked worktree."""
+
+    root: Path
+    git_dir: Path
+    common_dir: Path
+    branch: str | None
+
+    @property
+    def is_main(self) -> bool:
+        return self.git_dir == self.common_dir
+
+    @property
+    def repo_root(self) -> Path:
+        """The main checkout's directory (the common dir's parent for normal repos)."""
+        if self.common_dir.name == ".git":
+            return self.common_dir.parent
+        return self.common_dir
+
+    @property
+    def berth_file(self) -> Path:
+        return self.git_dir / "berth.json"
+
+    @property
+    def exclude_file(self) -> Path:
+        return self.common_dir / "info" / "exclude"
+
+
+def find_worktree(start: Path | None = None) -> Worktree:
+    cwd = (start or Path.cwd()).absolute()
+    out = run_git(
+        [
+            "rev-parse",
+            "--path-format=absolute",
+            "--show-toplevel",
+            "--git-dir",
+            "--git-common-dir",
+        ],
+        cwd,
+    ).splitlines()
+    if len(out) != 3:
+        raise GitError(f"{cwd} is not inside a git work tree", hint="run berth inside a worktree")
+    root, git_dir, common = (Path(line) for line in out)
+    return Worktree(
+        root=root.resolve(),
+        git_dir=git_dir.resolve(),
+        common_dir=common.resolve(),
+        branch=current_branch(root),
+    )
+
+
+def current_branch(root: Path) -> str | None:
+    try:
+        name = run_git(["symbolic-ref", "--quiet", "--short", "HEAD"], root).strip()
+    except GitError:
+        return None
+    return name or None

@@ -1,0 +1,49 @@
+"""The berth id of a worktree, kept in its private git dir (never in the work tree)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from berth.core.naming import is_id, new_id
+from berth.envfile import write_private
+from berth.git import Worktree
+
+
+def read_id(worktree: Worktree) -> str | None:
+    try:
+        data = json.loads(worktree.berth_file.read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and is_id(value) else None
+
+
+def ensure_id(worktree: Worktree, project: str) -> str:
+    existing = read_id(worktree)
+    if existing:
+        return existing
+    instance = new_id()
+    data = {"id": instance, "project": project, "created_at": time.time()}
+    write_private(worktree.berth_file, json.dumps(data, indent=2) + "\n")
+    return instance
+
+
+def write_id(worktree: Worktree, instance: str, project: str) -> None:
+    data = {"id": instance, "project": project, "created_at": time.time()}
+    write_private(worktree.berth_file, json.dumps(data, indent=2) + "\n")
+
+
+@contextlib.contextmanager
+def locked(git_dir: Path) -> Iterator[None]:
+    """Serialise berth commands on one worktree (two hooks firing at once, say)."""
+    with (git_dir / "berth.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

