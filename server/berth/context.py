@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ class Context:
     settings: Settings
     worktree: Worktree | None
     config: ProjectConfig | None
+    progress: Callable[[str], None] | None = field(default=None)
 
     @functools.cached_property
     def registry(self) -> Registry:

@@ -6,9 +6,12 @@ any point (kill -9 included) is completed by the next ``berth up``.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shutil
+import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +20,10 @@ from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, render_env
-from berth.errors import ConflictError, NotFoundError
+from berth.errors import ConflictError, MigrationError, NotFoundError, ServerError
 from berth.git import Worktree
-from berth.pg import admin
+from berth.migrations.files import discover
+from berth.pg import admin, baselines, templates
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
 
@@ -46,7 +50,7 @@ def _new_record(ctx: Context, worktree: Worktree, config: ProjectConfig, ident: 
     )
 
 
-def up(ctx: Context) -> dict[str, Any]:
+def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
     """Give this worktree its berth; a no-op when it has one."""
     worktree, config = ctx.need_worktree()
     if worktree.is_main and not config.main_gets_berth:
@@ -55,11 +59,12 @@ def up(ctx: Context) -> dict[str, Any]:
         ident = instance.ensure_id(worktree, config.project)
         record = ctx.registry.get(ident)
         if record is None:
-            record = ctx.registry.allocate(
-                _new_record(ctx, worktree, config, ident), config.ports, port_is_free
-            )
+            fresh = _new_record(ctx, worktree, config, ident)
+            fresh.baseline = baseline
+            record = ctx.registry.allocate(fresh, config.ports, port_is_free)
         if record.state == "trashed":
             return restore(ctx, record.id)
+        berth_env(ctx, record, config)  # a bad [env] template fails before any work
         if record.worktree != str(worktree.root) or record.git_dir != str(worktree.git_dir):
             # The worktree moved (git worktree move): follow it.
             ctx.registry.update(
@@ -96,18 +101,196 @@ def provision(ctx: Context, record: BerthRecord) -> None:
                 admin.check_owned(conn, record.database, record.id)
             admin.mark_database(conn, record.database, record.role, marker)
         else:
-            template, fingerprint = source_template(ctx, record)
-            admin.create_database(conn, record.database, record.role, marker, template=template)
-            ctx.registry.update(record.id, template=fingerprint)
+            clone_database(ctx, conn, record, marker)
     state_dir = ctx.state_dir(record.project, record.id)
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ctx.registry.update(record.id, state="active")
 
 
-def source_template(ctx: Context, record: BerthRecord) -> tuple[str, str | None]:
-    """The database a new berth is copied from, and its fingerprint."""
-    del ctx, record
-    return "template0", None
+def builder(
+    ctx: Context, root: Path, progress: templates.Progress | None = None
+) -> templates.Builder:
+    _, config = ctx.need_worktree()
+    files = discover(root, config.database.migrations)
+    return templates.Builder(ctx.server, config, root, files, progress)
+
+
+def source_template(ctx: Context, record: BerthRecord) -> tuple[str, str | None, str | None]:
+    """The database a berth is copied from: ``(database, owner role inside, fingerprint)``."""
+    if record.baseline:
+        with ctx.server.connect() as conn:
+            base = baselines.find(conn, record.project, record.baseline)
+        return base.database, templates.TEMPLATE_OWNER, base.fingerprint
+    build = builder(ctx, Path(record.worktree), ctx.progress)
+    name = build.ensure()
+    if name == "template0":
+        return name, None, None
+    return name, templates.TEMPLATE_OWNER, build.fingerprint
+
+
+def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: str) -> None:
+    """The berth's database as a fresh copy of its template (or baseline)."""
+    source, previous_owner, fp = source_template(ctx, record)
+    reflink = bool(ctx.server.cluster and ctx.server.cluster.meta().get("reflink"))
+    admin.create_database(
+        conn,
+        record.database,
+        record.role,
+        marker,
+        template=source,
+        strategy=templates.create_strategy(conn, source, reflink),
+    )
+    with ctx.server.connect(record.database) as db:
+        admin.hand_over(db, record.role, previous_owner)
+    ctx.registry.update(record.id, template=fp)
+
+
+def _marker(ctx: Context, record: BerthRecord) -> str:
+    return admin.make_marker(
+        record.project,
+        record.id,
+        machine=ctx.settings.machine_id,
+        worktree=record.worktree,
+        created=int(record.created_at),
+    )
+
+
+def _to_trash(ctx: Context, conn: admin.Conn, record: BerthRecord, reason: str) -> str:
+    """Rename the berth's database into the trash (restorable); returns the trash name."""
+    admin.check_owned(conn, record.database, record.id)
+    admin.terminate(conn, database=record.database)
+    trash = naming.trash_name(record.id, admin.now_stamp())
+    suffix = 0
+    while admin.database_exists(conn, trash):
+        suffix += 1
+        trash = naming.trash_name(record.id, admin.now_stamp() + suffix)
+    admin.rename_database(conn, record.database, trash)
+    ctx.registry.add_trash(trash, record.id, record.database, reason)
+    return trash
+
+
+def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+    """Apply this branch's pending migrations to the berth's database, in place."""
+    _, config = ctx.need_worktree()
+    root = Path(record.worktree)
+    files = discover(root, config.database.migrations)
+    if config.database.migrate:
+        env = templates.command_env(ctx.server, berth_env(ctx, record, config))
+        proc = subprocess.run(
+            ["/bin/sh", "-c", config.database.migrate],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            raise MigrationError(
+                f"the migrate command failed (exit {proc.returncode}): "
+                f"{lines[-1] if lines else 'no output'}",
+                hint=f"fix it and run berth migrate again; the command: {config.database.migrate}",
+            )
+        applied: list[str] = []
+    else:
+        from berth.migrations import sql as sql_runner
+
+        url = ctx.server.url(record.role, record.password, record.database)
+        with psycopg_connect(url) as db:
+            applied = [f.relpath for f in sql_runner.apply(db, files)]
+    touch_changed(ctx, record)
+    return {"instance": record.id, "applied": applied, "migrations": migration_summary(ctx, record)}
+
+
+def psycopg_connect(url: str) -> admin.Conn:
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise ServerError(
+            f"cannot connect to the berth's database: {str(exc).strip().splitlines()[0]}",
+            hint="berth up repairs a berth; berth server status shows the server",
+        ) from None
+
+
+def reset(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+    """The previous database to the trash; a fresh copy of the current template in its place."""
+    with instance.locked(Path(record.git_dir)), ctx.server.connect() as conn:
+        trash = (
+            _to_trash(ctx, conn, record, "reset")
+            if admin.database_exists(conn, record.database)
+            else None
+        )
+        clone_database(ctx, conn, record, _marker(ctx, record))
+    touch_changed(ctx, record)
+    data = status(ctx, ctx.registry.get(record.id) or record)
+    data["previous"] = trash
+    data["restore"] = f"berth restore {trash}" if trash else None
+    return data
+
+
+def fork(
+    ctx: Context, record: BerthRecord, source_id: str, *, force: bool = False
+) -> dict[str, Any]:
+    """This berth's database becomes a copy of another berth's (or main's)."""
+    source = _fork_source(ctx, source_id)
+    if source.id == record.id:
+        raise ConflictError("a berth cannot fork from itself", hint="name another berth or main")
+    with ctx.server.connect() as conn:
+        admin.check_owned(conn, source.database, source.id)
+        users = admin.connections(conn, source.database)
+        if users and not force:
+            who = ", ".join(sorted({f"{u}" + (f" ({a})" if a else "") for u, a in users}))
+            raise ConflictError(
+                f"{source.database} has {len(users)} open connection(s): {who}",
+                hint="close them, or pass --force to end them",
+            )
+        admin.terminate(conn, database=source.database)
+        trash = (
+            _to_trash(ctx, conn, record, f"fork from {source.id}")
+            if admin.database_exists(conn, record.database)
+            else None
+        )
+        admin.create_database(
+            conn,
+            record.database,
+            record.role,
+            _marker(ctx, record),
+            template=source.database,
+            strategy=templates.create_strategy(conn, source.database, False),
+        )
+        with ctx.server.connect(record.database) as db:
+            admin.hand_over(db, record.role, source.role)
+    ctx.registry.update(record.id, template=source.template)
+    touch_changed(ctx, record)
+    data = status(ctx, ctx.registry.get(record.id) or record)
+    data["forked_from"] = source.id
+    data["previous"] = trash
+    return data
+
+
+def _fork_source(ctx: Context, source_id: str) -> BerthRecord:
+    if source_id == "main":
+        _, config = ctx.need_worktree()
+        mains = [r for r in ctx.registry.list(project=config.project) if r.is_main]
+        if not mains:
+            raise NotFoundError(
+                "the main checkout has no berth to fork from",
+                hint='set main = "berth" and run berth up in the main checkout, or name a berth id',
+            )
+        return mains[0]
+    return find_record(ctx, source_id)
+
+
+def snapshot(
+    ctx: Context, record: BerthRecord, name: str, *, force: bool = False
+) -> dict[str, Any]:
+    """A named baseline from this berth's database; new berths can start from it."""
+    with ctx.server.connect() as conn:
+        base = baselines.create(ctx.server, conn, record, name, force=force)
+    return {"baseline": base.to_json(), "instance": record.id}
 
 
 def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, object]:
@@ -131,13 +314,19 @@ def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict
         "branch": record.branch or "",
         "compose_project": naming.compose_project(record.project, record.id),
         "redis": {"url": config.redis_url or ""},
-        "baseline": record.baseline or "",
+        "baseline": f"{record.baseline}@{(record.template or 'none')[:12]}"
+        if record.baseline
+        else "",
     }
 
 
 def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, str]:
-    templates = {**default_templates(config.ports), **config.env}
-    return render_env(templates, env_values(ctx, record, config), config.source)
+    defaults = default_templates(config.ports)
+    if config.redis_url:
+        defaults["REDIS_URL"] = "{redis.url}"
+    if record.baseline:
+        defaults["BERTH_BASELINE"] = "{baseline}"
+    return render_env({**defaults, **config.env}, env_values(ctx, record, config), config.source)
 
 
 def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:
@@ -174,32 +363,52 @@ def down(ctx: Context, record: BerthRecord, *, purge: bool = False) -> dict[str,
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
     with ctx.server.connect() as conn:
         admin.set_login(conn, record.role, False)
-        admin.terminate(conn, database=record.database, role=record.role)
-        current = record.trash_name if record.state == "trashed" else record.database
-        if current and admin.database_exists(conn, current):
-            if purge:
-                admin.drop_database(conn, current, record.id)
-            elif record.state != "trashed":
-                admin.check_owned(conn, current, record.id)
-                trash = naming.trash_name(record.id, admin.now_stamp())
-                admin.rename_database(conn, current, trash)
-                ctx.registry.update(
-                    record.id, state="trashed", trashed_at=time.time(), trash_name=trash
-                )
+        admin.terminate(conn, role=record.role)
+        trash = None
+        if record.state != "trashed" and admin.database_exists(conn, record.database):
+            trash = _to_trash(ctx, conn, record, "down")
         if purge:
+            for entry in ctx.registry.trash(record.id):
+                name = str(entry["name"])
+                if admin.database_exists(conn, name):
+                    admin.drop_database(conn, name, record.id)
             admin.drop_role(conn, record.role)
     _remove_env_file(ctx, record)
+    touch_changed(ctx, record)
     if purge:
         shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
         ctx.registry.delete(record.id)
         return {"instance": record.id, "state": "purged", "database": record.database}
+    trash = trash or record.trash_name
+    ctx.registry.update(record.id, state="trashed", trashed_at=time.time(), trash_name=trash)
     return {
         "instance": record.id,
         "state": "trashed",
         "database": record.database,
-        "trash": ctx.registry.get(record.id).trash_name,  # type: ignore[union-attr]
+        "trash": trash,
         "restore": f"berth restore {record.id}",
     }
+
+
+def purge_trash(ctx: Context, older_than: float) -> list[str]:
+    """Drop trashed databases older than ``older_than`` (epoch seconds); free retired berths."""
+    purged = []
+    with ctx.server.connect() as conn:
+        for entry in ctx.registry.trash():
+            if float(entry["trashed_at"]) > older_than:  # type: ignore[arg-type]
+                continue
+            name, berth_id = str(entry["name"]), str(entry["berth_id"])
+            if admin.database_exists(conn, name):
+                admin.drop_database(conn, name, berth_id)
+            ctx.registry.remove_trash(name)
+            purged.append(name)
+    for record in ctx.registry.list():
+        if record.state == "trashed" and not ctx.registry.trash(record.id):
+            with ctx.server.connect() as conn:
+                admin.drop_role(conn, record.role)
+            shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
+            ctx.registry.delete(record.id)
+    return purged
 
 
 def _remove_env_file(ctx: Context, record: BerthRecord) -> None:
@@ -210,33 +419,89 @@ def _remove_env_file(ctx: Context, record: BerthRecord) -> None:
         path.unlink()
 
 
-def restore(ctx: Context, ident: str) -> dict[str, Any]:
+def _trash_entry(ctx: Context, ident: str) -> dict[str, object]:
+    """The trash entry named ``ident``, or the newest one of the berth ``ident``."""
+    for entry in ctx.registry.trash():
+        if entry["name"] == ident:
+            return entry
     record = find_record(ctx, ident)
-    if record.state != "trashed" or not record.trash_name:
-        raise ConflictError(
-            f"berth {record.id} is not in the trash", hint="berth ls shows its state"
-        )
-    with ctx.server.connect() as conn:
-        if admin.database_exists(conn, record.database):
-            raise ConflictError(
-                f"database {record.database!r} exists already; cannot restore over it",
-                hint=f"retire it first (berth down there), then berth restore {record.id}",
-            )
-        admin.check_owned(conn, record.trash_name, record.id)
-        admin.rename_database(conn, record.trash_name, record.database)
-        admin.set_login(conn, record.role, True)
-    ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
+    entries = ctx.registry.trash(record.id)
+    if not entries:
+        raise NotFoundError(f"berth {record.id} has nothing in the trash", hint="berth trash ls")
+    return entries[0]
+
+
+def restore(ctx: Context, ident: str) -> dict[str, Any]:
+    """Bring a trashed database back as its berth's database.
+
+    A retired berth comes back whole; an active berth (after reset or fork)
+    gets the old database back and its current one goes to the trash.
+    """
+    entry = _trash_entry(ctx, ident)
+    record = ctx.registry.get(str(entry["berth_id"]))
+    if record is None:
+        raise NotFoundError(f"no berth for trash entry {entry['name']}", hint="berth doctor")
+    name = str(entry["name"])
+    with instance.locked(Path(record.git_dir)) if Path(record.git_dir).is_dir() else _nullctx():
+        with ctx.server.connect() as conn:
+            admin.check_owned(conn, name, record.id)
+            if admin.database_exists(conn, record.database):
+                if record.state == "trashed":
+                    raise ConflictError(
+                        f"database {record.database!r} exists already; cannot restore over it",
+                        hint="rename or drop it by hand, then berth restore again",
+                    )
+                _to_trash(ctx, conn, record, f"replaced by restore of {name}")
+            admin.terminate(conn, database=name)
+            admin.rename_database(conn, name, record.database)
+            admin.set_login(conn, record.role, True)
+        ctx.registry.remove_trash(name)
+        ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
     record = ctx.registry.get(record.id) or record
     if ctx.config is not None and Path(record.worktree).is_dir():
         write_env(ctx, record, ctx.config)
+    touch_changed(ctx, record)
     return status(ctx, record)
 
 
-def status(ctx: Context, record: BerthRecord, *, show_secrets: bool = False) -> dict[str, Any]:
+@contextlib.contextmanager
+def _nullctx() -> Iterator[None]:
+    yield
+
+
+def touch_changed(ctx: Context, record: BerthRecord) -> None:
+    """Bump the berth's change stamp: editors watch it to refresh their status."""
+    state_dir = ctx.state_dir(record.project, record.id)
+    if state_dir.is_dir():
+        stamp = state_dir / "changed"
+        stamp.write_text(f"{time.time()}\n", encoding="utf-8")
+
+
+def migration_summary(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+    """``{applied, pending, edited, missing, state}`` of the berth's database."""
+    config = ctx.config
+    if config is None or not config.database.migrations:
+        return {"applied": 0, "pending": 0, "edited": 0, "missing": 0, "state": "ok"}
+    report = migration_report(ctx, record)
+    return {k: v for k, v in report.to_json().items() if k != "items"}
+
+
+def migration_report(ctx: Context, record: BerthRecord) -> Any:
+    from berth.migrations import read_status
+
+    _, config = ctx.need_worktree()
+    files = discover(Path(record.worktree), config.database.migrations)
+    with ctx.server.connect(record.database) as conn:
+        return read_status(config.database.tool, conn, files)
+
+
+def status(
+    ctx: Context, record: BerthRecord, *, show_secrets: bool = False, migrations: bool = True
+) -> dict[str, Any]:
     server = ctx.server
     config = ctx.config
     env_name = config.env_file if config else ".env.berth"
-    return {
+    data: dict[str, Any] = {
         "instance": record.id,
         "project": record.project,
         "worktree": record.worktree,
@@ -259,8 +524,11 @@ def status(ctx: Context, record: BerthRecord, *, show_secrets: bool = False) -> 
         "template": record.template,
         "baseline": record.baseline,
         "server": {"kind": server.kind, "key": server.key},
-        "trash": record.trash_name,
+        "trash": [entry["name"] for entry in ctx.registry.trash(record.id)],
     }
+    if migrations and record.state == "active" and ctx.worktree is not None:
+        data["migrations"] = migration_summary(ctx, record)
+    return data
 
 
 def unmanaged_status(worktree: Worktree, config: ProjectConfig) -> dict[str, Any]:
@@ -271,3 +539,30 @@ def unmanaged_status(worktree: Worktree, config: ProjectConfig) -> dict[str, Any
         "state": "unmanaged",
         "message": 'the main checkout keeps its own setup (set main = "berth" to give it a berth)',
     }
+
+
+def diff(ctx: Context, record: BerthRecord, against: str | None) -> dict[str, Any]:
+    """Schema and row changes of the berth's database against a baseline, berth or template."""
+    from berth.pg.diff import compare
+
+    with ctx.server.connect() as conn:
+        other, label = _diff_target(ctx, conn, record, against)
+    result = compare(ctx.server, record.database, other)
+    return {"instance": record.id, "database": record.database, "against": label, **result}
+
+
+def _diff_target(
+    ctx: Context, conn: admin.Conn, record: BerthRecord, against: str | None
+) -> tuple[str, str]:
+    if against is None:
+        if record.baseline:
+            base = baselines.find(conn, record.project, record.baseline)
+            return base.database, f"baseline {base.name}"
+        if record.template:
+            return templates.template_name(record.project, record.template), "template"
+        return "template0", "empty database"
+    names = {b.name: b for b in baselines.list_baselines(conn, record.project)}
+    if against in names:
+        return names[against].database, f"baseline {against}"
+    other = _fork_source(ctx, against)
+    return other.database, f"berth {other.id}"

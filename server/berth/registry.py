@@ -48,6 +48,13 @@ CREATE TABLE IF NOT EXISTS ports (
     berth_id TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
     name     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS trash (
+    name       TEXT PRIMARY KEY,
+    berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
+    original   TEXT NOT NULL,
+    trashed_at REAL NOT NULL,
+    reason     TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS processes (
     pid        INTEGER NOT NULL,
     berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
@@ -59,6 +66,7 @@ CREATE TABLE IF NOT EXISTS processes (
 """
 
 STATES = ("provisioning", "active", "trashed")
+TrashRows = list[dict[str, object]]  # named here: inside Registry, ``list`` is a method
 
 
 @dataclass
@@ -194,6 +202,25 @@ class Registry:
                 f"UPDATE berths SET {assignments} WHERE id = ?",  # noqa: S608 - names checked above
                 [*values.values(), berth_id],
             )
+
+    def add_trash(self, name: str, berth_id: str, original: str, reason: str) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO trash (name, berth_id, original, trashed_at, reason)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (name, berth_id, original, time.time(), reason),
+            )
+
+    def trash(self, berth_id: str | None = None) -> TrashRows:
+        rows = self.db.execute(
+            "SELECT * FROM trash WHERE (? IS NULL OR berth_id = ?) ORDER BY trashed_at DESC",
+            (berth_id, berth_id),
+        )
+        return [dict(row) for row in rows]
+
+    def remove_trash(self, name: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM trash WHERE name = ?", (name,))
 
     def delete(self, berth_id: str) -> None:
         with self.transaction() as db:

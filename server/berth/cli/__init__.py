@@ -23,6 +23,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("berth.cli.lifecycle", "run", "Run a command with this berth's environment."),
     "psql": ("berth.cli.lifecycle", "psql", "Open psql on this berth's database."),
     "server": ("berth.cli.server", "server", "See and control berth's Postgres server."),
+    "migrate": ("berth.cli.database", "migrate", "Apply pending migrations to this berth."),
+    "migrations": ("berth.cli.database", "migrations", "List migrations and their state."),
+    "reset": ("berth.cli.database", "reset", "Fresh database from the template (old to trash)."),
+    "fork": ("berth.cli.database", "fork", "Copy another berth's (or main's) database here."),
+    "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),
+    "diff": ("berth.cli.database", "diff", "Schema and row changes of this database."),
+    "templates": ("berth.cli.database", "templates", "List or gc migration templates."),
 }
 
 

@@ -53,14 +53,16 @@ def confirm(question: str, yes: bool) -> None:
 
 
 @click.command()
+@click.option("--baseline", help="Start a new berth from this baseline (berth snapshot).")
 @json_option
 @secrets_option
-def up(as_json: bool, show_secrets: bool) -> None:
+def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
     """Give this worktree its berth: database, role, ports, state dir, env file."""
     from berth import context, lifecycle
 
     ctx = context.load()
-    data = lifecycle.up(ctx)
+    ctx.progress = lambda message: click.echo(f"berth: {message}", err=True)
+    data = lifecycle.up(ctx, baseline=baseline)
     if show_secrets and data.get("instance"):
         data = lifecycle.status(ctx, lifecycle.current_record(ctx), show_secrets=True)
     emit(data, as_json, describe(data))

@@ -106,7 +106,7 @@ def create_database(
     template: str = "template0",
     strategy: str | None = None,
 ) -> None:
-    """Create ``name`` from ``template``, marked, owned by ``owner``, closed to PUBLIC."""
+    """Create ``name`` from ``template``, marked, usable by ``owner``, closed to PUBLIC."""
     query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
         sql.Identifier(name), sql.Identifier(template)
     )
@@ -123,9 +123,13 @@ def create_database(
 
 
 def mark_database(conn: Conn, name: str, owner: str, marker: str) -> None:
+    """Marker, privileges: the role may connect and create; PUBLIC may not even connect.
+
+    The database itself stays owned by the admin: a berth role then owns no
+    shared object, so ``REASSIGN OWNED`` between roles never moves a database.
+    """
     ident = sql.Identifier(name)
     conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(marker)))
-    conn.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(ident, sql.Identifier(owner)))
     conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
     conn.execute(
         sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
@@ -134,16 +138,29 @@ def mark_database(conn: Conn, name: str, owner: str, marker: str) -> None:
     )
 
 
-def hand_over_objects(server_connect: Any, database: str, owner: str) -> None:
-    """Give the role every object copied in from the template (tables, sequences, ...)."""
-    with server_connect(database) as conn:
-        conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(sql.Identifier(owner)))
-        current = conn.execute("SELECT current_user").fetchone()[0]
-        conn.execute(
-            sql.SQL("REASSIGN OWNED BY {} TO {}").format(
-                sql.Identifier(current), sql.Identifier(owner)
-            )
+def set_marker(conn: Conn, name: str, marker: str) -> None:
+    conn.execute(
+        sql.SQL("COMMENT ON DATABASE {} IS {}").format(sql.Identifier(name), sql.Literal(marker))
+    )
+
+
+def hand_over(db_conn: Conn, owner: str, previous: str | None) -> None:
+    """Inside one database: give ``owner`` the public schema and ``previous``'s objects."""
+    role = sql.Identifier(owner)
+    db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
+    if previous and previous != owner and role_exists(db_conn, previous):
+        db_conn.execute(
+            sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(previous), role)
         )
+
+
+def set_template(conn: Conn, name: str, *, is_template: bool) -> None:
+    flag = sql.SQL("true" if is_template else "false")
+    conn.execute(
+        sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE {} ALLOW_CONNECTIONS {}").format(
+            sql.Identifier(name), flag, sql.SQL("false" if is_template else "true")
+        )
+    )
 
 
 def terminate(conn: Conn, *, database: str | None = None, role: str | None = None) -> int:

@@ -29,20 +29,19 @@ class Server:
         import psycopg
 
         params = {**self.admin, "dbname": dbname}
-        try:
-            return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
-        except psycopg.OperationalError:
-            if self.cluster is not None:
+        attempts = 2 if self.cluster is not None else 1
+        failure = ""
+        for attempt in range(attempts):
+            if attempt and self.cluster is not None:
                 # A crash can leave a stale socket behind: start again, once.
                 self.cluster.start()
-                try:
-                    return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
-                except psycopg.OperationalError as again:
-                    exc = again
-            raise ServerError(
-                f"cannot connect to the {self.kind} Postgres server: {_first_line(exc)}",
-                hint=self._hint(),
-            ) from None
+            try:
+                return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+            except psycopg.OperationalError as exc:
+                failure = _first_line(exc)
+        raise ServerError(
+            f"cannot connect to the {self.kind} Postgres server: {failure}", hint=self._hint()
+        )
 
     def _hint(self) -> str:
         if self.kind == "embedded":

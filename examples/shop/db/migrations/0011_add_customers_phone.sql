@@ -1,0 +1,2 @@
+-- add customers phone
+ALTER TABLE customers ADD COLUMN phone text;

@@ -1,0 +1,2 @@
+-- add customers country
+ALTER TABLE customers ADD COLUMN country text NOT NULL DEFAULT 'NL';

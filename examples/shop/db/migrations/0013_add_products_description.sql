@@ -1,0 +1,2 @@
+-- add products description
+ALTER TABLE products ADD COLUMN description text;

@@ -1,0 +1,2 @@
+-- add products weight grams
+ALTER TABLE products ADD COLUMN weight_grams int;

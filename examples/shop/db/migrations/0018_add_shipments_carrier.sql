@@ -1,0 +1,2 @@
+-- add shipments carrier
+ALTER TABLE shipments ADD COLUMN carrier text;

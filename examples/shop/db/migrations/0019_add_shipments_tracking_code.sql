@@ -1,0 +1,2 @@
+-- add shipments tracking code
+ALTER TABLE shipments ADD COLUMN tracking_code text;

@@ -1,0 +1,2 @@
+-- add warehouses capacity
+ALTER TABLE warehouses ADD COLUMN capacity int;

@@ -1,0 +1,2 @@
+-- add categories slug
+ALTER TABLE categories ADD COLUMN slug text;

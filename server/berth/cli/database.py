@@ -1,0 +1,149 @@
+"""``berth migrate|migrations|reset|fork|snapshot|diff|templates``: parse, call, print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from berth.cli import emit
+from berth.cli.lifecycle import confirm, describe, json_option
+
+
+def _current() -> tuple[Any, Any]:
+    from berth import context, lifecycle
+
+    ctx = context.load()
+    ctx.progress = lambda message: click.echo(f"berth: {message}", err=True)
+    return ctx, lifecycle.current_record(ctx)
+
+
+@click.command()
+@json_option
+def migrate(as_json: bool) -> None:
+    """Apply this branch's pending migrations to this berth's database."""
+    from berth import lifecycle
+
+    ctx, record = _current()
+    data = lifecycle.migrate(ctx, record)
+    summary = data["migrations"]
+    emit(data, as_json, f"migrations: {summary['applied']} applied, {summary['pending']} pending")
+
+
+@click.command()
+@json_option
+def migrations(as_json: bool) -> None:
+    """List this branch's migrations and their state on this berth's database."""
+    from berth import lifecycle
+
+    ctx, record = _current()
+    report = lifecycle.migration_report(ctx, record).to_json()
+    lines = [
+        f"{item['state']:<8} {item.get('relpath') or item['version']}"
+        + (f"  (applied {str(item['applied_at'])[:10]})" if item.get("applied_at") else "")
+        for item in report["items"]
+    ]
+    lines.append(
+        f"{report['applied']} applied, {report['pending']} pending, "
+        f"{report['edited']} edited, {report['missing']} missing on this branch"
+    )
+    emit(report, as_json, "\n".join(lines))
+
+
+@click.command()
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def reset(yes: bool, as_json: bool) -> None:
+    """Fresh database from the template; the old one goes to the trash."""
+    from berth import lifecycle
+
+    ctx, record = _current()
+    confirm(f"Reset {record.database} (the current one goes to the trash)?", yes)
+    data = lifecycle.reset(ctx, record)
+    emit(data, as_json, describe(data) + f"\n  previous  {data['previous']} (in the trash)")
+
+
+@click.command()
+@click.option("--from", "source", required=True, help="A berth id, or 'main'.")
+@click.option("--force", is_flag=True, help="End the source's open connections.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def fork(source: str, force: bool, yes: bool, as_json: bool) -> None:
+    """This berth's database becomes a copy of another berth's (or main's)."""
+    from berth import lifecycle
+
+    ctx, record = _current()
+    confirm(f"Replace {record.database} with a copy of {source}'s?", yes)
+    data = lifecycle.fork(ctx, record, source, force=force)
+    emit(data, as_json, describe(data) + f"\n  forked from {data['forked_from']}")
+
+
+@click.command()
+@click.argument("name")
+@click.option("--force", is_flag=True, help="Replace an unused baseline; end open connections.")
+@json_option
+def snapshot(name: str, force: bool, as_json: bool) -> None:
+    """Make the baseline NAME from this berth's database (berth up --baseline NAME)."""
+    from berth import lifecycle
+
+    ctx, record = _current()
+    data = lifecycle.snapshot(ctx, record, name, force=force)
+    emit(data, as_json, f"baseline {name} saved as {data['baseline']['database']}")
+
+
+@click.command()
+@click.option("--against", help="A baseline name or a berth id (default: the template).")
+@json_option
+def diff(against: str | None, as_json: bool) -> None:
+    """Schema and row changes of this berth's database."""
+    from berth import lifecycle
+
+    ctx, record = _current()
+    data = lifecycle.diff(ctx, record, against)
+    schema = data["schema"]
+    lines = [f"against {data['against']}:"]
+    for key, items in schema.items():
+        lines += [f"  {key.replace('_', ' ')}: {item}" for item in items]
+    for table, change in data["rows"].items():
+        lines.append(
+            f"  {table}: +{change['inserted']} ~{change['updated']} -{change['deleted']} rows"
+        )
+    if len(lines) == 1:
+        lines.append("  no changes")
+    emit(data, as_json, "\n".join(lines))
+
+
+@click.group()
+def templates() -> None:
+    """List and garbage-collect migration templates."""
+
+
+@templates.command("ls")
+@click.option("--all", "all_projects", is_flag=True, help="Templates of every project.")
+@json_option
+def templates_ls(all_projects: bool, as_json: bool) -> None:
+    """List templates (one per migration fingerprint)."""
+    from berth import context
+    from berth.pg.templates import list_templates
+
+    ctx = context.load(need_repo=not all_projects)
+    project = None if all_projects or ctx.config is None else ctx.config.project
+    with ctx.server.connect() as conn:
+        found = [t.to_json() for t in list_templates(conn, project)]
+    lines = [f"{t['name']}  {t['steps']} migrations  {t['size'] or 0} bytes" for t in found]
+    emit({"templates": found}, as_json, "\n".join(lines) or "no templates")
+
+
+@templates.command("gc")
+@click.option("--keep", default=3, show_default=True, help="Newest templates to keep.")
+@json_option
+def templates_gc(keep: int, as_json: bool) -> None:
+    """Drop old templates no berth uses, keeping the newest few."""
+    from berth import context
+    from berth.pg.templates import gc
+
+    ctx = context.load()
+    _, config = ctx.need_worktree()
+    in_use = {r.template for r in ctx.registry.list(project=config.project) if r.template}
+    removed = gc(ctx.server, config.project, keep, in_use)
+    emit({"removed": removed}, as_json, "\n".join(removed) or "nothing to remove")

@@ -1,0 +1,118 @@
+"""Named baselines: a snapshot of a berth's database that new berths can start from."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from psycopg import sql
+
+from berth.core import naming
+from berth.errors import ConflictError, NotFoundError
+from berth.pg import admin
+
+if TYPE_CHECKING:
+    from berth.pg.server import Server
+    from berth.registry import BerthRecord
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str  # the baseline's own name, as the user gave it
+    database: str
+    project: str
+    fingerprint: str | None
+    created: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "database": self.database,
+            "project": self.project,
+            "fingerprint": self.fingerprint,
+            "created": self.created,
+        }
+
+    @property
+    def label(self) -> str:
+        """``name@fingerprint`` as recorded in ``BERTH_BASELINE``."""
+        return f"{self.name}@{(self.fingerprint or 'none')[:12]}"
+
+
+def database_name(project: str, name: str) -> str:
+    head = f"berth_base_{naming.project_slug(project)}_"
+    return head + naming.slugify(name, "base")[: naming.MAX_IDENTIFIER - len(head)]
+
+
+def list_baselines(conn: admin.Conn, project: str | None = None) -> list[Baseline]:
+    found = []
+    for database, marker in admin.berth_databases(conn):
+        if marker.get("kind") != "baseline":
+            continue
+        if project is not None and marker.get("project") != project:
+            continue
+        found.append(
+            Baseline(
+                name=str(marker.get("name")),
+                database=database,
+                project=str(marker.get("project")),
+                fingerprint=marker.get("fingerprint"),
+                created=int(marker.get("created", 0)),
+            )
+        )
+    return found
+
+
+def find(conn: admin.Conn, project: str, name: str) -> Baseline:
+    for baseline in list_baselines(conn, project):
+        if baseline.name == name:
+            return baseline
+    raise NotFoundError(
+        f"no baseline {name!r} for project {project!r}",
+        hint="berth snapshot NAME makes one from a berth's database",
+    )
+
+
+def create(
+    server: Server,
+    conn: admin.Conn,
+    record: BerthRecord,
+    name: str,
+    *,
+    force: bool = False,
+    in_use: bool = False,
+) -> Baseline:
+    from berth.pg.templates import TEMPLATE_OWNER, ensure_owner_role
+
+    database = database_name(record.project, name)
+    if admin.database_exists(conn, database):
+        if in_use or not force:
+            raise ConflictError(
+                f"baseline {name!r} exists" + (" and berths use it" if in_use else ""),
+                hint="choose another name" + ("" if in_use else ", or pass --force to replace it"),
+            )
+        admin.set_template(conn, database, is_template=False)
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(database)))
+    users = admin.connections(conn, record.database)
+    if users and not force:
+        raise ConflictError(
+            f"{record.database} has {len(users)} open connection(s); a snapshot needs none",
+            hint="close them, or pass --force to end them",
+        )
+    admin.terminate(conn, database=record.database)
+    ensure_owner_role(conn)
+    baseline = Baseline(name, database, record.project, record.template, int(time.time()))
+    marker = admin.make_marker(
+        record.project,
+        record.id,
+        kind="baseline",
+        name=name,
+        fingerprint=record.template,
+        created=baseline.created,
+    )
+    admin.create_database(conn, database, TEMPLATE_OWNER, marker, template=record.database)
+    with server.connect(database) as db:
+        admin.hand_over(db, TEMPLATE_OWNER, record.role)
+    admin.set_template(conn, database, is_template=True)
+    return baseline

@@ -1,0 +1,139 @@
+"""What changed in a berth's database against its template, a baseline or another berth.
+
+Schema: tables and columns added, removed or changed. Data: per table with a
+primary key, the rows inserted, updated and deleted, matched by that key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from psycopg import sql
+
+from berth.pg import admin
+from berth.pg.server import Server
+
+_COLUMNS = """
+SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.is_nullable
+FROM information_schema.columns c
+JOIN information_schema.tables t
+  ON t.table_schema = c.table_schema AND t.table_name = c.table_name
+WHERE t.table_type = 'BASE TABLE'
+  AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1, 2, c.ordinal_position
+"""
+
+_PRIMARY_KEYS = """
+SELECT n.nspname, c.relname, a.attname
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
+JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+WHERE i.indisprimary AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1, 2, k.ord
+"""
+
+Table = tuple[str, str]
+
+
+@contextlib.contextmanager
+def readable(conn: admin.Conn, database: str) -> Iterator[None]:
+    """Let berth read a template or baseline (they refuse connections) for a moment."""
+    row = conn.execute(
+        "SELECT datallowconn FROM pg_database WHERE datname = %s", (database,)
+    ).fetchone()
+    closed = row is not None and not row[0]
+    ident = sql.Identifier(database)
+    if closed:
+        conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS true").format(ident))
+    try:
+        yield
+    finally:
+        if closed:
+            admin.terminate(conn, database=database)
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
+
+
+def _schema(db: admin.Conn) -> dict[Table, dict[str, tuple[str, str]]]:
+    tables: dict[Table, dict[str, tuple[str, str]]] = {}
+    for schema, table, column, kind, nullable in db.execute(_COLUMNS).fetchall():
+        tables.setdefault((schema, table), {})[column] = (kind, nullable)
+    return tables
+
+
+def _keys(db: admin.Conn) -> dict[Table, list[str]]:
+    keys: dict[Table, list[str]] = {}
+    for schema, table, column in db.execute(_PRIMARY_KEYS).fetchall():
+        keys.setdefault((schema, table), []).append(column)
+    return keys
+
+
+def _rows(db: admin.Conn, table: Table, key: list[str], columns: list[str]) -> dict[str, str]:
+    query = sql.SQL("SELECT ({})::text, md5(({})::text) FROM {}").format(
+        sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, key)))
+        if len(key) > 1
+        else sql.Identifier(key[0]),
+        sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, columns))),
+        sql.Identifier(*table),
+    )
+    return {str(k): str(h) for k, h in db.execute(query).fetchall()}
+
+
+def _name(table: Table) -> str:
+    return table[1] if table[0] == "public" else f"{table[0]}.{table[1]}"
+
+
+def compare(server: Server, current: str, other: str) -> dict[str, Any]:
+    """Differences of database ``current`` against database ``other``."""
+    with (
+        server.connect() as conn,
+        readable(conn, other),
+        server.connect(current) as mine,
+        server.connect(other) as theirs,
+    ):
+        return _compare(mine, theirs)
+
+
+def _compare(mine: admin.Conn, theirs: admin.Conn) -> dict[str, Any]:
+    now, before = _schema(mine), _schema(theirs)
+    schema: dict[str, list[str]] = {
+        "tables_added": sorted(_name(t) for t in now.keys() - before.keys()),
+        "tables_removed": sorted(_name(t) for t in before.keys() - now.keys()),
+        "columns_added": [],
+        "columns_removed": [],
+        "columns_changed": [],
+    }
+    rows: dict[str, dict[str, int]] = {}
+    keys = _keys(mine)
+    their_keys = _keys(theirs)
+    for table in sorted(now.keys() & before.keys()):
+        cols_now, cols_before = now[table], before[table]
+        label = _name(table)
+        schema["columns_added"] += [f"{label}.{c}" for c in cols_now if c not in cols_before]
+        schema["columns_removed"] += [f"{label}.{c}" for c in cols_before if c not in cols_now]
+        schema["columns_changed"] += [
+            f"{label}.{c}" for c in cols_now if c in cols_before and cols_now[c] != cols_before[c]
+        ]
+        key = keys.get(table)
+        if not key or key != their_keys.get(table):
+            continue
+        common = [c for c in cols_now if c in cols_before]
+        a, b = _rows(mine, table, key, common), _rows(theirs, table, key, common)
+        changes = {
+            "inserted": len(a.keys() - b.keys()),
+            "deleted": len(b.keys() - a.keys()),
+            "updated": sum(1 for k in a.keys() & b.keys() if a[k] != b[k]),
+        }
+        if any(changes.values()):
+            rows[label] = changes
+    for table in sorted(now.keys() - before.keys()):
+        key = keys.get(table)
+        if key:
+            count = mine.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table)))
+            inserted = int(count.fetchone()[0])  # type: ignore[index]
+            if inserted:
+                rows[_name(table)] = {"inserted": inserted, "deleted": 0, "updated": 0}
+    return {"schema": schema, "rows": rows}

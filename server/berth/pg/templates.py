@@ -1,0 +1,333 @@
+"""Migration templates: one finished database per migration fingerprint.
+
+A berth's database is a copy of the template for its branch's migrations, so
+no berth runs its migrations from scratch. A template is built once (under a
+Postgres advisory lock keyed by its fingerprint), starting from the template
+of the longest matching prefix, and only the new migrations are applied.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from berth.config import ProjectConfig
+from berth.core import fingerprint, naming
+from berth.errors import MigrationError
+from berth.migrations.files import MigrationFile
+from berth.pg import admin
+from berth.pg.server import Server
+
+TEMPLATE_OWNER = "berth_templates"
+FILE_COPY_FROM_BYTES = 32 * 1024 * 1024
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    fingerprint: str
+    project: str
+    steps: int
+    created: int
+    size: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "fingerprint": self.fingerprint,
+            "project": self.project,
+            "steps": self.steps,
+            "created": self.created,
+            "size": self.size,
+        }
+
+
+def template_name(project: str, fp: str) -> str:
+    return f"berth_tpl_{naming.project_slug(project)}_{fp[:16]}"
+
+
+def lock_key(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
+
+
+def list_templates(conn: admin.Conn, project: str | None = None) -> list[Template]:
+    found = []
+    sizes = dict(conn.execute("SELECT datname, pg_database_size(oid) FROM pg_database").fetchall())
+    for name, marker in admin.berth_databases(conn):
+        if marker.get("kind") != "template":
+            continue
+        if project is not None and marker.get("project") != project:
+            continue
+        found.append(
+            Template(
+                name=name,
+                fingerprint=str(marker.get("fingerprint")),
+                project=str(marker.get("project")),
+                steps=int(marker.get("steps", 0)),
+                created=int(marker.get("created", 0)),
+                size=sizes.get(name),
+            )
+        )
+    return sorted(found, key=lambda t: t.created)
+
+
+def ensure_owner_role(conn: admin.Conn) -> None:
+    if not admin.role_exists(conn, TEMPLATE_OWNER):
+        # Another berth may make it first.
+        with contextlib.suppress(psycopg.errors.DuplicateObject):
+            conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(TEMPLATE_OWNER)))
+
+
+def create_strategy(conn: admin.Conn, source: str, reflink: bool) -> str | None:
+    """The fastest way the server copies ``source``: clone, FILE_COPY or WAL_LOG."""
+    version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+    if version < 150000:
+        return None  # FILE_COPY was the only way before PostgreSQL 15
+    if reflink and version >= 180000:
+        conn.execute("SET file_copy_method = clone")
+        return "FILE_COPY"
+    row = conn.execute(
+        "SELECT pg_database_size(oid) FROM pg_database WHERE datname = %s", (source,)
+    ).fetchone()
+    return "FILE_COPY" if row and row[0] >= FILE_COPY_FROM_BYTES else "WAL_LOG"
+
+
+class Builder:
+    """Builds the template for one worktree's migrations."""
+
+    def __init__(
+        self,
+        server: Server,
+        config: ProjectConfig,
+        worktree: Path,
+        files: list[MigrationFile],
+        progress: Progress | None = None,
+    ) -> None:
+        self.server = server
+        self.config = config
+        self.worktree = worktree
+        self.files = files
+        self.fingerprints = fingerprint.chain((f.relpath, f.checksum) for f in files)
+        self.progress = progress or (lambda _msg: None)
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.files) or bool(self.config.database.seed)
+
+    @property
+    def fingerprint(self) -> str:
+        base = fingerprint.last(self.fingerprints)
+        seed = self.config.database.seed
+        if not seed:
+            return base
+        return hashlib.sha256(f"{base}\0seed\0{seed}".encode()).hexdigest()
+
+    def ensure(self) -> str:
+        """The name of the finished template for these migrations, built if needed."""
+        if not self.needed:
+            return "template0"
+        target = self.fingerprint
+        project = self.config.project
+        with self.server.connect() as conn:
+            existing = self._find(conn, target)
+            if existing:
+                return existing
+            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(target),))
+            try:
+                existing = self._find(conn, target)
+                if existing:
+                    return existing
+                self._discard_builds(conn, target)
+                return self._build(conn, target, project)
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(target),))
+
+    def _find(self, conn: admin.Conn, target: str) -> str | None:
+        name = template_name(self.config.project, target)
+        marker = admin.marker_of(conn, name)
+        if marker and marker.get("kind") == "template" and marker.get("fingerprint") == target:
+            return name
+        return None
+
+    def _discard_builds(self, conn: admin.Conn, target: str) -> None:
+        """Drop what a crashed build of this fingerprint left behind (we hold its lock)."""
+        for name, marker in admin.berth_databases(conn):
+            if marker.get("kind") == "build" and marker.get("fingerprint") == target:
+                admin.terminate(conn, database=name)
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+    def _prefix(self, conn: admin.Conn) -> tuple[str, int]:
+        """The template covering the longest prefix of our migrations, and its length."""
+        known = {
+            t.fingerprint: t.name
+            for t in list_templates(conn, self.config.project)
+            if t.fingerprint in self.fingerprints
+        }
+        steps = fingerprint.longest_known_prefix(self.fingerprints, set(known))
+        if steps == 0:
+            return "template0", 0
+        return known[self.fingerprints[steps - 1]], steps
+
+    def _build(self, conn: admin.Conn, target: str, project: str) -> str:
+        ensure_owner_role(conn)
+        source, done = self._prefix(conn)
+        todo = self.files[done:]
+        stamp = int(time.time())
+        build = f"berth_build_{target[:16]}_{secrets.token_hex(3)}"
+        builder_role = f"berth_builder_{secrets.token_hex(4)}"
+        password = secrets.token_urlsafe(24)
+        self.progress(
+            f"building template {target[:12]}: {len(todo)} of {len(self.files)} migrations"
+            + (f" on top of {source}" if done else "")
+        )
+        admin.ensure_role(conn, builder_role, password)
+        marker = admin.make_marker(project, build, kind="build", fingerprint=target)
+        try:
+            admin.create_database(
+                conn,
+                build,
+                builder_role,
+                marker,
+                template=source,
+                strategy=create_strategy(conn, source, self._reflink()),
+            )
+            with self.server.connect(build) as db:
+                admin.hand_over(db, builder_role, TEMPLATE_OWNER if done else None)
+            url = self.server.url(builder_role, password, build)
+            self._migrate(url, todo)
+            if self.config.database.seed:
+                self.progress("seeding template")
+                self._run("seed", self.config.database.seed, url)
+            admin.terminate(conn, database=build)
+            with self.server.connect(build) as db:
+                admin.hand_over(db, TEMPLATE_OWNER, builder_role)
+                db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(builder_role)))
+            name = template_name(project, target)
+            admin.set_template(conn, build, is_template=True)
+            admin.set_marker(
+                conn,
+                build,
+                admin.make_marker(
+                    project,
+                    target[:16],
+                    kind="template",
+                    fingerprint=target,
+                    steps=len(self.files),
+                    created=stamp,
+                ),
+            )
+            admin.rename_database(conn, build, name)
+        finally:
+            admin.terminate(conn, role=builder_role)
+            if admin.database_exists(conn, build):
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(build))
+                )
+            _drop_role_everywhere(self.server, conn, builder_role)
+        return name
+
+    def _reflink(self) -> bool:
+        cluster = self.server.cluster
+        return bool(cluster and cluster.meta().get("reflink"))
+
+    def _migrate(self, url: str, todo: list[MigrationFile]) -> None:
+        if not todo:
+            return
+        command = self.config.database.migrate
+        if command:
+            self._run("migrate", command, url)
+            return
+        from berth.migrations import sql as sql_runner
+
+        with psycopg.connect(url, autocommit=True) as db:
+            sql_runner.apply(db, self.files)
+
+    def _run(self, what: str, command: str, url: str) -> None:
+        env = command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"})
+        proc = subprocess.run(
+            ["/bin/sh", "-c", command],
+            cwd=self.worktree,
+            env=env,
+            capture_output=True,
+            text=True,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
+        if proc.returncode != 0:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            raise MigrationError(
+                f"the {what} command failed while building the template "
+                f"(exit {proc.returncode}): {lines[-1] if lines else 'no output'}",
+                hint=f"fix it, then run berth up again; the command was: {command}",
+            )
+
+
+def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:
+    """The environment for a user's migrate or seed command.
+
+    PostgreSQL's client tools (psql, pg_dump) of berth's server come last on
+    PATH, so commands can use them even where none are installed.
+    """
+    env = {**os.environ, **extra}
+    bindir = None
+    if server.cluster is not None:
+        bindir = server.cluster.meta().get("bindir")
+    if bindir is None:
+        with contextlib.suppress(Exception):
+            from berth.pg.cluster import find_binaries
+
+            bindir = str(find_binaries(os.environ.get("BERTH_PG_BIN")).bindir)
+    if bindir:
+        env["PATH"] = os.pathsep.join(filter(None, [env.get("PATH"), str(bindir)]))
+    return env
+
+
+def _drop_role_everywhere(server: Server, conn: admin.Conn, role: str) -> None:
+    if not admin.role_exists(conn, role):
+        return
+    try:
+        admin.drop_role(conn, role)
+    except psycopg.errors.DependentObjectsStillExist:
+        # Grants left in other databases (privileges on the build db went with it).
+        for (dbname,) in conn.execute(
+            "SELECT datname FROM pg_database WHERE datallowconn AND datname <> 'template0'"
+        ).fetchall():
+            with server.connect(dbname) as db:
+                db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        admin.drop_role(conn, role)
+
+
+def gc(server: Server, project: str, keep: int, in_use: set[str]) -> list[str]:
+    """Drop a project's old templates, keeping the newest ``keep`` and any in use."""
+    removed = []
+    with server.connect() as conn:
+        templates = list_templates(conn, project)
+        for template in templates[: max(len(templates) - keep, 0)]:
+            if template.fingerprint in in_use or template.name in in_use:
+                continue
+            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(template.fingerprint),))
+            try:
+                admin.set_template(conn, template.name, is_template=False)
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(template.name)
+                    )
+                )
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(template.fingerprint),))
+            removed.append(template.name)
+    return removed
