@@ -1,0 +1,115 @@
+"""berth's built-in runner for plain ``.sql`` files: each file in its own transaction.
+
+The table ``berth_schema_migrations`` records every applied file with the
+sha256 of its content, so a file edited after it was applied is reported
+(never re-run).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from berth.errors import MigrationError
+from berth.migrations.files import MigrationFile
+
+TABLE = "berth_schema_migrations"
+# Session advisory lock so two `berth migrate` runs on one database apply each file once.
+_LOCK_KEY = 0x6265_7274_6873_716C  # "berthsql"
+
+Conn = psycopg.Connection[Any]
+
+
+def ensure_table(conn: Conn) -> None:
+    conn.execute(
+        sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            " version text PRIMARY KEY,"
+            " name text NOT NULL,"
+            " checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        ).format(sql.Identifier(TABLE))
+    )
+
+
+def applied_rows(conn: Conn) -> dict[str, tuple[str, str, datetime]]:
+    """``{version: (name, checksum, applied_at)}``; empty when the table does not exist."""
+    row = conn.execute("SELECT to_regclass(%s)", (TABLE,)).fetchone()
+    if row is None or row[0] is None:
+        return {}
+    rows = conn.execute(
+        sql.SQL("SELECT version, name, checksum, applied_at FROM {}").format(sql.Identifier(TABLE))
+    ).fetchall()
+    return {str(v): (str(n), str(c), a) for v, n, c, a in rows}
+
+
+def apply(conn: Conn, files: list[MigrationFile]) -> list[MigrationFile]:
+    """Apply the files not yet recorded, in order; return the ones applied."""
+    _check_unique(files)
+    ensure_table(conn)
+    conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+    try:
+        done = applied_rows(conn)
+        applied: list[MigrationFile] = []
+        for file in files:
+            if file.version in done:
+                continue
+            _apply_one(conn, file)
+            applied.append(file)
+        return applied
+    finally:
+        conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
+def _apply_one(conn: Conn, file: MigrationFile) -> None:
+    script = file.path.read_bytes()
+    try:
+        with conn.transaction():
+            if script.strip():
+                # No parameters: psycopg sends the file as one simple query, so a
+                # file may hold many statements and '%' needs no escaping.
+                conn.execute(script)
+            conn.execute(
+                sql.SQL("INSERT INTO {} (version, name, checksum) VALUES (%s, %s, %s)").format(
+                    sql.Identifier(TABLE)
+                ),
+                (file.version, file.name, file.checksum),
+            )
+    except psycopg.Error as exc:
+        raise MigrationError(
+            f"migration {file.relpath}{_where(exc, script)} failed: {_first_line(exc)}",
+            hint=(
+                f"nothing of {file.name} was applied (each file runs in one transaction); "
+                "fix it and run berth migrate again"
+            ),
+        ) from None
+
+
+def _check_unique(files: list[MigrationFile]) -> None:
+    seen: dict[str, MigrationFile] = {}
+    for file in files:
+        other = seen.setdefault(file.version, file)
+        if other is not file:
+            raise MigrationError(
+                f"migrations {other.relpath} and {file.relpath} share version {file.version}",
+                hint="give every migration file its own leading number",
+            )
+
+
+def _first_line(exc: psycopg.Error) -> str:
+    primary = exc.diag.message_primary if exc.diag else None
+    text = primary or str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def _where(exc: psycopg.Error, script: bytes) -> str:
+    """`` (line N)`` from the error's character position in the file, if Postgres gave one."""
+    position = exc.diag.statement_position if exc.diag else None
+    if not position or not position.isdigit():
+        return ""
+    text = script.decode("utf-8", errors="replace")
+    line = text[: int(position) - 1].count("\n") + 1
+    return f" (line {line})"

@@ -1,0 +1,82 @@
+"""berth's built-in sql runner against a real database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from berth.errors import MigrationError
+from berth.migrations import sql as runner
+
+
+def _tables(conn: Any) -> set[str]:
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()
+    return {r[0] for r in rows}
+
+
+def test_applies_pending_files_in_order_and_records_them(database: Any, tree: Any) -> None:
+    tree.write("db/002_items.sql", "CREATE TABLE items (id int REFERENCES users);\n")
+    tree.write("db/001_users.sql", "CREATE TABLE users (id int PRIMARY KEY);\n-- 100% sure\n")
+    tree.write("db/010_both.sql", "INSERT INTO users VALUES (1); INSERT INTO items VALUES (1);")
+    files = tree.files("db")
+
+    applied = runner.apply(database.conn, files)
+
+    assert [f.name for f in applied] == ["001_users.sql", "002_items.sql", "010_both.sql"]
+    assert {"users", "items", runner.TABLE} <= _tables(database.conn)
+    rows = runner.applied_rows(database.conn)
+    assert {v: (n, c) for v, (n, c, _) in rows.items()} == {
+        f.version: (f.name, f.checksum) for f in files
+    }
+    assert database.conn.execute("SELECT count(*) FROM items").fetchone() == (1,)
+
+
+def test_second_run_applies_only_new_files_and_never_reruns_edited(
+    database: Any, tree: Any
+) -> None:
+    tree.write("db/001_users.sql", "CREATE TABLE users (id int);\n")
+    runner.apply(database.conn, tree.files("db"))
+    tree.write("db/001_users.sql", "CREATE TABLE users (id int, name text);\n")
+    tree.write("db/002_more.sql", "ALTER TABLE users ADD COLUMN email text;\n")
+
+    applied = runner.apply(database.conn, tree.files("db"))
+
+    assert [f.name for f in applied] == ["002_more.sql"]
+    assert runner.apply(database.conn, tree.files("db")) == []
+
+
+def test_failing_file_names_file_and_line_and_rolls_back(database: Any, tree: Any) -> None:
+    tree.write("db/001_ok.sql", "CREATE TABLE ok (id int);\n")
+    tree.write("db/002_bad.sql", "CREATE TABLE half (id int);\n\nSELECT * FROM nowhere;\n")
+    tree.write("db/003_after.sql", "CREATE TABLE after (id int);\n")
+
+    with pytest.raises(MigrationError) as info:
+        runner.apply(database.conn, tree.files("db"))
+
+    err = info.value
+    assert "db/002_bad.sql (line 3)" in err.message
+    assert 'relation "nowhere" does not exist' in err.message
+    assert "\n" not in err.message
+    assert err.hint and "002_bad.sql" in err.hint
+    tables = _tables(database.conn)
+    assert "ok" in tables
+    assert "half" not in tables
+    assert "after" not in tables
+    assert set(runner.applied_rows(database.conn)) == {"001"}
+
+
+def test_duplicate_versions_are_refused_before_anything_runs(database: Any, tree: Any) -> None:
+    tree.write("db/001_a.sql", "CREATE TABLE a (id int);\n")
+    tree.write("db/001_b.sql", "CREATE TABLE b (id int);\n")
+
+    with pytest.raises(MigrationError, match="share version 001"):
+        runner.apply(database.conn, tree.files("db"))
+
+    assert _tables(database.conn) == set()
+
+
+def test_empty_file_is_recorded(database: Any, tree: Any) -> None:
+    tree.write("db/001_empty.sql", "\n")
+    assert [f.name for f in runner.apply(database.conn, tree.files("db"))] == ["001_empty.sql"]
+    assert set(runner.applied_rows(database.conn)) == {"001"}
