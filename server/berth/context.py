@@ -53,7 +53,10 @@ class Context:
 
 
 def load(cwd: Path | None = None, *, need_repo: bool = True) -> Context:
+    from berth import logs
+
     settings = load_settings()
+    logs.configure(settings.log_dir)
     try:
         worktree = find_worktree(cwd)
     except Exception:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from berth import envfile, instance
+from berth import envfile, instance, logs
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
@@ -26,6 +26,8 @@ from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
+
+log = logs.get("lifecycle")
 
 
 def _new_record(ctx: Context, worktree: Worktree, config: ProjectConfig, ident: str) -> BerthRecord:
@@ -75,6 +77,7 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
             provision(ctx, record)
             record = ctx.registry.get(record.id) or record
         write_env(ctx, record, config)
+        log.info("up", instance=record.id, database=record.database, slot=record.slot)
         return status(ctx, record)
 
 
@@ -375,6 +378,7 @@ def down(ctx: Context, record: BerthRecord, *, purge: bool = False) -> dict[str,
             admin.drop_role(conn, record.role)
     _remove_env_file(ctx, record)
     touch_changed(ctx, record)
+    log.info("down", instance=record.id, database=record.database, purge=purge)
     if purge:
         shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
         ctx.registry.delete(record.id)

@@ -113,3 +113,22 @@ def load_settings() -> Settings:
             values[key] = _coerce(key, env, "BERTH_" + key.upper())
             sources[key] = "BERTH_" + key.upper()
     return Settings(home=home, config_file=config_file, sources=sources, **values)  # type: ignore[arg-type]
+
+
+def save_setting(key: str, value: str) -> Path:
+    """Write ``key = value`` into the user's config file, keeping its other lines."""
+    if key not in _KEYS:
+        raise ConfigError(f"unknown setting {key!r}", hint="known: " + ", ".join(sorted(_KEYS)))
+    _, config_file = _home()
+    lines = []
+    if config_file.is_file():
+        lines = [
+            line
+            for line in config_file.read_text(encoding="utf-8").splitlines()
+            if line.split("=", 1)[0].strip() != key
+        ]
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    lines.append(f'{key} = "{escaped}"')
+    config_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config_file

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from berth.cli import emit
@@ -65,12 +67,19 @@ def start(port: int | None, as_json: bool) -> None:
 
 @server.command()
 @click.option("--port", type=click.IntRange(1024, 65535), help="Listen on this port.")
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the cluster here (e.g. on XFS for reflink clones); saved in your settings.",
+)
 @json_option
-def init(port: int | None, as_json: bool) -> None:
+def init(port: int | None, data_dir: Path | None, as_json: bool) -> None:
     """Initialise the embedded server's cluster without starting it."""
     from berth.pg.cluster import Cluster
-    from berth.settings import load_settings
+    from berth.settings import load_settings, save_setting
 
+    if data_dir is not None:
+        save_setting("data_dir", str(data_dir.absolute()))
     cluster = Cluster(load_settings())
     cluster.init(port)
     data = cluster.status()

@@ -22,6 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from berth import logs
 from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
@@ -231,6 +232,9 @@ class Builder:
                 ),
             )
             admin.rename_database(conn, build, name)
+            logs.get("templates").info(
+                "template built", template=name, steps=len(self.files), applied=len(todo)
+            )
         finally:
             admin.terminate(conn, role=builder_role)
             if admin.database_exists(conn, build):

@@ -1,0 +1,86 @@
+"""Structured logs: JSON lines in ``<berth home>/logs/berth.log``, warnings to stderr.
+
+Never stdout (it belongs to ``--json`` and the language server), and never a
+password: a processor redacts secrets in every event before it is written.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+_URL_SECRET = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+_SECRET_KEYS = ("password", "secret", "token")
+_configured = False
+
+
+def redact_text(text: str) -> str:
+    return _URL_SECRET.sub(r"\1****\3", text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {k: "****" if _is_secret(k) else _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _is_secret(key: object) -> bool:
+    return isinstance(key, str) and any(word in key.lower() for word in _SECRET_KEYS)
+
+
+def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        event[key] = "****" if _is_secret(key) else _redact(value)
+    return event
+
+
+def configure(log_dir: Path) -> None:
+    """Once per process: JSON lines to the log file (0600), warnings and up to stderr."""
+    global _configured  # noqa: PLW0603 - logging is process-wide by nature
+    if _configured:
+        return
+    _configured = True
+    handlers: list[logging.Handler] = []
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = log_dir / "berth.log"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.close(fd)
+        file_handler = logging.FileHandler(path, encoding="utf-8")
+        file_handler.setLevel(logging.DEBUG)
+        handlers.append(file_handler)
+    except OSError:
+        pass  # a read-only home must not stop berth from working
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(logging.DEBUG if os.environ.get("BERTH_DEBUG") else logging.WARNING)
+    handlers.append(stderr)
+    root = logging.getLogger("berth")
+    root.handlers = handlers
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    structlog.configure(
+        processors=[
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.add_log_level,
+            redact,
+            structlog.processors.JSONRenderer(),
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get(name: str = "berth") -> Any:
+    return structlog.get_logger(name if name.startswith("berth") else f"berth.{name}")

@@ -1,0 +1,144 @@
+"""Templates: built once per migration fingerprint, reused by prefix, never left half-made."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+
+from conftest import add_worktree, berth, berth_json, git
+
+CONFIG = '[database]\nmigrations = ["db/migrations"]\n'
+
+
+def migration(root: Path, name: str, body: str) -> None:
+    path = root / "db" / "migrations" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+
+
+def app_repo(repo: Path, migrations: int = 2) -> Path:
+    (repo / "berth.toml").write_text(CONFIG)
+    for i in range(1, migrations + 1):
+        migration(repo, f"{i:04d}_t{i}.sql", f"CREATE TABLE t{i} (id int PRIMARY KEY);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "migrations")
+    return repo
+
+
+def url_of(worktree: Path) -> str:
+    return str(json.loads(berth(worktree, "env", "--format", "json").stdout)["DATABASE_URL"])
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def test_berth_starts_migrated_and_owns_its_objects(repo: Path) -> None:
+    app_repo(repo)
+    tree = add_worktree(repo, "a")
+    data = berth_json(tree, "up")
+    assert data["template"]
+    assert data["migrations"]["pending"] == 0
+    url = url_of(tree)
+    assert {"t1", "t2"} <= tables(url)
+    with psycopg.connect(url) as conn:  # the berth's role owns what the template made
+        conn.execute("ALTER TABLE t1 ADD COLUMN name text")
+        conn.execute("DROP TABLE t2")
+
+
+def test_second_worktree_reuses_the_template(repo: Path) -> None:
+    app_repo(repo)
+    first = berth(add_worktree(repo, "a"), "up")
+    second = berth(add_worktree(repo, "b"), "up")
+    assert "building template" in first.stderr
+    assert "building template" not in second.stderr
+    listed = berth_json(repo, "templates", "ls")["templates"]
+    assert len(listed) == 1
+
+
+def test_new_migration_builds_only_that_step(repo: Path) -> None:
+    app_repo(repo)
+    berth(add_worktree(repo, "a"), "up")
+    tree = add_worktree(repo, "b")
+    migration(tree, "0003_t3.sql", "CREATE TABLE t3 (id int PRIMARY KEY);\n")
+    proc = berth(tree, "up")
+    assert "1 of 3 migrations on top of berth_tpl_app_" in proc.stderr
+    assert {"t1", "t2", "t3"} <= tables(url_of(tree))
+    assert len(berth_json(repo, "templates", "ls")["templates"]) == 2
+
+
+def test_ten_concurrent_ups_build_the_template_once(repo: Path) -> None:
+    app_repo(repo, migrations=5)
+    trees = [add_worktree(repo, f"c{i}") for i in range(10)]
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        procs = list(pool.map(lambda tree: berth(tree, "up"), trees))
+    builds = sum("building template" in p.stderr for p in procs)
+    assert builds == 1
+    assert len(berth_json(repo, "templates", "ls")["templates"]) == 1
+    for tree in trees[:3]:
+        assert "t5" in tables(url_of(tree))
+
+
+def test_failed_migration_leaves_nothing_behind(repo: Path, server: object) -> None:
+    app_repo(repo)
+    tree = add_worktree(repo, "a")
+    migration(tree, "0003_bad.sql", "CREATE TABLE broken (;\n")
+    proc = berth(tree, "up", check=False)
+    assert proc.returncode == 9
+    assert "0003_bad.sql" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        leftovers = conn.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'berth_build_%'"
+        ).fetchall()
+    assert leftovers == []
+    migration(tree, "0003_bad.sql", "CREATE TABLE fixed (id int);\n")
+    berth(tree, "up")
+    assert "fixed" in tables(url_of(tree))
+
+
+def test_user_migrate_and_seed_commands(repo: Path) -> None:
+    (repo / "berth.toml").write_text(
+        CONFIG
+        + 'migrate = "psql \\"$DATABASE_URL\\" -q -v ON_ERROR_STOP=1 -f db/all.sql"\n'
+        + 'seed = "psql \\"$DATABASE_URL\\" -q -c \\"INSERT INTO items VALUES (1), (2)\\""\n'
+    )
+    migration(repo, "0001_items.sql", "CREATE TABLE items (id int PRIMARY KEY);\n")
+    (repo / "db" / "all.sql").write_text("CREATE TABLE items (id int PRIMARY KEY);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "x")
+    tree = add_worktree(repo, "a")
+    berth(tree, "up")
+    with psycopg.connect(url_of(tree)) as conn:
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (2,)
+
+
+def test_template_gc_keeps_templates_in_use(repo: Path) -> None:
+    app_repo(repo)
+    a = add_worktree(repo, "a")
+    berth(a, "up")
+    b = add_worktree(repo, "b")
+    migration(b, "0003_t3.sql", "CREATE TABLE t3 (id int);\n")
+    berth(b, "up")
+    removed = berth_json(repo, "templates", "gc", "--keep", "0")["removed"]
+    assert removed == []
+    berth(b, "down", "--purge", "--yes")
+    removed = berth_json(repo, "templates", "gc", "--keep", "0")["removed"]
+    assert len(removed) == 1
+
+
+def test_server_status_shows_clone_mode(repo: Path) -> None:
+    berth(add_worktree(repo, "a"), "up")
+    data = berth_json(repo, "server", "status")
+    assert data["running"] is True
+    assert data["clone"] in {"copy", "reflink (file_copy_method = clone)"}
+    del sys, subprocess
