@@ -7,6 +7,7 @@ test gets its own BERTH_HOME (registry, berth state dirs) on that server.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -116,8 +117,6 @@ def berth(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProc
 
 
 def berth_json(cwd: Path, *args: str) -> dict:  # type: ignore[type-arg]
-    import json
-
     return json.loads(berth(cwd, *args, "--json").stdout)
 
 
@@ -128,3 +127,35 @@ def server() -> Iterator[object]:
     from berth.settings import load_settings
 
     yield embedded(load_settings())
+
+
+CONFIG = '[database]\nmigrations = ["db/migrations"]\n'
+
+
+def migration(root: Path, name: str, body: str) -> None:
+    path = root / "db" / "migrations" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+
+
+def app_repo(repo: Path, migrations: int = 2) -> Path:
+    (repo / "berth.toml").write_text(CONFIG)
+    for i in range(1, migrations + 1):
+        migration(repo, f"{i:04d}_t{i}.sql", f"CREATE TABLE t{i} (id int PRIMARY KEY);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "migrations")
+    return repo
+
+
+def url_of(worktree: Path) -> str:
+    return str(json.loads(berth(worktree, "env", "--format", "json").stdout)["DATABASE_URL"])
+
+
+def tables(url: str) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    return {r[0] for r in rows}

@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
 
-from conftest import add_worktree, berth, berth_json, git
-
-CONFIG = '[database]\nmigrations = ["db/migrations"]\n'
-
-
-def migration(root: Path, name: str, body: str) -> None:
-    path = root / "db" / "migrations" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
-
-
-def app_repo(repo: Path, migrations: int = 2) -> Path:
-    (repo / "berth.toml").write_text(CONFIG)
-    for i in range(1, migrations + 1):
-        migration(repo, f"{i:04d}_t{i}.sql", f"CREATE TABLE t{i} (id int PRIMARY KEY);\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "migrations")
-    return repo
-
-
-def url_of(worktree: Path) -> str:
-    return str(json.loads(berth(worktree, "env", "--format", "json").stdout)["DATABASE_URL"])
-
-
-def tables(url: str) -> set[str]:
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchall()
-    return {r[0] for r in rows}
+from conftest import (
+    CONFIG,
+    add_worktree,
+    app_repo,
+    berth,
+    berth_json,
+    git,
+    migration,
+    tables,
+    url_of,
+)
 
 
 def test_berth_starts_migrated_and_owns_its_objects(repo: Path) -> None:
@@ -141,4 +119,3 @@ def test_server_status_shows_clone_mode(repo: Path) -> None:
     data = berth_json(repo, "server", "status")
     assert data["running"] is True
     assert data["clone"] in {"copy", "reflink (file_copy_method = clone)"}
-    del sys, subprocess

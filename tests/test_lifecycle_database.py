@@ -1,0 +1,101 @@
+"""reset / restore / fork / snapshot / baseline / diff / migrate, end to end through the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from conftest import add_worktree, app_repo, berth, berth_json, migration, url_of
+
+
+@pytest.fixture
+def app(repo: Path) -> Path:
+    return app_repo(repo)
+
+
+def insert(url: str, value: int) -> None:
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO t1 VALUES (%s)", (value,))
+
+
+def rows(url: str) -> list[int]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT id FROM t1 ORDER BY id").fetchall()]
+
+
+def test_reset_trashes_the_old_database_and_restore_brings_it_back(app: Path) -> None:
+    tree = add_worktree(app, "a")
+    berth(tree, "up")
+    insert(url_of(tree), 42)
+    proc = berth(tree, "reset", check=False)
+    assert proc.returncode == 8  # no terminal: needs --yes
+    data = berth_json(tree, "reset", "--yes")
+    assert data["previous"].startswith("berth_trash_")
+    assert rows(url_of(tree)) == []
+    assert data["previous"] in berth_json(tree, "status")["trash"]
+    berth(tree, "restore", data["previous"])
+    assert rows(url_of(tree)) == [42]
+
+
+def test_migrate_applies_a_new_migration_in_place(app: Path) -> None:
+    tree = add_worktree(app, "a")
+    berth(tree, "up")
+    insert(url_of(tree), 7)
+    migration(tree, "0003_t3.sql", "CREATE TABLE t3 (id int);\n")
+    status = berth_json(tree, "status")
+    assert status["migrations"]["pending"] == 1
+    berth(tree, "migrate")
+    assert berth_json(tree, "status")["migrations"]["pending"] == 0
+    assert rows(url_of(tree)) == [7]  # in place: data kept
+
+
+def test_fork_copies_another_berth_and_refuses_while_it_is_in_use(app: Path) -> None:
+    a, b = add_worktree(app, "a"), add_worktree(app, "b")
+    source = berth_json(a, "up")
+    berth(b, "up")
+    insert(url_of(a), 1)
+    with psycopg.connect(url_of(a)) as busy:
+        busy.execute("SELECT 1")
+        proc = berth(b, "fork", "--from", source["instance"], "--yes", check=False)
+        assert proc.returncode == 6
+        assert "open connection" in proc.stderr
+    berth(b, "fork", "--from", source["instance"], "--yes")
+    assert rows(url_of(b)) == [1]
+    with psycopg.connect(url_of(b)) as conn:  # b's role owns the copied objects
+        conn.execute("ALTER TABLE t1 ADD COLUMN forked bool")
+
+
+def test_snapshot_and_baseline(app: Path) -> None:
+    a = add_worktree(app, "a")
+    berth(a, "up")
+    insert(url_of(a), 5)
+    saved = berth_json(a, "snapshot", "with-five")
+    assert saved["baseline"]["name"] == "with-five"
+    b = add_worktree(app, "b")
+    data = berth_json(b, "up", "--baseline", "with-five")
+    assert data["baseline"] == "with-five"
+    assert rows(url_of(b)) == [5]
+    env = berth(b, "env").stdout
+    assert "BERTH_BASELINE=with-five@" in env
+    proc = berth(a, "snapshot", "with-five", check=False)
+    assert proc.returncode == 6
+
+
+def test_diff_against_the_template_and_another_berth(app: Path) -> None:
+    a, b = add_worktree(app, "a"), add_worktree(app, "b")
+    first = berth_json(a, "up")
+    berth(b, "up")
+    url = url_of(a)
+    insert(url, 1)
+    insert(url, 2)
+    with psycopg.connect(url) as conn:
+        conn.execute("CREATE TABLE extra (id int PRIMARY KEY)")
+        conn.execute("ALTER TABLE t2 ADD COLUMN note text")
+    data = berth_json(a, "diff")
+    assert data["schema"]["tables_added"] == ["extra"]
+    assert data["schema"]["columns_added"] == ["t2.note"]
+    assert data["rows"]["t1"] == {"inserted": 2, "deleted": 0, "updated": 0}
+    against = berth_json(b, "diff", "--against", first["instance"])
+    assert against["rows"]["t1"] == {"inserted": 0, "deleted": 2, "updated": 0}
