@@ -1,0 +1,27 @@
+"""``python -m bench [NAME ...]``: run the benchmarks, print and save their JSON results."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def names() -> list[str]:
+    return sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_"))
+
+
+def main() -> None:
+    chosen = sys.argv[1:] or names()
+    for name in chosen:
+        module = importlib.import_module(f"bench.{name}")
+        runner = getattr(module, "main", None)
+        if callable(runner):
+            runner()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""Shared bits for benchmarks: a scratch berth home, timing, and saving results."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+BERTH = [sys.executable, "-m", "berth"]
+
+
+@contextmanager
+def scratch_home() -> Iterator[Path]:
+    """A temporary directory used as BERTH_HOME; the server is stopped and removed after."""
+    base = Path(tempfile.mkdtemp(prefix="berth-bench-"))
+    old = os.environ.get("BERTH_HOME")
+    os.environ["BERTH_HOME"] = str(base / "home")
+    try:
+        yield base
+    finally:
+        subprocess.run([*BERTH, "server", "stop"], cwd=base, capture_output=True, check=False)
+        from berth.pg.cluster import Cluster
+        from berth.settings import load_settings
+
+        shutil.rmtree(Cluster(load_settings()).root, ignore_errors=True)
+        if old is None:
+            os.environ.pop("BERTH_HOME", None)
+        else:
+            os.environ["BERTH_HOME"] = old
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    return {
+        "median_ms": round(statistics.median(samples) * 1000, 2),
+        "min_ms": round(min(samples) * 1000, 2),
+        "max_ms": round(max(samples) * 1000, 2),
+        "runs": len(samples),
+    }
+
+
+def save(name: str, result: dict[str, object]) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def sh(cwd: Path, *args: str) -> str:
+    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
