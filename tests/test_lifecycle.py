@@ -194,3 +194,42 @@ def test_unreachable_external_server(worktree: Path) -> None:
 def test_json_error_object(tmp_path: Path) -> None:
     proc = berth(tmp_path, "status", "--json", check=False)
     assert json.loads(proc.stdout)["error"] == "git"
+
+
+def test_up_repairs_an_interrupted_provisioning(worktree: Path, server: object) -> None:
+    from psycopg import sql
+
+    data = berth_json(worktree, "up")
+    name = data["database"]["name"]
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        # As if killed between CREATE DATABASE and its marker: no comment, role gone.
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(data["database"]["user"])))
+    repaired = berth_json(worktree, "up")
+    assert repaired["instance"] == data["instance"]
+    with psycopg.connect(env_of(worktree)["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT current_database()").fetchone() == (name,)
+
+
+def test_log_file_is_private_and_has_no_passwords(worktree: Path) -> None:
+    berth(worktree, "up")
+    password = env_of(worktree)["DATABASE_URL"].split(":")[2].split("@")[0]
+    log = Path(os.environ["BERTH_HOME"]) / "logs" / "berth.log"
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    text = log.read_text()
+    assert '"event": "up"' in text
+    assert password not in text
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys\n"
+        "from berth.cli import main\n"
+        "sys.argv = ['berth', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('psycopg', 'pygls', 'structlog', 'lsprotocol') if m in sys.modules]\n"
+        "sys.stderr.write(repr(heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stderr.strip() == "[]"

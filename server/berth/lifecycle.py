@@ -103,6 +103,8 @@ def provision(ctx: Context, record: BerthRecord) -> None:
             if existing is not None and existing.get("id") != record.id:
                 admin.check_owned(conn, record.database, record.id)
             admin.mark_database(conn, record.database, record.role, marker)
+            with ctx.server.connect(record.database) as db:
+                admin.hand_over(db, record.role, templates.TEMPLATE_OWNER)
         else:
             clone_database(ctx, conn, record, marker)
     state_dir = ctx.state_dir(record.project, record.id)
