@@ -94,6 +94,7 @@ def provision(ctx: Context, record: BerthRecord) -> None:
         machine=ctx.settings.machine_id,
         worktree=record.worktree,
         created=int(record.created_at),
+        registry=ctx.settings.registry_key,
     )
     with ctx.server.connect() as conn:
         admin.ensure_role(conn, record.role, record.password)
@@ -157,6 +158,7 @@ def _marker(ctx: Context, record: BerthRecord) -> str:
         machine=ctx.settings.machine_id,
         worktree=record.worktree,
         created=int(record.created_at),
+        registry=ctx.settings.registry_key,
     )
 
 
@@ -462,6 +464,9 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
             admin.rename_database(conn, name, record.database)
             admin.set_login(conn, record.role, True)
         ctx.registry.remove_trash(name)
+        if record.slot < 0 and ctx.config is not None:
+            # berth gc gave the slot back when the worktree vanished.
+            ctx.registry.reclaim_slot(record.id, ctx.config.ports, port_is_free)
         ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
     record = ctx.registry.get(record.id) or record
     if ctx.config is not None and Path(record.worktree).is_dir():

@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS processes (
 
 STATES = ("provisioning", "active", "trashed")
 TrashRows = list[dict[str, object]]  # named here: inside Registry, ``list`` is a method
+ProcessRows = list[dict[str, object]]
 
 
 @dataclass
@@ -225,6 +226,58 @@ class Registry:
     def delete(self, berth_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM berths WHERE id = ?", (berth_id,))
+
+    def release_slot(self, berth_id: str) -> None:
+        """Give a retired berth's slot and ports back; a negative placeholder keeps UNIQUE happy."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT project, slot FROM berths WHERE id = ?", (berth_id,)
+            ).fetchone()
+            if row is None or row["slot"] < 0:
+                return
+            low = db.execute(
+                "SELECT MIN(slot) FROM berths WHERE project = ?", (row["project"],)
+            ).fetchone()[0]
+            db.execute("UPDATE berths SET slot = ? WHERE id = ?", (min(low, 0) - 1, berth_id))
+            db.execute("DELETE FROM ports WHERE berth_id = ?", (berth_id,))
+
+    def reclaim_slot(
+        self, berth_id: str, bases: Mapping[str, int], is_free: Callable[[int], bool]
+    ) -> None:
+        """A slot (and its ports) again for a berth whose slot was released."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT project, slot, is_main FROM berths WHERE id = ?", (berth_id,)
+            ).fetchone()
+            if row is None or row["slot"] >= 0:
+                return
+            taken_slots = [
+                r[0]
+                for r in db.execute("SELECT slot FROM berths WHERE project = ?", (row["project"],))
+            ]
+            taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")]
+            slot = choose_slot(
+                bases, taken_slots, taken_ports, is_free, first=0 if row["is_main"] else 1
+            )
+            if slot is None:
+                raise ConflictError(
+                    f"no free port slot for project {row['project']!r}",
+                    hint="retire unused berths (berth gc) or free the ports they need",
+                )
+            db.execute("UPDATE berths SET slot = ? WHERE id = ?", (slot, berth_id))
+            for name, port in ports_for(bases, slot).items():
+                db.execute(
+                    "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)",
+                    (port, berth_id, name),
+                )
+
+    def processes(self) -> ProcessRows:
+        rows = self.db.execute("SELECT * FROM processes ORDER BY started_at")
+        return [dict(row) for row in rows]
+
+    def remove_process(self, pid: int, berth_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM processes WHERE pid = ? AND berth_id = ?", (pid, berth_id))
 
 
 def open_registry(path: Path) -> Registry:

@@ -6,6 +6,7 @@ each key overridable by a ``BERTH_*`` environment variable.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -44,6 +45,13 @@ class Settings:
     @property
     def server_dir(self) -> Path:
         return Path(self.data_dir) if self.data_dir else self.home / "server"
+
+    @property
+    def registry_key(self) -> str:
+        """Names this berth home in ownership markers: two homes sharing one server
+        (two users, or parallel tests) then never take each other's databases for orphans."""
+        digest = hashlib.sha256(str(self.registry_path.resolve()).encode()).hexdigest()
+        return digest[:12]
 
     @property
     def berths_dir(self) -> Path:
