@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from berth.migrations import Report, read_status
 from berth.migrations.files import MigrationFile, discover
 from berth.pg.server import Server
 
@@ -22,10 +23,20 @@ class Database:
     name: str
     conn: psycopg.Connection[Any]
 
-    def url(self) -> str:
-        """A libpq URL for tools that connect by themselves (alembic, django)."""
-        admin = self.server.admin
-        return psycopg.conninfo.make_conninfo(**{**admin, "dbname": self.name})  # type: ignore[arg-type]
+    @property
+    def params(self) -> dict[str, Any]:
+        """Connection parameters for tools that connect by themselves (alembic, django)."""
+        return {**self.server.admin, "dbname": self.name}
+
+    def report(self, tool: str, files: list[MigrationFile]) -> Report:
+        return read_status(tool, self.conn, files)
+
+    def states(self, tool: str, files: list[MigrationFile]) -> dict[str, str]:
+        """``{version: state}`` for every item of the report."""
+        return {item.version: item.state for item in self.report(tool, files).items}
+
+    def run(self, script: str) -> None:
+        self.conn.execute(script.encode())
 
 
 @pytest.fixture

@@ -1,0 +1,151 @@
+"""Migration status of a database against the files on disk, for every supported tool.
+
+Each tool has its own adapter module that reads the tool's version table in the
+shape the tool writes it; they are imported only when asked for, so importing
+this package stays cheap (no psycopg).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
+if TYPE_CHECKING:
+    from berth.migrations.files import MigrationFile
+    from berth.migrations.status import Adapter
+
+STATES = ("applied", "pending", "edited", "missing")
+_ADAPTERS = {
+    "sql": "berth.migrations.sql",
+    "goose": "berth.migrations.goose",
+    "golang-migrate": "berth.migrations.golang_migrate",
+    "dbmate": "berth.migrations.dbmate",
+    "rails": "berth.migrations.rails",
+    "alembic": "berth.migrations.alembic",
+    "django": "berth.migrations.django",
+    "flyway": "berth.migrations.flyway",
+}
+
+
+@dataclass(frozen=True)
+class MigrationStatus:
+    version: str  # the tool's own key: goose version, alembic revision, "app.name" for django
+    name: str  # file name, or the name the tool recorded when the file is missing
+    relpath: str | None  # None when the migration is applied but has no file on this branch
+    state: str  # one of STATES
+    applied_at: datetime | None = None  # None when the tool does not record it
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "name": self.name,
+            "relpath": self.relpath,
+            "state": self.state,
+            "applied_at": self.applied_at.isoformat() if self.applied_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    tool: str
+    items: list[MigrationStatus]
+    # What keeps berth from giving a verdict: a dirty or failed migration,
+    # an unreadable revision file, two files with one version.
+    problems: tuple[str, ...] = ()
+
+    def _count(self, state: str) -> int:
+        return sum(1 for item in self.items if item.state == state)
+
+    @property
+    def applied(self) -> int:
+        return self._count("applied")
+
+    @property
+    def pending(self) -> int:
+        return self._count("pending")
+
+    @property
+    def edited(self) -> int:
+        return self._count("edited")
+
+    @property
+    def missing(self) -> int:
+        return self._count("missing")
+
+    @property
+    def state(self) -> str:
+        """``ok``, or the most serious thing to act on: unknown > edited > ahead > pending."""
+        if self.problems:
+            return "unknown"
+        if self.edited:
+            return "edited"
+        if self.missing:
+            return "ahead"
+        if self.pending:
+            return "pending"
+        return "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "applied": self.applied,
+            "pending": self.pending,
+            "edited": self.edited,
+            "missing": self.missing,
+            "state": self.state,
+            "problems": list(self.problems),
+            "items": [item.to_json() for item in self.items],
+        }
+
+
+def adapter(tool: str) -> Adapter:
+    """The module that reads ``tool``'s version table."""
+    from berth.errors import ConfigError
+
+    module = _ADAPTERS.get(tool)
+    if module is None:
+        raise ConfigError(
+            f"unknown migration tool {tool!r}",
+            hint="set [database] tool to one of " + ", ".join(_ADAPTERS),
+        )
+    return cast("Adapter", importlib.import_module(module))
+
+
+def read_status(tool: str, conn: Any, files: list[MigrationFile]) -> Report:
+    """Each file's state (and every applied migration without a file) in ``conn``'s database.
+
+    Records first-seen checksums as a side effect (see :func:`remember_checksums`).
+    """
+    from berth.migrations.checksums import remember
+    from berth.migrations.status import report
+
+    seen = adapter(tool).observe(conn, files)
+    return report(tool, seen, remember(conn, tool, seen))
+
+
+def remember_checksums(tool: str, conn: Any, files: list[MigrationFile]) -> None:
+    """Record the checksum of every applied migration berth has not seen applied before.
+
+    For tools whose version table has no checksums, this is how berth later
+    tells that a file was edited after it was applied. Call it right after
+    running the tool, so the checksum recorded is the one that was applied.
+    """
+    from berth.migrations.checksums import remember
+
+    remember(conn, tool, adapter(tool).observe(conn, files))
+
+
+def apply(tool: str, conn: Any, files: list[MigrationFile]) -> list[MigrationFile]:
+    """Apply pending migrations with berth's built-in runner; only for ``tool = "sql"``."""
+    from berth.errors import ConfigError
+
+    if tool != "sql":
+        raise ConfigError(
+            f"berth applies migrations itself only for tool = 'sql', not {tool!r}",
+            hint="set [database] migrate to the command that runs " + tool,
+        )
+    from berth.migrations.sql import apply as apply_sql
+
+    return apply_sql(conn, files)

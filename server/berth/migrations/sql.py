@@ -15,6 +15,7 @@ from psycopg import sql
 
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile
+from berth.migrations.status import Entry, Observation, by_number
 
 TABLE = "berth_schema_migrations"
 # Session advisory lock so two `berth migrate` runs on one database apply each file once.
@@ -44,6 +45,18 @@ def applied_rows(conn: Conn) -> dict[str, tuple[str, str, datetime]]:
         sql.SQL("SELECT version, name, checksum, applied_at FROM {}").format(sql.Identifier(TABLE))
     ).fetchall()
     return {str(v): (str(n), str(c), a) for v, n, c, a in rows}
+
+
+def observe(conn: Conn, files: list[MigrationFile]) -> Observation:
+    """Status adapter: the table carries sha256 checksums, so no side table is needed."""
+    done = applied_rows(conn)
+    return Observation(
+        entries=[Entry(f.version, f, f.checksum) for f in files],
+        applied={version: at for version, (_, _, at) in done.items()},
+        recorded={version: checksum for version, (_, checksum, _) in done.items()},
+        names={version: name for version, (name, _, _) in done.items()},
+        order=by_number,
+    )
 
 
 def apply(conn: Conn, files: list[MigrationFile]) -> list[MigrationFile]:
