@@ -80,3 +80,24 @@ def test_empty_file_is_recorded(database: Any, tree: Any) -> None:
     tree.write("db/001_empty.sql", "\n")
     assert [f.name for f in runner.apply(database.conn, tree.files("db"))] == ["001_empty.sql"]
     assert set(runner.applied_rows(database.conn)) == {"001"}
+
+
+def test_status_applied_pending_edited_missing(database: Any, tree: Any) -> None:
+    tree.write("db/001_users.sql", "CREATE TABLE users (id int);\n")
+    tree.write("db/002_items.sql", "CREATE TABLE items (id int);\n")
+    assert database.report("sql", tree.files("db")).state == "pending"
+    runner.apply(database.conn, tree.files("db"))
+    assert database.report("sql", tree.files("db")).state == "ok"
+
+    tree.write("db/001_users.sql", "CREATE TABLE users (id bigint);\n")
+    tree.write("db/003_orders.sql", "CREATE TABLE orders (id int);\n")
+    (tree.root / "db/002_items.sql").unlink()
+    report = database.report("sql", tree.files("db"))
+    assert [(i.version, i.name, i.state) for i in report.items] == [
+        ("001", "001_users.sql", "edited"),
+        ("003", "003_orders.sql", "pending"),
+        ("002", "002_items.sql", "missing"),
+    ]
+    assert all(i.applied_at is not None for i in report.items if i.state != "pending")
+    # The table has checksums of its own: nothing goes to berth's side table.
+    assert database.conn.execute("SELECT to_regnamespace('berth')").fetchone() == (None,)
