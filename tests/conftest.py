@@ -139,7 +139,10 @@ def migration(root: Path, name: str, body: str) -> None:
 
 
 def app_repo(repo: Path, migrations: int = 2) -> Path:
-    (repo / "berth.toml").write_text(CONFIG)
+    """Migrations under db/migrations; a project name of its own, so templates are its own."""
+    import secrets
+
+    (repo / "berth.toml").write_text(f'project = "app{secrets.token_hex(3)}"\n' + CONFIG)
     for i in range(1, migrations + 1):
         migration(repo, f"{i:04d}_t{i}.sql", f"CREATE TABLE t{i} (id int PRIMARY KEY);\n")
     git(repo, "add", ".")

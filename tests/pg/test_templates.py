@@ -49,7 +49,7 @@ def test_new_migration_builds_only_that_step(repo: Path) -> None:
     tree = add_worktree(repo, "b")
     migration(tree, "0003_t3.sql", "CREATE TABLE t3 (id int PRIMARY KEY);\n")
     proc = berth(tree, "up")
-    assert "1 of 3 migrations on top of berth_tpl_app_" in proc.stderr
+    assert "1 of 3 migrations on top of berth_tpl_app" in proc.stderr
     assert {"t1", "t2", "t3"} <= tables(url_of(tree))
     assert len(berth_json(repo, "templates", "ls")["templates"]) == 2
 
@@ -86,7 +86,8 @@ def test_failed_migration_leaves_nothing_behind(repo: Path, server: object) -> N
 
 def test_user_migrate_and_seed_commands(repo: Path) -> None:
     (repo / "berth.toml").write_text(
-        CONFIG
+        'project = "seeded"\n'
+        + CONFIG
         + 'migrate = "psql \\"$DATABASE_URL\\" -q -v ON_ERROR_STOP=1 -f db/all.sql"\n'
         + 'seed = "psql \\"$DATABASE_URL\\" -q -c \\"INSERT INTO items VALUES (1), (2)\\""\n'
     )
