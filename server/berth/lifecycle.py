@@ -300,9 +300,21 @@ def snapshot(
     return {"baseline": base.to_json(), "instance": record.id}
 
 
+def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:
+    """The berth's ports, in the order of ``[ports]`` in the config."""
+    ports = ctx.registry.ports(record.id)
+    order = list(ctx.config.ports) if ctx.config else []
+    return dict(
+        sorted(
+            ports.items(),
+            key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]),
+        )
+    )
+
+
 def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, object]:
     server = ctx.server
-    ports = ctx.registry.ports(record.id)
+    ports = berth_ports(ctx, record)
     return {
         "database": {
             "url": server.url(record.role, record.password, record.database),
@@ -528,7 +540,7 @@ def status(
                 record.role, record.password, record.database, masked=not show_secrets
             ),
         },
-        "ports": ctx.registry.ports(record.id),
+        "ports": berth_ports(ctx, record),
         "state_dir": str(ctx.state_dir(record.project, record.id)),
         "env_file": str(Path(record.worktree) / env_name),
         "compose_project": naming.compose_project(record.project, record.id),
