@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),
     "diff": ("berth.cli.database", "diff", "Schema and row changes of this database."),
     "templates": ("berth.cli.database", "templates", "List or gc migration templates."),
+    "lsp": ("berth.cli.lsp", "lsp", "Run the language server for editors (stdio)."),
 }
 
 

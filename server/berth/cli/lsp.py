@@ -1,0 +1,81 @@
+"""``berth lsp``: run the language server on stdio (or TCP, for debugging)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import BinaryIO
+
+import click
+
+from berth.errors import ConfigError
+
+
+class _Redact(logging.Filter):
+    """pygls logs whole messages at debug level: never a password in them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from berth.logs import redact_text
+
+        record.msg, record.args = redact_text(record.getMessage()), None
+        return True
+
+
+def _setup_logging(level: str, log_file: str | None) -> None:
+    """berth's own events: its JSON log file (and warnings on stderr). pygls's protocol
+    logging: stderr at ``level``, and ``log_file`` when given."""
+    from berth import logs
+    from berth.settings import load_settings
+
+    logs.configure(load_settings().log_dir)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.addFilter(_Redact())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=handlers, force=True)
+
+
+def _claim_stdout() -> BinaryIO:
+    """The real stdout, for LSP messages only; anything else printing lands on stderr.
+
+    A stray print, or a child process inheriting fd 1, would corrupt the LSP
+    channel: fd 1 is pointed at stderr and the channel keeps a private copy.
+    """
+    channel = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(channel, "wb")
+
+
+def _tcp_address(value: str) -> tuple[str, int]:
+    host, _, port = value.rpartition(":")
+    if not port.isdigit():
+        raise ConfigError(f"--tcp wants HOST:PORT, got {value!r}", hint="e.g. --tcp 127.0.0.1:2087")
+    return host or "127.0.0.1", int(port)
+
+
+@click.command()
+@click.option("--tcp", metavar="HOST:PORT", help="Listen on TCP instead of stdio (debugging).")
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Logs go to stderr (never stdout: that is the LSP channel).",
+)
+@click.option("--log-file", type=click.Path(dir_okay=False), help="Also log to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: LSP is JSON already.")
+def lsp(tcp: str | None, log_level: str, log_file: str | None, as_json: bool) -> None:
+    """Run berth's language server (stdio): status, diagnostics, lenses, reset."""
+    address = _tcp_address(tcp) if tcp else None
+    _setup_logging(log_level, log_file)
+    from berth.lsp.server import create_server
+
+    server = create_server()
+    if address is not None:
+        server.start_tcp(*address)
+        return
+    server.start_io(sys.stdin.buffer, _claim_stdout())

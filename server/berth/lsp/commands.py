@@ -1,0 +1,264 @@
+"""``workspace/executeCommand``: berth.reset, migrate, provision, fork, snapshot, copy URL, status.
+
+Every command takes an optional workspace folder URI first (the first folder
+when absent). Long ones run in a worker thread, report ``$/progress`` and end
+with a ``window/showMessage``; a failure is shown, never raised at the client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+
+from berth import logs
+from berth.errors import BerthError, NotFoundError
+from berth.lsp import status
+from berth.lsp.progress import Progress
+
+# Resolved at run time: pygls reads the command handlers' annotations.
+from berth.lsp.server import BerthLanguageServer, Folder
+
+if TYPE_CHECKING:
+    from berth.context import Context
+
+log = logs.get("berth.lsp")
+
+Work = Callable[["Context"], dict[str, Any]]
+RESET, MIGRATE, PROVISION, FORK = "berth.reset", "berth.migrate", "berth.provision", "berth.fork"
+SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "berth.showStatus"
+ALL = (RESET, MIGRATE, PROVISION, FORK, SNAPSHOT, COPY_URL, SHOW_STATUS)
+
+
+def _split(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list[Any]]:
+    """The folder the arguments name (a leading ``file:`` URI or null), and the rest."""
+    rest = list(args)
+    uri = None
+    if rest and (rest[0] is None or (isinstance(rest[0], str) and rest[0].startswith("file:"))):
+        uri = rest.pop(0)
+    folder = ls.folder(uri)
+    if folder is None:
+        raise NotFoundError(
+            f"no workspace folder {uri}" if uri else "no workspace folder is open",
+            hint="open the worktree as a workspace folder",
+        )
+    return folder, rest
+
+
+def _show(ls: BerthLanguageServer, kind: types.MessageType, message: str) -> None:
+    ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def _fail(ls: BerthLanguageServer, exc: BerthError) -> None:
+    hint = f" (hint: {exc.hint})" if exc.hint else ""
+    _show(ls, types.MessageType.Error, f"berth: {exc.message}{hint}")
+
+
+def _in_worktree(path: Path, report: Callable[[str], None], work: Work) -> dict[str, Any]:
+    from berth import context
+
+    ctx = context.load(path)
+    ctx.progress = report
+    try:
+        return work(ctx)
+    finally:
+        if "registry" in ctx.__dict__:
+            ctx.registry.close()
+
+
+async def _long(
+    ls: BerthLanguageServer,
+    folder: Folder,
+    title: str,
+    work: Work,
+    done: Callable[[dict[str, Any]], str],
+    *,
+    state: str | None = None,
+) -> dict[str, Any] | None:
+    """Run ``work`` off the loop with progress; show ``done(result)`` or the error."""
+    result: dict[str, Any] | None = None
+    async with folder.busy:
+        async with Progress(ls, title) as report:
+            if state is not None:
+                status.publish(ls, folder, state=state, message=title)
+            try:
+                result = await asyncio.to_thread(_in_worktree, folder.path, report, work)
+            except BerthError as exc:
+                report.end_message = exc.message
+                _fail(ls, exc)
+            except Exception as exc:  # a bug or a driver error: say so, keep serving
+                log.exception("lsp_command_failed", command=title, error=repr(exc))
+                report.end_message = "failed"
+                _show(ls, types.MessageType.Error, f"berth: {title} failed: {exc}")
+        await status.fresh(ls, folder)
+    if result is not None:
+        _show(ls, types.MessageType.Info, done(result))
+    return result
+
+
+def _record_work(action: Callable[[Context, Any], dict[str, Any]]) -> Work:
+    def work(ctx: Context) -> dict[str, Any]:
+        from berth import lifecycle
+
+        return action(ctx, lifecycle.current_record(ctx))
+
+    return work
+
+
+async def _guarded(ls: BerthLanguageServer, args: tuple[Any, ...]) -> Folder | None:
+    try:
+        return _split(ls, args)[0]
+    except BerthError as exc:
+        _fail(ls, exc)
+        return None
+
+
+# -- the commands -------------------------------------------------------------
+
+
+async def reset(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+    database = folder.snapshot.database if folder.snapshot else None
+    question = (
+        f"Reset {database or 'the database'}? A fresh copy of the template replaces it; "
+        "the current one goes to the trash (berth restore brings it back)."
+    )
+    try:
+        answer = await ls.window_show_message_request_async(
+            types.ShowMessageRequestParams(
+                type=types.MessageType.Warning,
+                message=question,
+                actions=[types.MessageActionItem("Reset"), types.MessageActionItem("Cancel")],
+            )
+        )
+    except Exception as exc:  # no answer counts as no
+        log.warning("lsp_confirmation_failed", error=repr(exc))
+        answer = None
+    if answer is None or getattr(answer, "title", None) != "Reset":
+        _show(ls, types.MessageType.Info, "berth: reset cancelled")
+        return None
+
+    def done(data: dict[str, Any]) -> str:
+        previous = data.get("previous")
+        kept = f"; the old one is in the trash: berth restore {previous}" if previous else ""
+        return f"berth {data['instance']}: fresh database {data['database']['name']}{kept}"
+
+    from berth import lifecycle
+
+    return await _long(
+        ls, folder, "berth: reset", _record_work(lifecycle.reset), done, state="provisioning"
+    )
+
+
+async def migrate(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+
+    def done(data: dict[str, Any]) -> str:
+        count = len(data.get("applied") or [])
+        pending = data.get("migrations", {}).get("pending", 0)
+        applied = f"applied {count} migration(s)" if count else "migrations applied"
+        left = f", {pending} still pending" if pending else ""
+        return f"berth {data['instance']}: {applied}{left}"
+
+    from berth import lifecycle
+
+    return await _long(ls, folder, "berth: migrate", _record_work(lifecycle.migrate), done)
+
+
+async def provision(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+
+    def work(ctx: Context) -> dict[str, Any]:
+        from berth import lifecycle
+
+        return lifecycle.up(ctx)
+
+    def done(data: dict[str, Any]) -> str:
+        if data.get("instance") is None:
+            return f"berth: {data.get('message') or 'nothing to do'}"
+        return f"berth {data['instance']}: ready ({data['database']['name']})"
+
+    return await _long(ls, folder, "berth: provision", work, done, state="provisioning")
+
+
+async def fork(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+    rest = _split(ls, args)[1]
+    source = str(rest[0]) if rest and rest[0] else "main"
+
+    def work(ctx: Context) -> dict[str, Any]:
+        from berth import lifecycle
+
+        return lifecycle.fork(ctx, lifecycle.current_record(ctx), source)
+
+    def done(data: dict[str, Any]) -> str:
+        previous = data.get("previous")
+        kept = f"; the previous one is in the trash: berth restore {previous}" if previous else ""
+        return f"berth {data['instance']}: database copied from {source}{kept}"
+
+    return await _long(ls, folder, f"berth: fork from {source}", work, done, state="provisioning")
+
+
+async def snapshot(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+    rest = _split(ls, args)[1]
+    if not rest or not isinstance(rest[0], str) or not rest[0].strip():
+        _show(ls, types.MessageType.Error, "berth: berth.snapshot needs a baseline name")
+        return None
+    name = rest[0].strip()
+
+    def work(ctx: Context) -> dict[str, Any]:
+        from berth import lifecycle
+
+        return lifecycle.snapshot(ctx, lifecycle.current_record(ctx), name)
+
+    def done(data: dict[str, Any]) -> str:
+        return f"berth {data['instance']}: saved baseline {name} (berth up --baseline {name})"
+
+    return await _long(ls, folder, f"berth: snapshot {name}", work, done)
+
+
+async def copy_database_url(ls: BerthLanguageServer, *args: Any) -> str | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+    snapshot = folder.snapshot or await status.fresh(ls, folder)
+    if snapshot is None or snapshot.url is None:
+        _show(ls, types.MessageType.Error, "berth: this folder has no berth (berth.provision)")
+        return None
+    return snapshot.url
+
+
+async def show_status(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+    snapshot = await status.fresh(ls, folder)
+    return status.payload(snapshot, ls.show_secrets) if snapshot else None
+
+
+def register(server: BerthLanguageServer) -> None:
+    handlers = {
+        RESET: reset,
+        MIGRATE: migrate,
+        PROVISION: provision,
+        FORK: fork,
+        SNAPSHOT: snapshot,
+        COPY_URL: copy_database_url,
+        SHOW_STATUS: show_status,
+    }
+    for name, handler in handlers.items():
+        server.command(name)(handler)

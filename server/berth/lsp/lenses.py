@@ -1,0 +1,59 @@
+"""Code lenses on line 0 of each migration file: "applied <date>" or "pending — apply"."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+if TYPE_CHECKING:
+    from berth.lsp.server import BerthLanguageServer
+    from berth.lsp.status import Item
+
+LINE0 = types.Range(start=types.Position(0, 0), end=types.Position(0, 0))
+
+
+def lens_for(item: Item, folder_uri: str) -> types.CodeLens | None:
+    if item.state == "applied":
+        when = item.applied_at.astimezone().date().isoformat() if item.applied_at else "?"
+        command = types.Command(
+            title=f"applied {when}", command="berth.showStatus", arguments=[folder_uri]
+        )
+    elif item.state == "pending":
+        command = types.Command(
+            title="pending — apply", command="berth.migrate", arguments=[folder_uri]
+        )
+    elif item.state == "edited":
+        command = types.Command(
+            title="edited after apply — reset", command="berth.reset", arguments=[folder_uri]
+        )
+    else:
+        return None
+    return types.CodeLens(range=LINE0, command=command)
+
+
+def _code_lens(ls: BerthLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+    path = to_fs_path(params.text_document.uri)
+    folder = ls.folder(params.text_document.uri)
+    if path is None or folder is None or folder.snapshot is None:
+        return []
+    target = Path(path).resolve()
+    for item in folder.snapshot.items or ():
+        if item.path is not None and item.path.resolve() == target:
+            lens = lens_for(item, folder.uri)
+            return [lens] if lens else []
+    return []
+
+
+def refresh(ls: BerthLanguageServer) -> None:
+    """Ask the client to fetch lenses again (their state comes from the database)."""
+    if ls.supports("workspace.code_lens.refresh_support"):
+        ls.workspace_code_lens_refresh(None)
+
+
+def register(server: BerthLanguageServer) -> None:
+    server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))(
+        _code_lens
+    )

@@ -1,0 +1,69 @@
+"""The server as a whole: multi-root workspaces, folders coming and going."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+
+from conftest import add_worktree, berth, berth_json
+
+from .conftest import Start, uri
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_each_workspace_folder_gets_its_own_berth(
+    lsp: Start, project: Path, provisioned: Path
+) -> None:
+    other = add_worktree(project, "other")
+    berth(other, "up")
+    session = await lsp(provisioned, other, project)
+
+    first = await session.status(provisioned)
+    second = await session.status(other)
+    main = await session.status(project)
+
+    assert first["instance"] == berth_json(provisioned, "status")["instance"]
+    assert second["instance"] == berth_json(other, "status")["instance"]
+    assert first["instance"] != second["instance"]
+    assert first["database"]["name"] != second["database"]["name"]
+    assert first["ports"] != second["ports"]
+    assert main["state"] == "unmanaged"
+    assert main["instance"] is None
+    answered = await session.client.protocol.send_request_async(
+        "berth/status", {"folder": uri(other)}
+    )
+    assert answered.instance == second["instance"]
+
+
+async def test_a_folder_added_later_gets_its_status(
+    lsp: Start, project: Path, provisioned: Path
+) -> None:
+    session = await lsp(project)
+    await session.status(project)
+
+    session.client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[types.WorkspaceFolder(uri=uri(provisioned), name="feature")], removed=[]
+            )
+        )
+    )
+
+    status = await session.status(provisioned)
+    assert status["state"] == "ready"
+
+
+async def test_commands_act_on_the_folder_they_name(
+    lsp: Start, project: Path, provisioned: Path
+) -> None:
+    other = add_worktree(project, "other")
+    berth(other, "up")
+    session = await lsp(provisioned, other)
+    await session.status(other)
+
+    url = await session.command("berth.copyDatabaseUrl", uri(other))
+
+    assert berth_json(other, "status")["database"]["name"] in url
