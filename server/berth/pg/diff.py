@@ -15,13 +15,14 @@ from psycopg import sql
 from berth.pg import admin
 from berth.pg.server import Server
 
+# Schema "berth" holds berth's own bookkeeping (migration checksums), not the app's data.
 _COLUMNS = """
 SELECT c.table_schema, c.table_name, c.column_name, c.data_type, c.is_nullable
 FROM information_schema.columns c
 JOIN information_schema.tables t
   ON t.table_schema = c.table_schema AND t.table_name = c.table_name
 WHERE t.table_type = 'BASE TABLE'
-  AND c.table_schema NOT IN ('pg_catalog', 'information_schema')
+  AND c.table_schema NOT IN ('pg_catalog', 'information_schema', 'berth')
 ORDER BY 1, 2, c.ordinal_position
 """
 
@@ -32,7 +33,7 @@ JOIN pg_class c ON c.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = c.relnamespace
 JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true
 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
-WHERE i.indisprimary AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+WHERE i.indisprimary AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'berth')
 ORDER BY 1, 2, k.ord
 """
 
