@@ -221,6 +221,7 @@ class Builder:
                 admin.hand_over(db, builder_role, TEMPLATE_OWNER if done else None)
             url = self.server.url(builder_role, password, build)
             self._migrate(url, todo)
+            self._remember_checksums(url)
             if self.config.database.seed:
                 self.progress("seeding template")
                 self._run("seed", self.config.database.seed, url)
@@ -254,6 +255,13 @@ class Builder:
                 )
             _drop_role_everywhere(self.server, conn, builder_role)
         return name
+
+    def _remember_checksums(self, url: str) -> None:
+        """Record what was applied, so every copy can tell a file edited later."""
+        from berth.migrations import remember_checksums
+
+        with psycopg.connect(url, autocommit=True) as db:
+            remember_checksums(self.config.database.tool, db, self.files)
 
     def _reflink(self) -> bool:
         cluster = self.server.cluster
