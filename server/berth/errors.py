@@ -82,6 +82,13 @@ class RedisError(BerthError):
     kind = "redis"
 
 
+class CheckError(BerthError):
+    """A pre-commit check of berth's failed (``berth check ...``)."""
+
+    exit_code = 12
+    kind = "check"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -95,5 +102,6 @@ EXIT_CODES: dict[str, int] = {
         MigrationError,
         OwnershipError,
         RedisError,
+        CheckError,
     )
 }

@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),
     "diff": ("berth.cli.database", "diff", "Schema and row changes of this database."),
     "templates": ("berth.cli.database", "templates", "List or gc migration templates."),
+    "hooks": ("berth.cli.hooks", "hooks", "Install git hooks that provision new worktrees."),
+    "wait": ("berth.cli.hooks", "wait", "Block until this worktree's berth is ready."),
+    "gc": ("berth.cli.maintenance", "gc", "Retire berths of removed worktrees; empty old trash."),
+    "doctor": ("berth.cli.maintenance", "doctor", "Find (and --fix) orphans and stale berths."),
+    "check": ("berth.cli.check", "check", "Checks for pre-commit: migrations, env files."),
     "lsp": ("berth.cli.lsp", "lsp", "Run the language server for editors (stdio)."),
 }
 

@@ -1,0 +1,64 @@
+"""The checks behind berth's pre-commit hooks (``.pre-commit-hooks.yaml``).
+
+``berth check migrations`` blocks a commit whose migrations are not applied
+to this worktree's berth; ``berth check env-files`` blocks committing the env
+file berth wrote (it holds the berth's password).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from berth.context import Context
+from berth.envfile import HEADER
+
+DEFAULT_ENV_FILE = ".env.berth"
+_HEADER = HEADER.encode()
+# What each bad state needs, named in the failure message.
+FIXES = {
+    "pending": "berth migrate",
+    "edited": "berth reset (a fresh copy built from the edited files), or undo the edit",
+}
+
+
+def _written_by_berth(path: Path) -> bool:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_HEADER)) == _HEADER
+    except OSError:
+        return False
+
+
+def env_files(paths: list[Path], env_file: str = DEFAULT_ENV_FILE) -> list[str]:
+    """The files among ``paths`` that are berth's env files: by name, or by berth's header."""
+    names = {env_file, DEFAULT_ENV_FILE}
+    return [str(p) for p in paths if p.name in names or _written_by_berth(p)]
+
+
+def migrations(ctx: Context) -> dict[str, Any]:
+    """Pending or edited-after-apply migrations of this worktree's berth."""
+    from berth import instance, lifecycle
+
+    worktree, config = ctx.need_worktree()
+    ident = instance.read_id(worktree)
+    record = ctx.registry.get(ident) if ident else None
+    if not config.database.migrations or record is None or record.state != "active":
+        why = "no migrations configured" if not config.database.migrations else "no berth here"
+        return {"ok": True, "instance": ident, "skipped": why, "problems": []}
+    report = lifecycle.migration_report(ctx, record)
+    problems = [
+        {"file": item.relpath or item.name, "state": item.state, "fix": FIXES[item.state]}
+        for item in report.items
+        if item.state in FIXES
+    ]
+    problems += [
+        {"file": None, "state": "unknown", "detail": p, "fix": "berth migrations shows why"}
+        for p in report.problems
+    ]
+    return {
+        "ok": not problems,
+        "instance": record.id,
+        "database": record.database,
+        "problems": problems,
+    }

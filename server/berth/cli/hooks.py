@@ -1,0 +1,116 @@
+"""``berth hooks install|uninstall|status|run`` and ``berth wait``: parse, call, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from berth.cli import emit
+from berth.cli.lifecycle import describe, json_option
+
+
+def _hook_lines(data: dict[str, Any], key: str) -> str:
+    lines = [f"hooks dir {data['hooks_dir']}"]
+    if data.get("hooks_path"):
+        lines[0] += f" (core.hooksPath = {data['hooks_path']})"
+    for row in data["hooks"]:
+        extra = " (+ .legacy, chained)" if row.get("legacy") else ""
+        lines.append(f"  {row['name']:<14} {row[key]}{extra}")
+    return "\n".join(lines)
+
+
+@click.group()
+def hooks() -> None:
+    """Git hooks that give new worktrees their berth (and keep it current)."""
+
+
+@hooks.command()
+@json_option
+def install(as_json: bool) -> None:
+    """Install post-checkout, post-merge and post-rewrite shims for this repository."""
+    from berth import hooks as impl
+
+    data = impl.install(Path.cwd())
+    _write_cache_here()
+    emit(data, as_json, _hook_lines(data, "action"))
+
+
+def _write_cache_here() -> None:
+    """Prime this worktree's hook cache, so its next checkout takes the fast path."""
+    from berth import context
+    from berth import hooks as impl
+    from berth.errors import BerthError
+
+    try:
+        ctx = context.load(Path.cwd())
+        worktree, config = ctx.need_worktree()
+    except BerthError:
+        return  # a bare repository, or a config error the hook will report
+    impl.write_cache(worktree, config)
+
+
+@hooks.command()
+@json_option
+def uninstall(as_json: bool) -> None:
+    """Remove berth's hooks; the hooks they replaced come back."""
+    from berth import hooks as impl
+
+    data = impl.uninstall(Path.cwd())
+    emit(data, as_json, _hook_lines(data, "action"))
+
+
+@hooks.command(name="status")
+@json_option
+def hooks_status(as_json: bool) -> None:
+    """Show whether berth's hooks are installed (and current) in this repository."""
+    from berth import hooks as impl
+
+    data = impl.status(Path.cwd())
+    emit(data, as_json, _hook_lines(data, "state"))
+
+
+@hooks.command(name="run", context_settings={"ignore_unknown_options": True})
+@click.argument("hook")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def hooks_run(hook: str, args: tuple[str, ...]) -> None:
+    """What the shims call: run HOOK (post-checkout OLD NEW FLAG, post-merge, post-rewrite).
+
+    Call it from husky, lefthook or your own hook script as: berth hooks run HOOK "$@".
+    """
+    from berth import hookrun
+
+    stdin_text = sys.stdin.read() if hook == "post-rewrite" and not sys.stdin.isatty() else ""
+    code = hookrun.run(hook, list(args), stdin_text, Path.cwd(), _say)
+    sys.exit(code)  # click would swallow its Exit outside standalone mode
+
+
+def _say(line: str) -> None:
+    click.echo(line, err=True)
+
+
+@hooks.command(name="work", hidden=True)
+@click.argument("action", type=click.Choice(["provision", "status", "migrate", "reset"]))
+@json_option
+def hooks_work(action: str, as_json: bool) -> None:
+    """The detached worker a hook starts (internal)."""
+    from berth import context, hookrun
+
+    ctx = context.load()
+    ctx.progress = _say
+    data = hookrun.work(ctx, action)
+    emit(data, as_json, describe(data))
+
+
+@click.command()
+@click.option("--timeout", type=float, help="Give up after this many seconds.")
+@json_option
+def wait(timeout: float | None, as_json: bool) -> None:
+    """Block until this worktree's berth is ready (a hook may be provisioning it)."""
+    from berth import context, hookrun
+
+    ctx = context.load()
+    data = hookrun.wait(ctx, timeout)
+    emit(data, as_json, describe(data))

@@ -1,0 +1,64 @@
+"""``berth gc`` and ``berth doctor``: parse, call, print."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from berth.cli import emit
+from berth.cli.lifecycle import json_option
+
+
+def _gc_lines(data: dict[str, Any]) -> str:
+    lines = [
+        f"retired {r['instance']} ({r['worktree']} is gone): {r['database']} -> trash"
+        for r in data["retired"]
+    ]
+    lines += [
+        f"purged {name} (in the trash for {data['trash_ttl_days']:g}+ days)"
+        for name in data["purged"]
+    ]
+    lines += [f"failed {e['instance']}: {e['error']}" for e in data["errors"]]
+    return "\n".join(lines) if lines else "nothing to do"
+
+
+@click.command()
+@json_option
+def gc(as_json: bool) -> None:
+    """Retire berths whose worktree is gone; purge trash older than its TTL."""
+    from berth import context
+    from berth.gc import gc as collect
+
+    data = collect(context.load(need_repo=False))
+    emit(data, as_json, _gc_lines(data))
+
+
+def _doctor_lines(data: dict[str, Any], fix: bool) -> str:
+    if not data["findings"]:
+        return "no problems found"
+    lines = []
+    for f in data["findings"]:
+        if f["fixed"]:
+            mark = "fixed "
+        elif f["error"]:
+            mark = "FAILED"
+        else:
+            mark = "found "
+        lines.append(f"{mark} {f['kind']:<18} {f['subject']}: {f['detail']}")
+        lines.append(f"       {'error: ' + f['error'] if f['error'] else 'fix: ' + f['fix']}")
+    if not fix:
+        lines.append("berth doctor --fix repairs these")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--fix", is_flag=True, help="Repair what was found.")
+@json_option
+def doctor(fix: bool, as_json: bool) -> None:
+    """Find stale berths, orphan databases, lost trash, dead processes, leftover builds."""
+    from berth import context
+    from berth.doctor import doctor as examine
+
+    data = examine(context.load(need_repo=False), fix=fix)
+    emit(data, as_json, _doctor_lines(data, fix))

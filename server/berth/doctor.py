@@ -1,0 +1,329 @@
+"""Find (and with ``--fix`` repair) what is out of step between the registry,
+the server and the worktrees.
+
+Nothing is dropped unless it carries berth's marker for that id *and* names
+this berth home (``registry`` in the marker): a database another home or
+another tool made is never taken for an orphan.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from berth import gc
+from berth.context import Context
+from berth.errors import BerthError
+from berth.pg import admin
+from berth.registry import BerthRecord
+
+OWN_KINDS = (None, "berth")  # markers of berth databases; templates etc. carry their own kind
+
+
+@dataclass
+class Finding:
+    kind: str
+    subject: str
+    detail: str
+    fix: str  # what --fix does about it
+    repair: Callable[[], object] = field(repr=False)
+    fixed: bool = False
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "detail": self.detail,
+            "fix": self.fix,
+            "fixed": self.fixed,
+            "error": self.error,
+        }
+
+
+def doctor(ctx: Context, *, fix: bool = False) -> dict[str, Any]:
+    with gc.locked(ctx):
+        findings = examine(ctx)
+        if fix:
+            for finding in findings:
+                apply(finding)
+    return {
+        "findings": [f.to_json() for f in findings],
+        "problems": len(findings),
+        "fixed": sum(f.fixed for f in findings),
+        "ok": all(f.fixed for f in findings),
+    }
+
+
+def apply(finding: Finding) -> None:
+    try:
+        finding.repair()
+    except BerthError as exc:
+        finding.error = exc.message
+        return
+    except Exception as exc:  # one failed repair must not stop the others
+        finding.error = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc) else ''}"
+        )
+        return
+    finding.fixed = True
+
+
+def examine(ctx: Context) -> list[Finding]:
+    findings = [
+        Finding(
+            "stale-berth",
+            record.id,
+            f"its worktree {record.worktree} is gone",
+            "retire it into the trash and free its slot (berth gc does the same)",
+            partial(gc.retire, ctx, record),
+        )
+        for record in gc.stale(ctx)
+    ]
+    findings += dead_processes(ctx)
+    key = gc.server_key(ctx)
+    records = ctx.registry.list(server=key)
+    if not records and not ctx.registry.trash() and not _server_running(ctx):
+        return findings  # nothing of ours could be on a server that is not even running
+    with ctx.server.connect() as conn:
+        findings += missing_databases(ctx, conn, records)
+        findings += marked_databases(ctx, conn, records)
+        findings += trash_entries(ctx, conn)
+    return findings
+
+
+def _server_running(ctx: Context) -> bool:
+    from berth.pg.server import from_settings
+
+    server = from_settings(ctx.settings, start=False)
+    return server.cluster is None or server.cluster.is_running()
+
+
+def dead_processes(ctx: Context) -> list[Finding]:
+    found = []
+    for row in ctx.registry.processes():
+        pid, berth_id = int(str(row["pid"])), str(row["berth_id"])
+        if not pid_alive(pid):
+            found.append(
+                Finding(
+                    "dead-process",
+                    f"{berth_id}:{pid}",
+                    f"berth run of {row['command']!r} (pid {pid}) is not running",
+                    "forget it",
+                    partial(ctx.registry.remove_process, pid, berth_id),
+                )
+            )
+    return found
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
+
+
+def _busy(record: BerthRecord) -> bool:
+    """A ``berth up`` (or hook worker) holds this worktree's lock right now."""
+    lock = Path(record.git_dir) / "berth.lock"
+    if not lock.exists():
+        return False
+    with lock.open("a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def up_in(worktree: str) -> dict[str, Any]:
+    from berth import context, lifecycle
+
+    return lifecycle.up(context.load(Path(worktree)))
+
+
+def missing_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
+    found = []
+    for record in records:
+        if record.state == "trashed" or gc.worktree_gone(record) or _busy(record):
+            continue
+        if record.state == "active" and admin.database_exists(conn, record.database):
+            continue
+        detail = (
+            "its provisioning never finished"
+            if record.state == "provisioning"
+            else f"its database {record.database} does not exist"
+        )
+        found.append(
+            Finding(
+                "incomplete-berth" if record.state == "provisioning" else "missing-database",
+                record.id,
+                detail,
+                f"berth up in {record.worktree}",
+                partial(up_in, record.worktree),
+            )
+        )
+    return found
+
+
+def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
+    by_id = {r.id: r for r in ctx.registry.list()}
+    trash = {str(e["name"]) for e in ctx.registry.trash()}
+    found = []
+    for name, marker in admin.berth_databases(conn):
+        kind = marker.get("kind")
+        if kind == "build":
+            found += leftover_build(ctx, conn, name, marker)
+            continue
+        if kind not in OWN_KINDS or marker.get("registry") != ctx.settings.registry_key:
+            continue
+        ident = str(marker.get("id"))
+        record = by_id.get(ident)
+        if record is None:
+            found.append(orphan(ctx, name, marker))
+        elif name != record.database and name not in trash:
+            found.append(
+                Finding(
+                    "untracked-trash",
+                    name,
+                    f"a database of berth {ident} that the registry lost track of",
+                    "list it in the trash (restorable; purged after the TTL)",
+                    partial(
+                        ctx.registry.add_trash,
+                        name,
+                        record.id,
+                        record.database,
+                        "found by berth doctor",
+                    ),
+                )
+            )
+    return found
+
+
+def orphan(ctx: Context, name: str, marker: dict[str, Any]) -> Finding:
+    """A database of ours with no registry row: adopt it back, or drop it."""
+    from berth import instance
+    from berth.git import find_worktree
+
+    ident = str(marker.get("id"))
+    where = str(marker.get("worktree") or "")
+    try:
+        worktree = find_worktree(Path(where)) if where and Path(where).is_dir() else None
+    except BerthError:
+        worktree = None
+    if worktree is not None and instance.read_id(worktree) == ident:
+        return Finding(
+            "unregistered-berth",
+            name,
+            f"berth {ident} of {where} is missing from the registry",
+            f"berth up in {where} (adopts the database again)",
+            partial(up_in, where),
+        )
+    return Finding(
+        "orphan-database",
+        name,
+        f"carries berth's marker for {ident}, but no berth {ident} exists",
+        "drop it and its role",
+        partial(drop_orphan, ctx, name, marker),
+    )
+
+
+def drop_orphan(ctx: Context, name: str, marker: dict[str, Any]) -> None:
+    from berth.core import naming
+
+    ident = str(marker.get("id"))
+    machine = marker.get("machine")
+    role = naming.role_name(ident, machine if isinstance(machine, str) else None)
+    with ctx.server.connect() as conn:
+        admin.drop_database(conn, name, ident)  # checks the marker once more
+        if all(r.role != role for r in ctx.registry.list()):
+            admin.terminate(conn, role=role)
+            admin.drop_role(conn, role)
+
+
+def leftover_build(
+    ctx: Context, conn: admin.Conn, name: str, marker: dict[str, Any]
+) -> list[Finding]:
+    """A template build nobody is running (its fingerprint's advisory lock is free)."""
+    if _build_running(conn, marker):
+        return []
+    return [
+        Finding(
+            "leftover-build",
+            name,
+            "a template build that was interrupted",
+            "drop it",
+            partial(drop_build, ctx, name, marker),
+        )
+    ]
+
+
+def _build_running(conn: admin.Conn, marker: dict[str, Any]) -> bool:
+    from berth.pg.templates import lock_key
+
+    key = lock_key(str(marker.get("fingerprint")))
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+    if row is None or not row[0]:
+        return True
+    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    return False
+
+
+def drop_build(ctx: Context, name: str, marker: dict[str, Any]) -> None:
+    from berth.pg.templates import lock_key
+
+    key = lock_key(str(marker.get("fingerprint")))
+    with ctx.server.connect() as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            if admin.database_exists(conn, name):
+                admin.set_template(conn, name, is_template=False)
+                admin.drop_database(conn, name, name)  # a build's marker id is its own name
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def trash_entries(ctx: Context, conn: admin.Conn) -> list[Finding]:
+    found = []
+    expired = {str(e["name"]) for e in gc.expired_trash(ctx)}
+    cutoff_days = ctx.settings.trash_ttl_days
+    for entry in ctx.registry.trash():
+        name = str(entry["name"])
+        if not admin.database_exists(conn, name):
+            found.append(
+                Finding(
+                    "missing-trash",
+                    name,
+                    "listed in the trash, but the database does not exist",
+                    "forget it",
+                    partial(ctx.registry.remove_trash, name),
+                )
+            )
+        elif name in expired:
+            found.append(
+                Finding(
+                    "expired-trash",
+                    name,
+                    f"in the trash for more than {cutoff_days:g} days",
+                    "drop it (berth gc does the same)",
+                    partial(purge_expired, ctx),
+                )
+            )
+    return found
+
+
+def purge_expired(ctx: Context) -> list[str]:
+    import time
+
+    from berth import lifecycle
+
+    return lifecycle.purge_trash(ctx, time.time() - ctx.settings.trash_ttl_days * gc.DAY)

@@ -1,0 +1,120 @@
+"""Retire the berths of worktrees that are gone, and empty the trash past its TTL.
+
+Git has no hook for ``git worktree remove`` or ``prune``: ``berth gc`` (run by
+hand, or in the background by a hook that notices a vanished worktree) does it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from berth.context import Context
+from berth.errors import BerthError
+from berth.registry import BerthRecord
+
+DAY = 86400.0
+
+
+def worktree_gone(record: BerthRecord) -> bool:
+    """True when git would prune the worktree: its git dir is gone, or its work tree is.
+
+    A worktree that ``git worktree lock`` protects (a removable disk, say) is not gone.
+    """
+    git_dir = Path(record.git_dir)
+    if not git_dir.is_dir():
+        return True
+    if (git_dir / "locked").exists():
+        return False
+    try:
+        dot_git = (git_dir / "gitdir").read_text(encoding="utf-8").strip()
+    except OSError:
+        return False  # the main checkout: its git dir is the repository itself
+    return not Path(dot_git).exists()
+
+
+@contextlib.contextmanager
+def locked(ctx: Context) -> Iterator[None]:
+    """One gc (or doctor --fix) at a time per berth home: hooks may start several."""
+    ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with (ctx.settings.home / "gc.lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def server_key(ctx: Context) -> str:
+    """This server's key, without starting the embedded server just to learn it."""
+    from berth.pg.server import from_settings
+
+    return from_settings(ctx.settings, start=False).key
+
+
+def stale(ctx: Context) -> list[BerthRecord]:
+    """Berths on this server, not yet retired, whose worktree is gone."""
+    return [
+        record
+        for record in ctx.registry.list(server=server_key(ctx))
+        if record.state != "trashed" and worktree_gone(record)
+    ]
+
+
+def retire(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+    """Into the trash (``berth restore`` brings it back); its slot and ports are freed."""
+    from berth import lifecycle
+
+    data = lifecycle.down(ctx, record)
+    ctx.registry.release_slot(record.id)
+    return {
+        "instance": record.id,
+        "worktree": record.worktree,
+        "git_dir": record.git_dir,
+        "database": record.database,
+        "slot": record.slot,
+        "trash": data.get("trash"),
+    }
+
+
+def expired_trash(ctx: Context, now: float | None = None) -> list[dict[str, object]]:
+    cutoff = (now or time.time()) - ctx.settings.trash_ttl_days * DAY
+    return [e for e in ctx.registry.trash() if float(str(e["trashed_at"])) <= cutoff]
+
+
+def gc(ctx: Context, now: float | None = None) -> dict[str, Any]:
+    """Retire stale berths, purge expired trash; report both (and what failed).
+
+    The hooks' list of git dirs is rewritten for every repository touched (and
+    the one gc runs in), so a shim stops asking once its vanished worktree is retired.
+    """
+    from berth import hooks, lifecycle
+
+    retired: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    purged: list[str] = []
+    ttl = ctx.settings.trash_ttl_days
+    with locked(ctx):
+        for record in stale(ctx):
+            try:
+                retired.append(retire(ctx, record))
+            except BerthError as exc:
+                errors.append({"instance": record.id, "error": exc.message})
+        if expired_trash(ctx, now):
+            purged = lifecycle.purge_trash(ctx, (now or time.time()) - ttl * DAY)
+        repos = {common_dir(Path(r["git_dir"])) for r in retired}
+        if ctx.worktree is not None:
+            repos.add(ctx.worktree.common_dir)
+        for common in repos:
+            if common.is_dir():
+                hooks.write_gitdirs(common, ctx.registry)
+    return {"retired": retired, "purged": purged, "errors": errors, "trash_ttl_days": ttl}
+
+
+def common_dir(git_dir: Path) -> Path:
+    """The repository a worktree's git dir belongs to (``<common>/worktrees/<name>``)."""
+    return git_dir.parent.parent if git_dir.parent.name == "worktrees" else git_dir

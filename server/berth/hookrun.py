@@ -1,0 +1,360 @@
+"""What a git hook does once its shim decides berth has to look.
+
+The hook decides (provision, or update/migrate/reset after the migrations
+changed), then hands the work to a detached worker and waits for it up to
+``[hooks] timeout``: a slow first template build goes on in the background
+instead of holding git up, and ``berth wait`` blocks until it is done.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from berth import hooks, instance
+from berth.context import Context
+from berth.errors import BerthError, ConflictError, GitError, NotFoundError
+from berth.git import Worktree, clean_env
+
+ACTIONS = ("provision", "status", "migrate", "reset")
+LOCK_FILE = "berth-hook.lock"  # held by a worker for its whole life
+LOG_FILE = "berth-hook.log"  # the worker's progress and errors
+RESULT_FILE = "berth-hook.json"  # the worker's JSON result (or error object)
+_ZERO = re.compile(r"^0+$")
+_RETRY = {
+    "provision": "berth up",
+    "status": "berth up",
+    "migrate": "berth migrate",
+    "reset": "berth reset",
+}
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One hook call: which commits the worktree moved between."""
+
+    hook: str
+    old: str
+    new: str
+    branch: bool  # False for a post-checkout of files
+
+    @property
+    def fresh(self) -> bool:
+        """No previous commit: a new worktree (or a clone)."""
+        return _ZERO.match(self.old) is not None
+
+
+def event_from(hook: str, args: list[str], stdin_text: str = "") -> Event:
+    """Read git's hook arguments (and post-rewrite's input) into an :class:`Event`."""
+    if hook == "post-checkout":
+        if len(args) < 3:
+            raise GitError(
+                "post-checkout needs three arguments: OLD NEW FLAG",
+                hint='call it as git does: berth hooks run post-checkout "$@"',
+            )
+        return Event(hook, args[0], args[1], args[2] == "1")
+    if hook == "post-merge":
+        return Event(hook, "ORIG_HEAD", "HEAD", True)
+    if hook == "post-rewrite":
+        fields = stdin_text.split()
+        old = fields[0] if args[:1] == ["amend"] and fields else "ORIG_HEAD"
+        return Event(hook, old, "HEAD", True)
+    raise GitError(
+        f"berth has nothing to do in a {hook} hook",
+        hint="berth's hooks are " + ", ".join(hooks.HOOK_NAMES),
+    )
+
+
+def migrations_changed(worktree: Worktree, paths: list[str], old: str, new: str) -> bool:
+    if not paths:
+        return False
+    proc = subprocess.run(
+        ["git", "diff", "--quiet", old, new, "--", *paths],
+        cwd=worktree.root,
+        env=clean_env(),
+        capture_output=True,
+        check=False,
+    )
+    return proc.returncode != 0  # 1: they differ; anything else: cannot tell, so look
+
+
+def decide(ctx: Context, event: Event) -> str | None:
+    """The action this hook call needs, or None when there is nothing to do."""
+    worktree, config = ctx.need_worktree()
+    if not event.branch or (worktree.is_main and not config.main_gets_berth):
+        return None
+    ident = instance.read_id(worktree)
+    record = ctx.registry.get(ident) if ident else None
+    if record is None or record.state == "provisioning":
+        return "provision"
+    if record.state != "active":
+        return None  # retired by hand (berth down): a checkout does not bring it back
+    if event.fresh:
+        return "provision"
+    paths = hooks.watched_paths(worktree, config)
+    if migrations_changed(worktree, paths, event.old, event.new):
+        return config.hooks.on_checkout
+    return None
+
+
+def run(hook: str, args: list[str], stdin_text: str, cwd: Path, say: Say) -> int:
+    """The hook's slow path; returns its exit status (0 unless ``strict``)."""
+    from berth import context
+
+    strict = False
+    action = "provision"
+    try:
+        ctx = context.load(cwd)
+        worktree, config = ctx.need_worktree()
+        strict = config.hooks.strict
+        event = event_from(hook, args, stdin_text)
+        hooks.write_cache(worktree, config)
+        gc_if_needed(worktree)
+        found = decide(ctx, event)
+        if found is None:
+            return 0
+        action = found
+        ctx.registry.close()
+        return dispatch(worktree, action, config.hooks.timeout, strict, say)
+    except BerthError as exc:
+        say(f"berth: {hook}: {exc.message}; retry with: {_RETRY[action]}")
+        return exc.exit_code if strict else 0
+    except Exception as exc:  # the hook must not break git over a bug of berth's
+        if os.environ.get("BERTH_DEBUG"):
+            raise
+        say(f"berth: {hook}: internal error ({type(exc).__name__}: {exc}); retry with: berth up")
+        return 1 if strict else 0
+
+
+def gc_if_needed(worktree: Worktree) -> subprocess.Popen[bytes] | None:
+    """Retire the berths of vanished worktrees, in the background: git does not wait."""
+    if not hooks.vanished_gitdirs(worktree.common_dir):
+        return None
+    return spawn_detached([sys.executable, "-m", "berth", "gc"], worktree.root)
+
+
+def spawn_detached(
+    argv: list[str],
+    cwd: Path,
+    *,
+    stdout: int | Any = subprocess.DEVNULL,
+    stderr: int | Any = subprocess.DEVNULL,
+    pass_fds: tuple[int, ...] = (),
+) -> subprocess.Popen[bytes]:
+    """A process of its own session that outlives the hook and holds none of git's pipes."""
+    env = clean_env()
+    env["BERTH_SKIP_HOOKS"] = "1"
+    return subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+        pass_fds=pass_fds,
+        start_new_session=True,
+    )
+
+
+def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say: Say) -> int:
+    """Start the worker; wait up to ``timeout``; report what it did (one line)."""
+    git_dir = worktree.git_dir
+    fd = os.open(git_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(
+                "berth: this worktree's berth is being set up already; "
+                "berth wait blocks until it is ready"
+            )
+            return 0
+        # The worker inherits the locked descriptor: the lock lives exactly as long
+        # as the worker does, which is what ``berth wait`` waits on.
+        with _private(git_dir / RESULT_FILE) as result, _private(git_dir / LOG_FILE) as log:
+            proc = spawn_detached(
+                [sys.executable, "-m", "berth", "hooks", "work", action, "--json"],
+                worktree.root,
+                stdout=result,
+                stderr=log,
+                pass_fds=(fd,),
+            )
+    finally:
+        os.close(fd)
+    try:
+        code = proc.wait(timeout=timeout)
+    except (subprocess.TimeoutExpired, KeyboardInterrupt):
+        say(
+            f"berth: still {_doing(action)} in the background (log: {git_dir / LOG_FILE}); "
+            "berth wait blocks until it is ready"
+        )
+        return 0
+    return report(worktree, action, code, strict, say)
+
+
+@contextlib.contextmanager
+def _private(path: Path) -> Iterator[Any]:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        yield handle
+
+
+def _doing(action: str) -> str:
+    return {"provision": "provisioning", "status": "checking", "migrate": "migrating"}.get(
+        action, "resetting"
+    )
+
+
+def last_result(git_dir: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((git_dir / RESULT_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _last_log_line(git_dir: Path) -> str:
+    try:
+        lines = (git_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "no output"
+    lines = [line for line in lines if line.strip() and not line.startswith("hint:")]
+    return lines[-1].removeprefix("berth: error: ") if lines else "no output"
+
+
+def report(worktree: Worktree, action: str, code: int, strict: bool, say: Say) -> int:
+    data = last_result(worktree.git_dir)
+    if code == 0 and data is not None:
+        line = summary(action, data)
+        if line:
+            say(line)
+        return 0
+    message = (
+        str(data["message"]) if data and "message" in data else _last_log_line(worktree.git_dir)
+    )
+    say(f"berth: could not {action} this worktree's berth: {message}; retry with: {_RETRY[action]}")
+    return (code or 1) if strict else 0
+
+
+def summary(action: str, data: dict[str, Any]) -> str:
+    """One line for what the worker did; empty when there is nothing worth saying."""
+    if data.get("instance") is None:
+        return ""
+    if action == "provision":
+        ports = ", ".join(f"{k}={v}" for k, v in data.get("ports", {}).items())
+        return (
+            f"berth: berth {data['instance']} ready: database {data['database']['name']}, "
+            f"ports {ports}, env in {Path(str(data['env_file'])).name}"
+        )
+    if action == "migrate":
+        return f"berth: applied {len(data.get('applied', []))} migration(s) to this berth"
+    if action == "reset":
+        previous = data.get("previous")
+        keep = f" (the previous one: berth restore {previous})" if previous else ""
+        return f"berth: fresh database from this branch's template{keep}"
+    counts = data.get("migrations") or {}
+    parts = []
+    if counts.get("pending"):
+        parts.append(f"{counts['pending']} pending (berth migrate)")
+    if counts.get("edited"):
+        parts.append(f"{counts['edited']} edited after they were applied (berth reset)")
+    if counts.get("missing"):
+        parts.append(f"{counts['missing']} applied but not on this branch (berth reset)")
+    return "berth: migrations on this berth: " + "; ".join(parts) if parts else ""
+
+
+def work(ctx: Context, action: str) -> dict[str, Any]:
+    """The worker: make sure the berth is up, then do ``action`` to it."""
+    from berth import lifecycle
+
+    worktree, _ = ctx.need_worktree()
+    data = lifecycle.up(ctx)
+    if data.get("instance") is not None:
+        hooks.write_gitdirs(worktree.common_dir, ctx.registry)
+        record = lifecycle.current_record(ctx)
+        if action == "migrate":
+            data = {**data, **lifecycle.migrate(ctx, record)}
+        elif action == "reset":
+            data = lifecycle.reset(ctx, record)
+        elif action == "status":
+            lifecycle.touch_changed(ctx, record)
+    data["action"] = action
+    return data
+
+
+# -- berth wait --------------------------------------------------------------------------
+
+
+class _TimedOut(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Interrupt a blocking lock wait after ``seconds`` (SIGALRM; the CLI's main thread)."""
+    if not seconds:
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimedOut:
+        raise ConflictError(
+            f"this worktree's berth was not ready within {seconds:g} s",
+            hint="berth wait again, or see the log: berth hooks status",
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _flocked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
+    """Block until this worktree's berth is ready: no worker, no ``berth up`` running."""
+    from berth import lifecycle
+
+    worktree, config = ctx.need_worktree()
+    with deadline(timeout):
+        with _flocked(worktree.git_dir / LOCK_FILE):
+            pass
+        with instance.locked(worktree.git_dir):
+            ident = instance.read_id(worktree)
+    if worktree.is_main and not config.main_gets_berth and ident is None:
+        return lifecycle.unmanaged_status(worktree, config)
+    record = ctx.registry.get(ident) if ident else None
+    if record is None or record.state != "active":
+        failed = last_result(worktree.git_dir)
+        why = (
+            f": the hook's last run failed: {failed['message']}"
+            if failed and "message" in failed
+            else ""
+        )
+        state = "has no berth" if record is None else f"has a {record.state} berth"
+        raise NotFoundError(f"this worktree {state}{why}", hint="run berth up")
+    return lifecycle.status(ctx, record)

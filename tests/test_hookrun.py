@@ -1,0 +1,163 @@
+"""What the hooks do when berth has to look: provision, migrate, report, background, wait."""
+
+from __future__ import annotations
+
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from berth import context, hookrun, hooks
+from berth.errors import GitError, NotFoundError
+from conftest import add_worktree, berth, berth_json, git
+
+ZERO = "0" * 40
+
+
+def configure(repo: Path, toml: str, migrations: dict[str, str] | None = None) -> None:
+    """Commit ``berth.toml`` (and migration files under db/) on the current branch."""
+    (repo / "berth.toml").write_text(toml)
+    for name, text in (migrations or {}).items():
+        (repo / "db").mkdir(exist_ok=True)
+        (repo / "db" / name).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "berth config")
+
+
+def worktree_add(repo: Path, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", "worktree", "add", "-q", str(repo.parent / name), *extra],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def migrations() -> dict[str, str]:
+    """Unique content: no template another test built on the shared server fits it."""
+    return {"0001_items.sql": f"-- {secrets.token_hex(4)}\nCREATE TABLE items (id int);\n"}
+
+
+def test_events_from_git_arguments() -> None:
+    event = hookrun.event_from("post-checkout", [ZERO, "abc", "1"])
+    assert event.fresh
+    assert event.branch
+    assert not hookrun.event_from("post-checkout", ["abc", "abc", "0"]).branch
+    assert hookrun.event_from("post-merge", ["0"]).old == "ORIG_HEAD"
+    amend = hookrun.event_from("post-rewrite", ["amend"], "1111 2222\n")
+    assert (amend.old, amend.new) == ("1111", "HEAD")
+    assert hookrun.event_from("post-rewrite", ["rebase"], "1 2\n3 4\n").old == "ORIG_HEAD"
+    with pytest.raises(GitError):
+        hookrun.event_from("pre-push", [])
+
+
+def test_decide_without_a_server(repo: Path, worktree: Path) -> None:
+    ctx = context.load(worktree)
+    head = git(worktree, "rev-parse", "HEAD").strip()
+    assert hookrun.decide(ctx, hookrun.event_from("post-checkout", [head, head, "0"])) is None
+    # A worktree without a berth gets one on its next branch checkout.
+    assert hookrun.decide(ctx, hookrun.event_from("post-checkout", [head, head, "1"])) == (
+        "provision"
+    )
+    main = context.load(repo)
+    assert hookrun.decide(main, hookrun.event_from("post-checkout", [ZERO, head, "1"])) is None
+
+
+def test_slow_provisioning_goes_on_in_the_background(repo: Path) -> None:
+    configure(repo, "[hooks]\ntimeout = 0.001\n")
+    hooks.install(repo)
+    proc = worktree_add(repo, "slow", "-b", "slow")
+    assert proc.returncode == 0
+    assert "in the background" in proc.stderr
+    assert "berth wait" in proc.stderr
+    data = berth_json(repo.parent / "slow", "wait")
+    assert data["state"] == "active"
+    assert (repo.parent / "slow" / ".env.berth").is_file()
+
+
+def test_wait_without_a_berth_is_a_clear_error(worktree: Path) -> None:
+    proc = berth(worktree, "wait", check=False)
+    assert proc.returncode == NotFoundError.exit_code
+    assert "berth up" in proc.stderr
+
+
+def test_a_failure_never_fails_git_by_default(repo: Path) -> None:
+    configure(repo, '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n', migrations())
+    hooks.install(repo)
+    proc = worktree_add(repo, "broken", "-b", "broken")
+    assert proc.returncode == 0
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("berth:")]
+    assert len(lines) == 1
+    assert "retry with: berth up" in lines[0]
+
+
+def test_strict_makes_a_failure_fail_the_hook(repo: Path) -> None:
+    configure(
+        repo,
+        '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n[hooks]\nstrict = true\n',
+        migrations(),
+    )
+    hooks.install(repo)
+    proc = worktree_add(repo, "strict", "-b", "strict")
+    assert proc.returncode != 0
+    assert "retry with: berth up" in proc.stderr
+
+
+def branch_with_new_migration(repo: Path) -> None:
+    git(repo, "checkout", "-q", "-b", "more")
+    (repo / "db" / "0002_more.sql").write_text("ALTER TABLE items ADD COLUMN name text;\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "more")
+    git(repo, "checkout", "-q", "main")
+
+
+def test_checkout_that_changes_migrations_reports_them(repo: Path) -> None:
+    configure(repo, '[database]\nmigrations = ["db"]\n', migrations())
+    branch_with_new_migration(repo)
+    hooks.install(repo)
+    wt = add_worktree(repo, "st")
+    assert berth_json(wt, "status")["migrations"]["pending"] == 0
+    switch = subprocess.run(
+        ["git", "checkout", "-q", "more"], cwd=wt, capture_output=True, text=True, check=True
+    )
+    assert "1 pending (berth migrate)" in switch.stderr
+    back = subprocess.run(
+        ["git", "checkout", "-q", "st"], cwd=wt, capture_output=True, text=True, check=True
+    )
+    assert back.stderr == ""  # back where the berth already is: nothing to say
+    merge = subprocess.run(
+        ["git", "merge", "-q", "more"], cwd=wt, capture_output=True, text=True, check=True
+    )
+    assert "1 pending" in merge.stderr  # post-merge looks too
+
+
+def test_on_checkout_migrate_applies_them(repo: Path) -> None:
+    configure(
+        repo, '[database]\nmigrations = ["db"]\n[hooks]\non_checkout = "migrate"\n', migrations()
+    )
+    branch_with_new_migration(repo)
+    hooks.install(repo)
+    wt = add_worktree(repo, "mig")
+    switch = subprocess.run(
+        ["git", "checkout", "-q", "more"], cwd=wt, capture_output=True, text=True, check=True
+    )
+    assert "applied 1 migration" in switch.stderr
+    assert berth_json(wt, "status")["migrations"]["pending"] == 0
+
+
+def test_a_hook_retires_berths_of_vanished_worktrees(repo: Path) -> None:
+    hooks.install(repo)
+    gone = add_worktree(repo, "gone")
+    ident = berth_json(gone, "status")["instance"]
+    git(repo, "worktree", "remove", str(gone))
+    ctx = context.load(repo)
+    assert hooks.vanished_gitdirs(ctx.worktree.common_dir)  # type: ignore[union-attr]
+    proc = hookrun.gc_if_needed(ctx.worktree)  # type: ignore[arg-type]
+    assert proc is not None
+    assert proc.wait() == 0
+    record = ctx.registry.get(ident)
+    assert record is not None
+    assert record.state == "trashed"
+    assert not hooks.vanished_gitdirs(ctx.worktree.common_dir)  # type: ignore[union-attr]
