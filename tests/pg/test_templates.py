@@ -120,3 +120,44 @@ def test_server_status_shows_clone_mode(repo: Path) -> None:
     data = berth_json(repo, "server", "status")
     assert data["running"] is True
     assert data["clone"] in {"copy", "reflink (file_copy_method = clone)"}
+
+
+def test_kill_9_during_a_template_build_is_repaired_by_the_next_up(
+    repo: Path, server: object
+) -> None:
+    import os
+    import signal
+    import subprocess
+
+    from conftest import BERTH
+
+    app_repo(repo)
+    tree = add_worktree(repo, "a")
+    # This migration waits for a lock the test holds: the build is surely under way.
+    migration(
+        tree, "0003_wait.sql", "SELECT pg_advisory_lock(424242);\nCREATE TABLE t3 (id int);\n"
+    )
+    with server.connect() as holder:  # type: ignore[attr-defined]
+        holder.execute("SELECT pg_advisory_lock(424242)")
+        proc = subprocess.Popen(
+            [*BERTH, "up"], cwd=tree, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
+        assert proc.stderr is not None
+        seen = ""
+        for line in proc.stderr:
+            seen += line
+            if "building template" in line:
+                break
+        assert "building template" in seen, seen
+        assert proc.poll() is None  # still building: blocked in the migration
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        holder.execute("SELECT pg_advisory_unlock(424242)")
+    data = berth_json(tree, "up")
+    assert data["migrations"]["pending"] == 0
+    assert "t3" in tables(url_of(tree))
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        builds = conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_build_%'"
+        ).fetchone()
+    assert builds == (0,)
