@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,8 @@ class Folder:
     again: bool = False  # a change arrived while refreshing: refresh once more
     busy: asyncio.Lock = field(default_factory=asyncio.Lock)  # one long command at a time
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # set while not refreshing
+    # The first snapshot, started while the client is still between initialize and initialized.
+    prefetch: asyncio.Future[Snapshot] | None = None
 
     def contains(self, path: Path) -> bool:
         roots = [self.path]
@@ -118,7 +121,13 @@ def _read_options(ls: BerthLanguageServer, options: Any) -> None:
 
 
 def _on_initialize(ls: BerthLanguageServer, params: types.InitializeParams) -> None:
+    from berth.lsp.status import compute
+
     _read_options(ls, params.initialization_options)
+    # The folders are known now: read their berths while the client finishes the handshake.
+    loop = asyncio.get_running_loop()
+    for folder in ls.sync_folders():
+        folder.prefetch = loop.run_in_executor(None, compute, folder.uri, folder.path)
 
 
 async def _on_initialized(ls: BerthLanguageServer, params: types.InitializedParams) -> None:
@@ -162,10 +171,17 @@ def _on_shutdown(ls: BerthLanguageServer, params: None) -> None:
         task.cancel()
 
 
+def _warm_up() -> None:
+    """Import what the first status needs (psycopg, lifecycle) before it is asked for."""
+    import berth.lifecycle
+    import berth.migrations.sql  # noqa: F401
+
+
 def create_server() -> BerthLanguageServer:
     """A berth language server with every feature registered."""
     from berth.lsp import actions, commands, diagnostics, hover, lenses, status, watch
 
+    threading.Thread(target=_warm_up, name="berth-warm-up", daemon=True).start()
     server = BerthLanguageServer()
     server.feature(types.INITIALIZE)(_on_initialize)
     server.feature(types.INITIALIZED)(_on_initialized)

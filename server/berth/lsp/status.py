@@ -110,6 +110,9 @@ def compute(folder: str, path: Path) -> Snapshot:
         return _compute(ctx, folder, path)
     except BerthError as exc:
         return _failed(folder, path, exc, ctx)
+    except Exception as exc:  # a bug or a driver error: report it, keep serving
+        internal = BerthError(f"internal error: {exc!r}", hint="see berth's log; please report it")
+        return _failed(folder, path, internal, ctx)
     finally:
         if "registry" in ctx.__dict__:
             ctx.registry.close()
@@ -293,7 +296,11 @@ async def refresh(ls: BerthLanguageServer, folder: Folder) -> None:
     try:
         while True:
             folder.again = False
-            snapshot = await asyncio.to_thread(compute, folder.uri, folder.path)
+            if folder.prefetch is not None:
+                prefetch, folder.prefetch = folder.prefetch, None
+                snapshot = await prefetch
+            else:
+                snapshot = await asyncio.to_thread(compute, folder.uri, folder.path)
             if ls.folders.get(folder.uri) is not folder:
                 return  # the folder left the workspace meanwhile
             before, folder.snapshot = folder.snapshot, snapshot
