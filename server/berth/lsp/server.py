@@ -172,7 +172,9 @@ def _on_shutdown(ls: BerthLanguageServer, params: None) -> None:
 
 
 def _warm_up() -> None:
-    """Import what the first status needs (psycopg, lifecycle) before it is asked for."""
+    """Import what the first status needs (psycopg, lifecycle, watchfiles) before it is asked."""
+    import watchfiles  # noqa: F401
+
     import berth.lifecycle
     import berth.migrations.sql  # noqa: F401
 
