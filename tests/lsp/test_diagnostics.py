@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
+from berth.lsp.diagnostics import for_snapshot
+from berth.lsp.status import Item, Snapshot
 from conftest import berth
 
 from .conftest import Start, add_migration, uri
 
-pytestmark = pytest.mark.asyncio
 
-
+@pytest.mark.asyncio
 async def test_a_new_migration_is_pending(lsp: Start, provisioned: Path) -> None:
     session = await lsp(provisioned)
     await session.status(provisioned, lambda s: s["migrations"]["state"] == "ok")
@@ -31,6 +32,7 @@ async def test_a_new_migration_is_pending(lsp: Start, provisioned: Path) -> None
     assert diagnostic.range.start.line == 0
 
 
+@pytest.mark.asyncio
 async def test_an_applied_migration_edited_is_an_error(lsp: Start, provisioned: Path) -> None:
     session = await lsp(provisioned)
     await session.status(provisioned, lambda s: s["migrations"]["state"] == "ok")
@@ -46,6 +48,7 @@ async def test_an_applied_migration_edited_is_an_error(lsp: Start, provisioned: 
     assert diagnostic.message == f"edited after it was applied to {status['database']['name']}"
 
 
+@pytest.mark.asyncio
 async def test_applied_but_missing_here_warns_on_the_newest_file(
     lsp: Start, provisioned: Path
 ) -> None:
@@ -65,6 +68,7 @@ async def test_applied_but_missing_here_warns_on_the_newest_file(
     assert "missing on this branch" in diagnostic.message
 
 
+@pytest.mark.asyncio
 async def test_diagnostics_clear_once_applied(lsp: Start, provisioned: Path) -> None:
     new = add_migration(provisioned, "0002_add_price.sql", "ALTER TABLE items ADD price int;\n")
     session = await lsp(provisioned)
@@ -75,3 +79,24 @@ async def test_diagnostics_clear_once_applied(lsp: Start, provisioned: Path) -> 
     await session.status(provisioned, lambda s: s["migrations"]["pending"] == 0)
 
     assert not session.client.diagnostics[uri(new)]
+
+
+def test_missing_migrations_warn_on_berth_toml_when_no_file_is_left(tmp_path: Path) -> None:
+    config = tmp_path / "berth.toml"
+    gone = Item(version="7", name="0007_gone.sql", state="missing", path=None, applied_at=None)
+    snapshot = Snapshot(
+        "file:///x", {"database": {"name": "app_x_1"}}, config_file=config, items=(gone,)
+    )
+
+    found = for_snapshot(snapshot)
+
+    [warning] = found[uri(config)]
+    assert warning.severity == types.DiagnosticSeverity.Warning
+    assert warning.code == "missing"
+    assert warning.message == "0007_gone.sql is applied to app_x_1 but missing on this branch"
+
+
+def test_no_diagnostics_while_the_database_cannot_be_read(tmp_path: Path) -> None:
+    snapshot = Snapshot("file:///x", {"database": {"name": "app_x_1"}}, items=None)
+
+    assert for_snapshot(snapshot) == {}

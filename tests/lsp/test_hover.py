@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
+from berth.lsp.hover import _ENV_LINE, _key_at, _section
 from conftest import berth_json
 
 from .conftest import Session, Start, uri
-
-pytestmark = pytest.mark.asyncio
 
 
 async def hover(session: Session, path: Path, key: str) -> str | None:
@@ -30,6 +29,7 @@ async def hover(session: Session, path: Path, key: str) -> str | None:
     return found.contents.value
 
 
+@pytest.mark.asyncio
 async def test_hover_in_the_env_file(lsp: Start, provisioned: Path) -> None:
     expected = berth_json(provisioned, "status")
     env_file = provisioned / ".env.berth"
@@ -48,6 +48,7 @@ async def test_hover_in_the_env_file(lsp: Start, provisioned: Path) -> None:
     assert await hover(session, provisioned / ".env", "SECRET_KEY") is None
 
 
+@pytest.mark.asyncio
 async def test_hover_shows_the_password_with_show_secrets(lsp: Start, provisioned: Path) -> None:
     secret = berth_json(provisioned, "status", "--show-secrets")["database"]["url"]
     session = await lsp(provisioned, options={"showSecrets": True})
@@ -58,6 +59,7 @@ async def test_hover_shows_the_password_with_show_secrets(lsp: Start, provisione
     assert text is not None and secret in text
 
 
+@pytest.mark.asyncio
 async def test_hover_in_berth_toml(lsp: Start, provisioned: Path) -> None:
     expected = berth_json(provisioned, "status")
     config = provisioned / "berth.toml"
@@ -74,3 +76,17 @@ async def test_hover_in_berth_toml(lsp: Start, provisioned: Path) -> None:
     assert api is not None and f"`http://localhost:{app_port}`" in api
     assert "{ports.app}" in api
     assert migrations is not None and "1 applied, 0 pending" in migrations
+
+
+def test_keys_are_found_under_the_cursor_only() -> None:
+    assert _key_at(_ENV_LINE, "export PORT=8012", 8) == ("PORT", 7, 11)
+    assert _key_at(_ENV_LINE, "export PORT=8012", 13) is None
+    assert _key_at(_ENV_LINE, "# PORT=8012", 3) is None
+
+
+def test_the_toml_section_is_the_nearest_table_above() -> None:
+    lines = ['project = "x"', "[tool.berth.ports]", "app = 8011", "[env]", 'A = "b"']
+
+    assert _section(lines, 0) == ""
+    assert _section(lines, 2) == "tool.berth.ports"
+    assert _section(lines, 4) == "env"

@@ -97,3 +97,20 @@ async def test_a_worktree_without_a_berth_says_so(lsp: Start, project: Path) -> 
     assert status["instance"] is None
     assert status["project"] == "lspshop"
     assert "berth up" in status["message"]
+
+
+async def test_a_server_that_is_down_is_reported_not_started(
+    lsp: Start, provisioned: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from berth.pg.cluster import port_is_free
+
+    closed = next(p for p in range(54011, 54999) if port_is_free(p))
+    monkeypatch.setenv("BERTH_SERVER", f"postgresql://nobody@127.0.0.1:{closed}/postgres")
+    session = await lsp(provisioned)
+
+    status = await session.status(provisioned)
+
+    assert status["state"] == "ready"
+    assert status["server"] == {"state": "down", "kind": "external"}
+    assert status["migrations"]["state"] == "unknown"
+    assert "not running" in status["message"]

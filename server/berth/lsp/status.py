@@ -203,7 +203,8 @@ def _with_record(ctx: Context, bare: Snapshot, record: BerthRecord) -> Snapshot:
     if record.state == "active" and running:
         items = _read_migrations(ctx, record, data)
     elif record.state == "active":
-        data["message"] = "the Postgres server is not running (berth server start)"
+        how = "berth server start" if server.kind == "embedded" else "check the server URL"
+        data["message"] = f"the Postgres server is not running ({how})"
     snapshot = replace(
         bare,
         url=server.url(record.role, record.password, record.database),
