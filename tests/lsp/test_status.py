@@ -114,3 +114,17 @@ async def test_a_server_that_is_down_is_reported_not_started(
     assert status["server"] == {"state": "down", "kind": "external"}
     assert status["migrations"]["state"] == "unknown"
     assert "not running" in status["message"]
+
+
+async def test_show_secrets_can_be_switched_on_later(lsp: Start, provisioned: Path) -> None:
+    from lsprotocol import types
+
+    session = await lsp(provisioned)
+    masked = await session.status(provisioned)
+
+    session.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"berth": {"showSecrets": True}})
+    )
+
+    shown = await session.next_status(provisioned, lambda s: "****" not in s["databaseUrl"])
+    assert shown["databaseUrl"].split("@")[1] == masked["databaseUrl"].split("@")[1]
