@@ -130,11 +130,16 @@ def test_provision_on_post_checkout(repo: Path, hook_repo: Path) -> None:
     args = ["--hook-stage", "post-checkout", "--from-ref", ZERO, "--to-ref", head]
     proc = try_repo(wt, hook_repo, "berth-provision", *args, "--checkout-type", "1")
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    berth(wt, "wait")
     assert (wt / ".env.berth").is_file()
 
 
 def test_provision_fails_only_when_strict(repo: Path, hook_repo: Path) -> None:
-    app(repo, '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n[hooks]\nstrict = true\n')
+    app(
+        repo,
+        '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n'
+        "[hooks]\nstrict = true\ntimeout = 300\n",
+    )
     wt = add_worktree(repo, "wt")
     head = git(wt, "rev-parse", "HEAD").strip()
     args = ["--hook-stage", "post-checkout", "--from-ref", ZERO, "--to-ref", head]

@@ -20,6 +20,7 @@ def database_exists(server: object, name: str) -> bool:
 def test_worktree_remove_then_gc_trashes_and_frees_the_slot(repo: Path, server: object) -> None:
     hooks.install(repo)
     x = add_worktree(repo, "x")  # provisioned by the post-checkout hook
+    berth(x, "wait")
     first = berth_json(x, "status")
     assert first["slot"] == 1
     git(repo, "worktree", "remove", str(x))
@@ -31,6 +32,7 @@ def test_worktree_remove_then_gc_trashes_and_frees_the_slot(repo: Path, server: 
     assert not database_exists(server, first["database"]["name"])
     # The slot is free again: the next worktree gets it.
     y = add_worktree(repo, "y")
+    berth(y, "wait")
     assert berth_json(y, "status")["slot"] == 1
     # And the data is still there to restore; it gets a slot of its own back.
     restored = berth_json(repo, "restore", first["instance"])

@@ -84,7 +84,11 @@ def test_wait_without_a_berth_is_a_clear_error(worktree: Path) -> None:
 
 
 def test_a_failure_never_fails_git_by_default(repo: Path) -> None:
-    configure(repo, '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n', migrations())
+    configure(
+        repo,
+        '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n[hooks]\ntimeout = 300\n',
+        migrations(),
+    )
     hooks.install(repo)
     proc = worktree_add(repo, "broken", "-b", "broken")
     assert proc.returncode == 0
@@ -96,7 +100,8 @@ def test_a_failure_never_fails_git_by_default(repo: Path) -> None:
 def test_strict_makes_a_failure_fail_the_hook(repo: Path) -> None:
     configure(
         repo,
-        '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n[hooks]\nstrict = true\n',
+        '[database]\nmigrations = ["db"]\nmigrate = "exit 7"\n'
+        "[hooks]\nstrict = true\ntimeout = 300\n",
         migrations(),
     )
     hooks.install(repo)
@@ -114,7 +119,7 @@ def branch_with_new_migration(repo: Path) -> None:
 
 
 def test_checkout_that_changes_migrations_reports_them(repo: Path) -> None:
-    configure(repo, '[database]\nmigrations = ["db"]\n', migrations())
+    configure(repo, '[database]\nmigrations = ["db"]\n[hooks]\ntimeout = 300\n', migrations())
     branch_with_new_migration(repo)
     hooks.install(repo)
     wt = add_worktree(repo, "st")
@@ -135,7 +140,9 @@ def test_checkout_that_changes_migrations_reports_them(repo: Path) -> None:
 
 def test_on_checkout_migrate_applies_them(repo: Path) -> None:
     configure(
-        repo, '[database]\nmigrations = ["db"]\n[hooks]\non_checkout = "migrate"\n', migrations()
+        repo,
+        '[database]\nmigrations = ["db"]\n[hooks]\non_checkout = "migrate"\ntimeout = 300\n',
+        migrations(),
     )
     branch_with_new_migration(repo)
     hooks.install(repo)
@@ -150,6 +157,7 @@ def test_on_checkout_migrate_applies_them(repo: Path) -> None:
 def test_a_hook_retires_berths_of_vanished_worktrees(repo: Path) -> None:
     hooks.install(repo)
     gone = add_worktree(repo, "gone")
+    berth(gone, "wait")
     ident = berth_json(gone, "status")["instance"]
     git(repo, "worktree", "remove", str(gone))
     ctx = context.load(repo)

@@ -51,6 +51,11 @@ def test_reinstall_is_idempotent(repo: Path) -> None:
     again = hooks.install(repo)
     assert [row["action"] for row in again["hooks"]] == ["unchanged"] * 3
     assert not list(hooks_dir(repo).glob("*.legacy"))
+    shim = hooks_dir(repo) / "post-merge"
+    shim.write_text(shim.read_text() + "# edited by hand\n")
+    assert hooks.status(repo)["hooks"][1]["state"] == "outdated"
+    assert hooks.install(repo)["hooks"][1]["action"] == "updated"
+    assert hooks.status(repo)["installed"] is True
 
 
 def test_legacy_hook_is_chained_with_its_exit_code_and_restored(repo: Path) -> None:
@@ -117,10 +122,15 @@ def test_core_hooks_path_is_honoured(repo: Path, tmp_path: Path) -> None:
     assert not (hooks_dir(repo) / "post-checkout").exists()
     # The shims there run: a new worktree gets its berth.
     wt = add_worktree(repo, "via-hooks-path")
+    berth(wt, "wait")  # however loaded the machine, the hook's work is done
     assert (wt / ".env.berth").is_file()
 
 
 def test_worktree_add_provisions_with_a_working_database_url(repo: Path) -> None:
+    # A generous timeout: the hook provisions before git returns, however loaded the machine.
+    (repo / "berth.toml").write_text("[hooks]\ntimeout = 300\n")
+    git(repo, "add", "berth.toml")
+    git(repo, "commit", "-q", "-m", "berth")
     berth(repo, "hooks", "install")
     proc = run_git(repo, "worktree", "add", "-q", str(repo.parent / "x"), "-b", "x")
     assert proc.returncode == 0, proc.stderr
@@ -140,6 +150,7 @@ def test_bare_repository_with_worktrees(repo: Path, tmp_path: Path) -> None:
     assert data["hooks_dir"] == str(bare / "hooks")
     wt = tmp_path / "shop-feature"
     git(bare, "worktree", "add", "-q", str(wt), "-b", "feature")
+    berth(wt, "wait")
     env = read_env(wt / ".env.berth")
     assert "/shop_feature_" in env["DATABASE_URL"]
     assert berth_json(wt, "hooks", "status")["installed"] is True
@@ -148,6 +159,7 @@ def test_bare_repository_with_worktrees(repo: Path, tmp_path: Path) -> None:
 def test_fast_path_does_not_start_python(repo: Path) -> None:
     hooks.install(repo)
     wt = add_worktree(repo, "fast")  # provisioned by the hook
+    berth(wt, "wait")
     git_dir = Path(git(wt, "rev-parse", "--absolute-git-dir").strip())
     cache = git_dir / hooks.CACHE_FILE
     assert cache.is_file()
@@ -185,3 +197,11 @@ def test_skip_variable_turns_the_hooks_off(repo: Path, monkeypatch: pytest.Monke
     wt = add_worktree(repo, "skipped")
     assert not (wt / ".env.berth").exists()
     assert os.environ["BERTH_SKIP_HOOKS"] == "1"
+
+
+def test_a_global_hooks_path_is_called_out(repo: Path, tmp_path: Path) -> None:
+    git(repo, "config", "--global", "core.hooksPath", str(tmp_path / "everywhere"))
+    proc = berth(repo, "hooks", "install")
+    assert "every repository" in proc.stderr
+    assert hooks.is_ours(tmp_path / "everywhere" / "post-merge")
+    assert berth_json(repo, "hooks", "status")["warning"].startswith("core.hooksPath")

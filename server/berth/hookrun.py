@@ -116,10 +116,12 @@ def run(hook: str, args: list[str], stdin_text: str, cwd: Path, say: Say) -> int
     strict = False
     action = "provision"
     try:
+        event = event_from(hook, args, stdin_text)
+        if not event.branch:
+            return 0  # a file checkout: not even the config needs reading
         ctx = context.load(cwd)
         worktree, config = ctx.need_worktree()
         strict = config.hooks.strict
-        event = event_from(hook, args, stdin_text)
         hooks.write_cache(worktree, config)
         gc_if_needed(worktree)
         found = decide(ctx, event)

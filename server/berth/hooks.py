@@ -35,6 +35,16 @@ class Place:
     hooks_dir: Path
     common_dir: Path
     hooks_path: str | None  # core.hooksPath, when set
+    hooks_path_scope: str | None = None  # local, global, system, worktree
+
+    @property
+    def warning(self) -> str | None:
+        if self.hooks_path_scope in ("global", "system"):
+            return (
+                f"core.hooksPath is set in your {self.hooks_path_scope} git config: "
+                "berth's hooks run in every repository that uses it"
+            )
+        return None
 
 
 def locate(cwd: Path) -> Place:
@@ -45,9 +55,15 @@ def locate(cwd: Path) -> Place:
     out = run_git(
         ["rev-parse", "--path-format=absolute", "--git-path", "hooks", "--git-common-dir"], top
     ).splitlines()
-    hooks_path = run_git(["config", "--get", "--default", "", "core.hooksPath"], top).strip()
+    scoped = run_git(
+        ["config", "--show-scope", "--get", "--default", "", "core.hooksPath"], top
+    ).strip()
+    scope, _, hooks_path = scoped.partition("\t")
     return Place(
-        hooks_dir=Path(out[0]), common_dir=Path(out[1]).resolve(), hooks_path=hooks_path or None
+        hooks_dir=Path(out[0]),
+        common_dir=Path(out[1]).resolve(),
+        hooks_path=hooks_path or None,
+        hooks_path_scope=scope if hooks_path else None,
     )
 
 
@@ -177,6 +193,7 @@ def _describe(place: Place) -> dict[str, Any]:
         "hooks_dir": str(place.hooks_dir),
         "hooks_path": place.hooks_path,
         "common_dir": str(place.common_dir),
+        "warning": place.warning,
     }
 
 

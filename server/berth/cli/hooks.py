@@ -13,6 +13,8 @@ from berth.cli.lifecycle import describe, json_option
 
 
 def _hook_lines(data: dict[str, Any], key: str) -> str:
+    if data.get("warning"):
+        click.echo(f"berth: warning: {data['warning']}", err=True)
     lines = [f"hooks dir {data['hooks_dir']}"]
     if data.get("hooks_path"):
         lines[0] += f" (core.hooksPath = {data['hooks_path']})"
