@@ -162,7 +162,11 @@ async def lsp() -> AsyncIterator[Start]:
     """``await lsp(folder, ..., options={...})``: a running, initialized server."""
     sessions: list[Session] = []
 
-    async def start(*folders: Path, options: dict[str, Any] | None = None) -> Session:
+    async def start(
+        *folders: Path,
+        options: dict[str, Any] | None = None,
+        capabilities: types.ClientCapabilities | None = None,
+    ) -> Session:
         client = make_test_lsp_client()
         session = Session(client)  # handlers in place before anything can arrive
         _fix_code_action_results(client)
@@ -171,7 +175,7 @@ async def lsp() -> AsyncIterator[Start]:
         await asyncio.wait_for(
             client.initialize_session(
                 types.InitializeParams(
-                    capabilities=client_capabilities("visual-studio-code"),
+                    capabilities=capabilities or client_capabilities("visual-studio-code"),
                     root_uri=uri(folders[0]),
                     workspace_folders=[
                         types.WorkspaceFolder(uri=uri(f), name=f.name) for f in folders

@@ -71,3 +71,21 @@ async def test_editing_berth_toml_refreshes(lsp: Start, provisioned: Path) -> No
     assert "unknown_key" in status["error"]
     [diagnostic] = session.client.diagnostics[uri(config)]
     assert diagnostic.severity == types.DiagnosticSeverity.Error
+
+
+async def test_without_client_watching_the_server_watches_migrations(
+    lsp: Start, provisioned: Path
+) -> None:
+    from pytest_lsp import client_capabilities
+
+    capabilities = client_capabilities("visual-studio-code")
+    assert capabilities.workspace is not None
+    capabilities.workspace.did_change_watched_files = None
+    session = await lsp(provisioned, capabilities=capabilities)
+    await session.status(provisioned, lambda s: s["migrations"]["state"] == "ok")
+
+    new = add_migration(provisioned, "0002_add_price.sql", "ALTER TABLE items ADD price int;\n")
+
+    await session.next_status(provisioned, lambda s: s["migrations"]["pending"] == 1)
+    assert session.client.diagnostics[uri(new)]
+    assert not session.registrations
