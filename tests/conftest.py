@@ -7,20 +7,15 @@ test gets its own BERTH_HOME (registry, berth state dirs) on that server.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVER_ENV = "BERTH_TEST_SERVER_DIR"
-BERTH = [sys.executable, "-m", "berth"]
+from berthtest import SERVER_ENV, add_worktree, git
 
 
 def _is_controller(config: pytest.Config) -> bool:
@@ -70,12 +65,6 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BERTH_PG_FSYNC", "off")
 
 
-def git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """A git repository with one commit, its main checkout at ``tmp_path/app``."""
@@ -88,36 +77,9 @@ def repo(tmp_path: Path) -> Path:
     return path
 
 
-def add_worktree(repo: Path, name: str, branch: str | None = None) -> Path:
-    path = repo.parent / name
-    git(repo, "worktree", "add", "-q", str(path), "-b", branch or name)
-    return path
-
-
 @pytest.fixture
 def worktree(repo: Path) -> Path:
     return add_worktree(repo, "wt1")
-
-
-def berth(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real ``berth`` command line in ``cwd``."""
-    proc = subprocess.run(
-        [*BERTH, *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            f"berth {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
-        )
-    return proc
-
-
-def berth_json(cwd: Path, *args: str) -> dict:  # type: ignore[type-arg]
-    return json.loads(berth(cwd, *args, "--json").stdout)
 
 
 @pytest.fixture
@@ -127,38 +89,3 @@ def server() -> Iterator[object]:
     from berth.settings import load_settings
 
     yield embedded(load_settings())
-
-
-CONFIG = '[database]\nmigrations = ["db/migrations"]\n'
-
-
-def migration(root: Path, name: str, body: str) -> None:
-    path = root / "db" / "migrations" / name
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body)
-
-
-def app_repo(repo: Path, migrations: int = 2) -> Path:
-    """Migrations under db/migrations; a project name of its own, so templates are its own."""
-    import secrets
-
-    (repo / "berth.toml").write_text(f'project = "app{secrets.token_hex(3)}"\n' + CONFIG)
-    for i in range(1, migrations + 1):
-        migration(repo, f"{i:04d}_t{i}.sql", f"CREATE TABLE t{i} (id int PRIMARY KEY);\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "migrations")
-    return repo
-
-
-def url_of(worktree: Path) -> str:
-    return str(json.loads(berth(worktree, "env", "--format", "json").stdout)["DATABASE_URL"])
-
-
-def tables(url: str) -> set[str]:
-    import psycopg
-
-    with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-        ).fetchall()
-    return {r[0] for r in rows}

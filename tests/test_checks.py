@@ -13,7 +13,7 @@ import pytest
 
 from berth import checks
 from berth.envfile import HEADER
-from conftest import ROOT, add_worktree, berth, git
+from berthtest import ROOT, add_worktree, berth, git
 
 ZERO = "0" * 40
 

@@ -8,7 +8,7 @@ import pytest
 
 from berth.config import load_project
 from berth.errors import ConfigError
-from conftest import berth
+from berthtest import berth
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -15,7 +15,7 @@ from psycopg import sql
 
 from berth import context
 from berth.pg import admin
-from conftest import SERVER_ENV, add_worktree, berth_json, git
+from berthtest import SERVER_ENV, add_worktree, berth_json, git
 
 
 @pytest.fixture(autouse=True)

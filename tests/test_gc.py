@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from berth import context, gc, hooks
-from conftest import add_worktree, berth, berth_json, git
+from berthtest import add_worktree, berth, berth_json, git
 
 
 def database_exists(server: object, name: str) -> bool:

@@ -10,7 +10,7 @@ import pytest
 
 from berth import context, hookrun, hooks
 from berth.errors import GitError, NotFoundError
-from conftest import add_worktree, berth, berth_json, git
+from berthtest import add_worktree, berth, berth_json, git
 
 ZERO = "0" * 40
 

@@ -12,7 +12,7 @@ import pytest
 
 from berth import hooks
 from berth.errors import ConflictError
-from conftest import add_worktree, berth, berth_json, git
+from berthtest import add_worktree, berth, berth_json, git
 
 LEGACY = """#!/bin/sh
 printf '%s|' "$@" >> "$(git rev-parse --git-common-dir)/legacy-ran"

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import add_worktree, berth, berth_json, git
+from berthtest import add_worktree, berth, berth_json, git
 
 
 def env_of(worktree: Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from conftest import add_worktree, app_repo, berth, berth_json, migration, url_of
+from berthtest import add_worktree, app_repo, berth, berth_json, migration, url_of
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import berth
+from berthtest import berth
 
 
 def test_lsp_is_a_listed_command(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import LanguageClient, client_capabilities, make_test_lsp_client
 
-from conftest import add_worktree, berth, git
+from berthtest import add_worktree, berth, git
 
 TIMEOUT = 90.0  # seconds; a generous bound for a loaded 2-core machine, not a wait
 BERTH_TOML = """\

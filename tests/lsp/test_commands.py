@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from lsprotocol import types
 
-from conftest import berth_json
+from berthtest import berth_json
 
 from .conftest import Session, Start, add_migration, uri
 
@@ -98,7 +98,7 @@ async def test_migrate_from_the_pending_lens(lsp: Start, provisioned: Path) -> N
 
 
 async def test_provision_gives_a_bare_worktree_its_berth(lsp: Start, project: Path) -> None:
-    from conftest import add_worktree
+    from berthtest import add_worktree
 
     tree = add_worktree(project, "fresh")
     session = await lsp(tree)

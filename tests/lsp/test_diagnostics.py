@@ -10,7 +10,7 @@ from lsprotocol import types
 
 from berth.lsp.diagnostics import for_snapshot
 from berth.lsp.status import Item, Snapshot
-from conftest import berth
+from berthtest import berth
 
 from .conftest import Start, add_migration, uri
 

@@ -8,7 +8,7 @@ import pytest
 from lsprotocol import types
 
 from berth.lsp.hover import _ENV_LINE, _key_at, _section
-from conftest import berth_json
+from berthtest import berth_json
 
 from .conftest import Session, Start, uri
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from conftest import add_worktree, berth, berth_json
+from berthtest import add_worktree, berth, berth_json
 
 from .conftest import Start, uri
 

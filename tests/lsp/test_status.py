@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import berth, berth_json
+from berthtest import berth, berth_json
 
 from .conftest import Start, uri
 
@@ -86,7 +86,7 @@ async def test_copy_database_url_is_full_even_when_masked(lsp: Start, provisione
 
 
 async def test_a_worktree_without_a_berth_says_so(lsp: Start, project: Path) -> None:
-    from conftest import add_worktree
+    from berthtest import add_worktree
 
     tree = add_worktree(project, "bare")
     session = await lsp(tree)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from conftest import add_worktree, berth
+from berthtest import add_worktree, berth
 
 from .conftest import Start, add_migration, uri
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from berth.pg.cluster import Cluster, find_binaries
 from berth.settings import load_settings
-from conftest import berth_json
+from berthtest import berth_json
 
 
 def test_server_status(worktree: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import psycopg
 
-from conftest import (
+from berthtest import (
     CONFIG,
     add_worktree,
     app_repo,
@@ -129,7 +129,7 @@ def test_kill_9_during_a_template_build_is_repaired_by_the_next_up(
     import signal
     import subprocess
 
-    from conftest import BERTH
+    from berthtest import BERTH
 
     app_repo(repo)
     tree = add_worktree(repo, "a")
