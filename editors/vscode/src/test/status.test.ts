@@ -103,8 +103,9 @@ test("passwords never reach the tooltip unless asked for", () => {
   assert.ok(tooltipLines(status({ databaseUrl: url }), true).join("\n").includes("s3cr%40t"));
 });
 
-test("the tooltip names ports, template and baseline", () => {
-  const lines = tooltipLines(status({ baseline: "demo-data" }), false);
+test("the tooltip names the berth, ports, template and baseline", () => {
+  const lines = tooltipLines(status({ baseline: "demo-data", branch: "feature/cart" }), false);
+  assert.equal(lines[0], "**berth** 1a2b3c4d · feature/cart");
   assert.ok(lines.includes("ports: app=8012, vite=5174"));
   assert.ok(lines.includes("template: `0f1e2d3c4b5a`"));
   assert.ok(lines.includes("baseline: demo-data"));

@@ -1,0 +1,428 @@
+-- berth for Neovim: starts `berth lsp` for buffers in a git worktree, keeps the
+-- `berth/status` it pushes, and offers a statusline component and user commands.
+-- Works on Neovim 0.7 (Debian stable: vim.lsp.start_client + buf_attach_client)
+-- and on current releases (vim.lsp.start).
+
+local M = {}
+
+local defaults = {
+  -- The berth executable; nil: <worktree>/.venv/bin/berth if there is one, else `berth` on PATH.
+  cmd = nil,
+  show_secrets = false,
+  -- Called with each status table the server pushes.
+  on_status = nil,
+  -- Filetypes are not checked: any file in a worktree with berth config gets the client.
+  root_markers = { "berth.toml", "pyproject.toml", ".env.berth" },
+}
+
+M.config = vim.deepcopy(defaults)
+-- berth/status tables by worktree root (a path).
+M.statuses = {}
+-- Client ids by worktree root, for Neovim 0.7 where vim.lsp.start does not exist.
+local clients = {}
+-- Roots whose next reset question the user already answered (with :BerthReset).
+local confirmed = {}
+
+local uv = vim.loop
+
+local function exists(path)
+  return uv.fs_stat(path) ~= nil
+end
+
+local function is_executable(path)
+  return vim.fn.executable(path) == 1
+end
+
+local function parent(path)
+  local up = vim.fn.fnamemodify(path, ":h")
+  if up == path then
+    return nil
+  end
+  return up
+end
+
+--- The worktree root of `path`: the closest directory with a `.git` (a file in
+--- linked worktrees) that also holds one of the root markers.
+function M.root(path)
+  local dir = (path == nil or path == "") and vim.fn.getcwd() or vim.fn.fnamemodify(path, ":p")
+  dir = dir:gsub("(.)/+$", "%1")
+  if (uv.fs_stat(dir) or {}).type ~= "directory" then
+    dir = vim.fn.fnamemodify(dir, ":h")
+  end
+  while dir do
+    if exists(dir .. "/.git") then
+      for _, marker in ipairs(M.config.root_markers) do
+        if exists(dir .. "/" .. marker) then
+          return dir
+        end
+      end
+      return nil
+    end
+    dir = parent(dir)
+  end
+  return nil
+end
+
+--- The command that starts the server for `root`.
+function M.command(root)
+  local cmd = M.config.cmd
+  if type(cmd) == "table" then
+    return cmd
+  end
+  if type(cmd) == "string" and cmd ~= "" then
+    return { cmd, "lsp" }
+  end
+  local venv = root and (root .. "/.venv/bin/berth")
+  if venv and is_executable(venv) then
+    return { venv, "lsp" }
+  end
+  return { "berth", "lsp" }
+end
+
+local function buffer_root(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if vim.bo[bufnr].buftype ~= "" then
+    name = ""
+  end
+  return M.root(name)
+end
+
+--- The last status the server pushed for the buffer's worktree (nil when none).
+function M.status(bufnr)
+  local root = buffer_root(bufnr)
+  return root and M.statuses[root] or nil
+end
+
+--- `<project>_<slug>`: the database name without the instance id.
+function M.name(status)
+  local db = type(status.database) == "table" and status.database.name or nil
+  if type(db) ~= "string" then
+    return type(status.project) == "string" and status.project or "berth"
+  end
+  local id = type(status.instance) == "string" and status.instance or nil
+  if id and db:sub(-(#id + 1)) == "_" .. id then
+    return db:sub(1, #db - #id - 1)
+  end
+  return db
+end
+
+local function main_port(ports)
+  if type(ports) ~= "table" then
+    return nil
+  end
+  if ports.app then
+    return ports.app
+  end
+  local lowest
+  for _, port in pairs(ports) do
+    if lowest == nil or port < lowest then
+      lowest = port
+    end
+  end
+  return lowest
+end
+
+local function badge(m)
+  if type(m) ~= "table" then
+    return "?"
+  end
+  if m.state == "ok" then
+    return "✓"
+  elseif m.state == "pending" then
+    return "⚠ " .. m.pending .. " pending"
+  elseif m.state == "edited" then
+    return "✗ " .. m.edited .. " edited"
+  elseif m.state == "ahead" then
+    return "⚠ " .. m.missing .. " not on this branch"
+  end
+  return "?"
+end
+
+--- The statusline text of a status table: `shop_feature_cart :8012 ✓`.
+function M.format(status)
+  if status == nil then
+    return ""
+  end
+  local port = main_port(status.ports)
+  local where = port and (" :" .. port) or ""
+  if status.state == "ready" then
+    if type(status.server) == "table" and status.server.state == "down" then
+      return M.name(status) .. where .. " ✗ server down"
+    end
+    return M.name(status) .. where .. " " .. badge(status.migrations)
+  elseif status.state == "provisioning" then
+    return M.name(status) .. " provisioning…"
+  elseif status.state == "error" then
+    local err = type(status.error) == "string" and status.error or "error"
+    return "berth: " .. vim.split(err, "\n")[1]
+  end
+  return ""
+end
+
+--- Statusline component: the berth of the current buffer's worktree, or "".
+--- e.g. `set statusline+=%{v:lua.require'berth'.statusline()}`
+function M.statusline()
+  return M.format(M.status(0))
+end
+
+local function mask(url)
+  if type(url) ~= "string" then
+    return "—"
+  end
+  if M.config.show_secrets then
+    return url
+  end
+  return (url:gsub("^([%a][%w+.-]*://[^:/@]+):[^@]*@", "%1:****@"))
+end
+
+--- The lines `:BerthStatus` prints.
+function M.describe(status)
+  if status == nil then
+    return { "berth: no status yet for this buffer's worktree (see :checkhealth berth)" }
+  end
+  if status.state ~= "ready" and status.state ~= "provisioning" then
+    local why = status.error or status.message or status.state
+    return { "berth: " .. tostring(why) }
+  end
+  local ports = {}
+  for name, port in pairs(status.ports or {}) do
+    table.insert(ports, name .. "=" .. port)
+  end
+  table.sort(ports)
+  local m = status.migrations or {}
+  local url = type(status.databaseUrl) == "string" and status.databaseUrl or nil
+  local baseline = type(status.baseline) == "string" and status.baseline or "—"
+  local template = type(status.template) == "string" and status.template:sub(1, 12) or "—"
+  local database = type(status.database) == "table" and status.database.name or "—"
+  return {
+    "berth " .. tostring(status.instance) .. "  " .. M.format(status),
+    "  database   " .. tostring(database),
+    "  url        " .. mask(url),
+    "  ports      " .. (#ports > 0 and table.concat(ports, ", ") or "none"),
+    "  template   " .. template,
+    "  baseline   " .. tostring(baseline),
+    "  migrations "
+      .. tostring(m.applied)
+      .. " applied, "
+      .. tostring(m.pending)
+      .. " pending, "
+      .. tostring(m.edited)
+      .. " edited, "
+      .. tostring(m.missing)
+      .. " not on this branch",
+  }
+end
+
+local function on_status(_, status)
+  if type(status) ~= "table" or type(status.folder) ~= "string" then
+    return
+  end
+  local root = vim.uri_to_fname(status.folder)
+  M.statuses[root] = status
+  if M.config.on_status then
+    M.config.on_status(status)
+  end
+  vim.cmd("redrawstatus!")
+  vim.api.nvim_exec_autocmds("User", { pattern = "BerthStatus", modeline = false })
+end
+
+-- The server confirms a reset with window/showMessageRequest. After :BerthReset
+-- the user has answered already; otherwise (a code action) ask here.
+local function on_message_request(err, params, ctx, config)
+  local client = vim.lsp.get_client_by_id(ctx.client_id)
+  local root = client and client.config.root_dir
+  if root and confirmed[root] and type(params) == "table" then
+    for _, action in ipairs(params.actions or {}) do
+      if action.title == confirmed[root] then
+        confirmed[root] = nil
+        return action
+      end
+    end
+  end
+  return vim.lsp.handlers["window/showMessageRequest"](err, params, ctx, config)
+end
+
+local function client_config(root)
+  return {
+    name = "berth",
+    cmd = M.command(root),
+    cmd_cwd = root,
+    root_dir = root,
+    workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
+    init_options = { showSecrets = M.config.show_secrets },
+    settings = { berth = { showSecrets = M.config.show_secrets } },
+    handlers = {
+      ["berth/status"] = on_status,
+      ["window/showMessageRequest"] = on_message_request,
+    },
+    on_exit = function()
+      clients[root] = nil
+    end,
+  }
+end
+
+--- Attach the berth client to `bufnr` if it lies in a worktree with berth config.
+function M.attach(bufnr)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local root = buffer_root(bufnr)
+  if root == nil then
+    return nil
+  end
+  if vim.lsp.start then
+    return vim.lsp.start(client_config(root), { bufnr = bufnr })
+  end
+  local id = clients[root]
+  if id == nil or vim.lsp.get_client_by_id(id) == nil then
+    id = vim.lsp.start_client(client_config(root))
+    clients[root] = id
+  end
+  if id then
+    vim.lsp.buf_attach_client(bufnr, id)
+  end
+  return id
+end
+
+--- Every running berth client (one per worktree).
+function M.clients()
+  local all = vim.lsp.get_clients and vim.lsp.get_clients() or vim.lsp.get_active_clients()
+  local found = {}
+  for _, client in ipairs(all) do
+    if client.name == "berth" then
+      table.insert(found, client)
+    end
+  end
+  return found
+end
+
+--- The berth client serving the buffer's worktree.
+function M.client(bufnr)
+  local root = buffer_root(bufnr)
+  for _, client in ipairs(M.clients()) do
+    if client.config.root_dir == root then
+      return client
+    end
+  end
+  return nil
+end
+
+local function request(client, method, params, handler)
+  if vim.fn.has("nvim-0.11") == 1 then
+    return client:request(method, params, handler)
+  end
+  return client.request(method, params, handler)
+end
+
+--- Run a berth command on the server for the current buffer's worktree.
+--- `done(result)` gets the command's result.
+function M.execute(command, args, done)
+  local client = M.client(0)
+  if client == nil then
+    vim.notify("berth: no berth language server for this buffer", vim.log.levels.ERROR)
+    return
+  end
+  local arguments = { vim.uri_from_fname(client.config.root_dir) }
+  for _, arg in ipairs(args or {}) do
+    table.insert(arguments, arg)
+  end
+  request(client, "workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
+    if err then
+      vim.notify("berth: " .. tostring(err.message or err), vim.log.levels.ERROR)
+    elseif done then
+      done(result)
+    end
+  end)
+end
+
+--- Reset the database (the old one goes to the trash), after asking; `force` skips the question.
+function M.reset(force)
+  local client = M.client(0)
+  if client == nil then
+    return M.execute("berth.reset")
+  end
+  local root = client.config.root_dir
+  local function go()
+    confirmed[root] = "Reset"
+    M.execute("berth.reset")
+  end
+  if force then
+    return go()
+  end
+  local status = M.statuses[root]
+  local db = status and type(status.database) == "table" and status.database.name or "the database"
+  vim.ui.select({ "Reset", "Cancel" }, {
+    prompt = "Reset " .. db .. "? The current database goes to the trash (berth restore brings it back).",
+  }, function(choice)
+    if choice == "Reset" then
+      go()
+    end
+  end)
+end
+
+local function show_status()
+  local client = M.client(0)
+  if client == nil then
+    vim.notify(table.concat(M.describe(nil), "\n"))
+    return
+  end
+  M.execute("berth.showStatus", {}, function(status)
+    if type(status) == "table" then
+      M.statuses[client.config.root_dir] = status
+    end
+    vim.notify(table.concat(M.describe(status), "\n"))
+  end)
+end
+
+local function copy_url()
+  M.execute("berth.copyDatabaseUrl", {}, function(url)
+    if type(url) == "string" then
+      vim.fn.setreg('"', url)
+      if vim.fn.has("clipboard") == 1 then
+        pcall(vim.fn.setreg, "+", url)
+      end
+      vim.notify("berth: DATABASE_URL copied")
+    end
+  end)
+end
+
+local function commands()
+  local define = vim.api.nvim_create_user_command
+  define("BerthStatus", show_status, { desc = "berth: show this worktree's berth" })
+  define("BerthReset", function(o)
+    M.reset(o.bang)
+  end, { bang = true, desc = "berth: fresh database from the template (old one to the trash)" })
+  define("BerthMigrate", function()
+    M.execute("berth.migrate")
+  end, { desc = "berth: apply pending migrations" })
+  define("BerthProvision", function()
+    M.execute("berth.provision")
+  end, { desc = "berth: give this worktree its berth" })
+  define("BerthFork", function(o)
+    M.execute("berth.fork", { o.args ~= "" and o.args or "main" })
+  end, { nargs = "?", desc = "berth: copy another berth's (default: main's) database here" })
+  define("BerthSnapshot", function(o)
+    M.execute("berth.snapshot", { o.args })
+  end, { nargs = 1, desc = "berth: save this database as a named baseline" })
+  define("BerthCopyUrl", copy_url, { desc = "berth: copy DATABASE_URL" })
+end
+
+--- Set up the client: `require("berth").setup({ cmd = ..., show_secrets = false })`.
+function M.setup(opts)
+  M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
+  commands()
+  local group = vim.api.nvim_create_augroup("berth", { clear = true })
+  vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {
+    group = group,
+    callback = function(args)
+      M.attach(args.buf)
+    end,
+  })
+  -- Buffers opened before setup() (e.g. the files on the command line).
+  for _, bufnr in ipairs(vim.api.nvim_list_bufs()) do
+    if vim.api.nvim_buf_is_loaded(bufnr) and vim.api.nvim_buf_get_name(bufnr) ~= "" then
+      M.attach(bufnr)
+    end
+  end
+end
+
+return M

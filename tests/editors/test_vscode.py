@@ -1,0 +1,153 @@
+"""The packaged extension in a real VS Code (code-server), driven in headless Chromium.
+
+The driver (vscode_driver.mjs, playwright-core) does what a person does and
+reports what the page showed; this test checks that against the berth itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from berthtest import berth_json, tables, url_of
+
+from .conftest import (
+    CHROMIUM,
+    CODE_SERVER,
+    DEADLINE,
+    HERE,
+    PENDING,
+    PLAYWRIGHT,
+    SCREENSHOT,
+    VSIX,
+    Shop,
+    need,
+    need_command,
+    wait_for_output,
+)
+
+SETTINGS = {
+    "workbench.startupEditor": "none",
+    "security.workspace.trust.enabled": False,
+    "telemetry.telemetryLevel": "off",
+    "workbench.tips.enabled": False,
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "update.mode": "none",
+    "chat.disableAIFeatures": True,
+    "workbench.colorTheme": "Default Dark Modern",
+}
+
+
+def code_server(tmp_path: Path, *args: str) -> list[str]:
+    return [
+        str(need(CODE_SERVER, "code-server")),
+        "--user-data-dir",
+        str(tmp_path / "vscode-user"),
+        "--extensions-dir",
+        str(tmp_path / "vscode-extensions"),
+        *args,
+    ]
+
+
+def editor_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PORT", None)  # code-server would listen there instead of --bind-addr
+    return env
+
+
+def start_code_server(tmp_path: Path, folder: Path, started: list[Any]) -> str:
+    """Install the .vsix, start code-server on a free port, and return the URL of ``folder``."""
+    user = tmp_path / "vscode-user" / "User"
+    user.mkdir(parents=True)
+    (user / "settings.json").write_text(json.dumps(SETTINGS))
+    install = [*code_server(tmp_path), "--install-extension", str(need(VSIX, "berth.vsix"))]
+    subprocess.run(install, env=editor_env(), check=True, capture_output=True, timeout=DEADLINE)
+    serve = code_server(
+        tmp_path,
+        "--bind-addr=127.0.0.1:0",
+        "--auth=none",
+        "--disable-telemetry",
+        "--disable-update-check",
+        "--disable-workspace-trust",
+        "--disable-getting-started-override",
+        str(folder),
+    )
+    proc = subprocess.Popen(
+        serve,
+        env=editor_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    started.append(proc)
+    out = wait_for_output(proc, b"HTTP server listening on", DEADLINE).decode()
+    base = re.search(r"HTTP server listening on (http://\S+?)/?\s", out)
+    assert base, out
+    return f"{base.group(1)}/?folder={folder}"
+
+
+def drive(tmp_path: Path, url: str) -> dict[str, dict[str, Any]]:
+    """Run the browser driver; return its reports by step."""
+    need(CHROMIUM, "Debian's chromium")
+    need(PLAYWRIGHT, "playwright-core")
+    config = {
+        "url": url,
+        "migration": PENDING,
+        "screenshot": str(tmp_path / "vscode-status.png"),
+        "failShot": str(tmp_path / "vscode-failure.png"),
+    }
+    proc = subprocess.run(
+        [need_command("node"), str(HERE / "vscode_driver.mjs"), json.dumps(config)],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE * 4,
+        check=False,
+    )
+    steps = {r["step"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert proc.returncode == 0, f"{steps.get('error')}\n{proc.stderr}"
+    return steps
+
+
+def test_status_bar_quick_fix_and_reset(
+    tmp_path: Path, named_shop: Shop, started: list[Any]
+) -> None:
+    shop = named_shop
+    url = start_code_server(tmp_path, shop.root, started)
+    steps = drive(tmp_path, url)
+
+    assert steps["status"]["text"] == f"shop_feature_cart :{shop.port} ⚠ 1 pending"
+    assert "codicon-database" in steps["status"]["icon"]
+    assert steps["diagnostic"]["text"].startswith(f"pending: not applied to {shop.database}")
+    assert steps["quickfix"]["text"] == "Apply pending migrations (berth migrate)"
+    assert steps["migrated"]["text"] == f"shop_feature_cart :{shop.port} ✓"
+    tooltip = steps["tooltip"]["text"]
+    assert f"database: {shop.database}" in tooltip
+    assert f"ports: app={shop.port}" in tooltip
+    assert ":****@" in tooltip
+    assert steps["menu"]["items"][0] == "Reset"
+    assert "Copy DATABASE_URL" in steps["menu"]["items"]
+    assert steps["confirm"]["text"].startswith(f"Reset {shop.database}?")
+    assert "fresh database" in steps["reset"]["text"]
+    assert steps["after"]["text"] == f"shop_feature_cart :{shop.port} ✓"
+
+    # What the editor showed is what the berth is: the old database in the
+    # trash, a fresh one with all three migrations (the template now has 0003).
+    status = berth_json(shop.root, "status")
+    assert len(status["trash"]) == 1
+    assert status["migrations"]["state"] == "ok"
+    assert {"t1", "t2", "t3"} <= tables(url_of(shop.root))
+
+    shot = tmp_path / "vscode-status.png"
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    # The README's picture is refreshed on request, so a test run leaves the tree clean.
+    if os.environ.get("BERTH_UPDATE_SCREENSHOTS") or not SCREENSHOT.exists():
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, SCREENSHOT)

@@ -1,0 +1,122 @@
+// Drives code-server (VS Code) in Debian's headless Chromium through playwright-core,
+// as a person would: read the berth status bar item, open the pending migration,
+// apply it with the quick fix, hover the item, then reset from its quick pick.
+//
+// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot}.
+// Prints one JSON object per step on stdout; test_vscode.py asserts on them and on
+// the database. Every wait is on something appearing in the page, with a deadline.
+
+import { chromium } from "playwright-core";
+
+const config = JSON.parse(process.argv[2]);
+const STEP = 60_000; // the deadline of any one wait
+const ITEM = '[id="berth.berth.berth.status"]';
+
+function report(step, data = {}) {
+  process.stdout.write(`${JSON.stringify({ step, ...data })}\n`);
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  // As root Chromium needs --no-sandbox; the rest keeps it off the (closed) network.
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+  ],
+});
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 2 });
+page.setDefaultTimeout(STEP);
+
+/** The status bar item once its text matches `pattern`. */
+async function itemWith(pattern) {
+  const item = page.locator(ITEM).filter({ hasText: pattern });
+  await item.waitFor();
+  return { text: (await item.innerText()).trim(), label: await item.getAttribute("aria-label") };
+}
+
+/** A notification toast whose message matches `pattern`. */
+function toast(pattern) {
+  return page.locator(".notification-toast").filter({ hasText: pattern });
+}
+
+async function run() {
+  await page.goto(config.url);
+  await page.locator(".statusbar").waitFor();
+  const pending = await itemWith(/pending/);
+  const icon = await page.locator(`${ITEM} .codicon`).first().getAttribute("class");
+  report("status", { ...pending, icon });
+
+  // Open the pending migration with quick open.
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
+  await page.keyboard.press("Control+P");
+  await page.locator(".quick-input-widget input").fill(config.migration.split("/").pop());
+  await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".monaco-editor .view-lines").first().waitFor();
+  await page.locator(".squiggly-info").first().waitFor();
+
+  // The diagnostic, as the Problems panel lists it.
+  await page.keyboard.press("Control+Shift+M");
+  const problem = page.locator(".markers-panel .monaco-list-row").filter({ hasText: "pending" });
+  await problem.first().waitFor();
+  report("diagnostic", { text: (await problem.first().innerText()).replace(/\s+/g, " ").trim() });
+
+  // The quick fix: cursor on the migration's first line, Ctrl+., Enter.
+  await page.locator(".monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+Home");
+  await page.keyboard.press("Control+.");
+  const fix = page.locator(".action-widget .monaco-list-row.action").first();
+  await fix.waitFor();
+  report("quickfix", { text: (await fix.innerText()).trim() });
+  // Clicking a row of this list does not run it in headless Chromium; Enter does.
+  await page.keyboard.press("Enter");
+  await toast(/applied/).first().waitFor();
+  report("migrated", await itemWith(/✓/));
+
+  // The tooltip, and the screenshot of the item with it.
+  await page.locator(ITEM).hover();
+  const hover = page.locator(".workbench-hover-container, .monaco-hover").filter({ hasText: "ports:" });
+  await hover.first().waitFor();
+  report("tooltip", { text: (await hover.first().innerText()).trim() });
+  const box = await hover.first().boundingBox();
+  const bar = await page.locator(".statusbar").boundingBox();
+  const width = Math.min(bar.width, Math.max(box.x + box.width, 640) + 16);
+  await page.screenshot({
+    path: config.screenshot,
+    clip: { x: 0, y: box.y - 8, width, height: bar.y + bar.height - box.y + 8 },
+  });
+  await page.mouse.move(700, 300);
+
+  // Reset from the quick pick; the server asks first, and we say Reset.
+  await page.locator(ITEM).click();
+  const quickInput = page.locator(".quick-input-widget");
+  await quickInput.locator(".monaco-list-row").filter({ hasText: "Reset" }).first().waitFor();
+  report("menu", {
+    items: (await quickInput.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+  });
+  await quickInput.locator("input").fill("Reset");
+  await page.keyboard.press("Enter");
+  const question = toast(/Reset .*\?/).first();
+  await question.waitFor();
+  report("confirm", { text: (await question.locator(".notification-list-item-message").innerText()).trim() });
+  await question.getByRole("button", { name: "Reset", exact: true }).click();
+  const done = toast(/fresh database/).first();
+  await done.waitFor();
+  report("reset", { text: (await done.locator(".notification-list-item-message").innerText()).trim() });
+  report("after", await itemWith(/✓/));
+}
+
+try {
+  await run();
+} catch (error) {
+  await page.screenshot({ path: config.failShot }).catch(() => {});
+  report("error", { message: String(error?.message ?? error), failShot: config.failShot });
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
