@@ -209,7 +209,7 @@ class Watcher:
                 status.refresh_all(self.ls, self._affected(changes))
         except Exception as exc:  # a watched directory vanished (worktree removed): watch anew
             log.warning("lsp_watcher_stopped", error=repr(exc))
-            if not stop.is_set():
+            if self.stop_event is stop:  # still the current watch: let the next refresh renew it
                 self.targets = {}
 
 
