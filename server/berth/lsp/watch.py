@@ -50,10 +50,9 @@ def _patterns(ls: BerthLanguageServer) -> list[tuple[str, str]]:
         for name in CONFIG_FILES:
             wanted.add((uri_of(root), name))
         for entry in snapshot.migration_paths if snapshot else ():
+            # [database] migrations lists directories, or single files (a schema.rb, say).
             wanted.add(
-                (uri_of(entry), "**/*")
-                if entry.suffix == ""
-                else (uri_of(entry.parent), entry.name)
+                (uri_of(entry.parent), entry.name) if entry.is_file() else (uri_of(entry), "**/*")
             )
     return sorted(wanted)
 
