@@ -63,6 +63,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BERTH_HOME", str(tmp_path / "berth-home"))
     monkeypatch.setenv("BERTH_DATA_DIR", str(Path(os.environ[SERVER_ENV]) / "server"))
     monkeypatch.setenv("BERTH_PG_FSYNC", "off")
+    # Inline unless a test asks for the sidecar (tests/sidecar): no daemon per test home.
+    monkeypatch.setenv("BERTH_SIDECAR", "off")
 
 
 @pytest.fixture

@@ -55,6 +55,7 @@ class ProjectConfig:
     redis_url: str | None = None
     env: dict[str, str] = field(default_factory=dict)
     hooks: HooksConfig = field(default_factory=HooksConfig)
+    health_url: str | None = None  # [health] url: a URL template that berth ls probes
 
     @property
     def main_gets_berth(self) -> bool:
@@ -170,6 +171,9 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         timeout=hooks_reader.number("timeout", 30.0),
     )
     hooks_reader.finish()
+    health = top.table_of("health")
+    health_url = health.text("url")
+    health.finish()
     top.finish()
     return ProjectConfig(
         project=project,
@@ -181,6 +185,7 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         redis_url=redis_url,
         env=env,
         hooks=hooks,
+        health_url=health_url,
     )
 
 

@@ -89,6 +89,13 @@ class CheckError(BerthError):
     kind = "check"
 
 
+class SidecarError(BerthError):
+    """The sidecar cannot be started or reached where a command needs it (berth events)."""
+
+    exit_code = 13
+    kind = "sidecar"
+
+
 EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
@@ -103,5 +110,6 @@ EXIT_CODES: dict[str, int] = {
         OwnershipError,
         RedisError,
         CheckError,
+        SidecarError,
     )
 }

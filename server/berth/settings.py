@@ -22,6 +22,9 @@ _KEYS: dict[str, type] = {
     "trash_ttl_days": float,
     "machine_id": str,
     "data_dir": str,
+    "sidecar": str,
+    "sidecar_idle": float,
+    "sidecar_stop_server": bool,
 }
 
 
@@ -36,6 +39,9 @@ class Settings:
     trash_ttl_days: float = 7.0
     machine_id: str | None = None
     data_dir: str | None = None
+    sidecar: str = "auto"  # "auto": started on demand; "off": every command works inline
+    sidecar_idle: float = 1800.0  # seconds without requests before the sidecar exits; 0: never
+    sidecar_stop_server: bool = False  # stop the embedded server when the sidecar exits idle
     sources: dict[str, str] = field(default_factory=dict)
 
     @property

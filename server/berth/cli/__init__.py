@@ -36,6 +36,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "doctor": ("berth.cli.maintenance", "doctor", "Find (and --fix) orphans and stale berths."),
     "check": ("berth.cli.check", "check", "Checks for pre-commit: migrations, env files."),
     "lsp": ("berth.cli.lsp", "lsp", "Run the language server for editors (stdio)."),
+    "sidecar": ("berth.cli.sidecar", "sidecar", "Start, show or stop the per-user sidecar."),
+    "events": ("berth.cli.sidecar", "events", "Stream provisioning and status events."),
 }
 
 

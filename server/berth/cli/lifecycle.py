@@ -59,11 +59,18 @@ def confirm(question: str, yes: bool) -> None:
 def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
     """Give this worktree its berth: database, role, ports, state dir, env file."""
     from berth import context, lifecycle
+    from berth.cli.sidecar import up_through_sidecar
 
-    ctx = context.load()
-    ctx.progress = lambda message: click.echo(f"berth: {message}", err=True)
-    data = lifecycle.up(ctx, baseline=baseline)
+    def say(message: str) -> None:
+        click.echo(f"berth: {message}", err=True)
+
+    data = up_through_sidecar(Path.cwd(), baseline, say)
+    if data is None:  # the sidecar is off or unavailable: inline, with the same result
+        ctx = context.load()
+        ctx.progress = say
+        data = lifecycle.up(ctx, baseline=baseline)
     if show_secrets and data.get("instance"):
+        ctx = context.load()
         data = lifecycle.status(ctx, lifecycle.current_record(ctx), show_secrets=True)
     emit(data, as_json, describe(data))
 
@@ -130,11 +137,13 @@ def status(as_json: bool, show_secrets: bool) -> None:
 def ls(all_projects: bool, as_json: bool) -> None:
     """List the berths of this project (or of every project with --all)."""
     from berth import context
+    from berth.sidecar import apps
 
     ctx = context.load(need_repo=not all_projects)
     project = None if all_projects or ctx.config is None else ctx.config.project
     records = ctx.registry.list(project=project)
-    rows = [
+    running = apps.describe(ctx, records)
+    rows: list[dict[str, Any]] = [
         {
             "instance": r.id,
             "project": r.project,
@@ -145,12 +154,14 @@ def ls(all_projects: bool, as_json: bool) -> None:
             "branch": r.branch,
             "worktree": r.worktree,
             "worktree_exists": Path(r.git_dir).is_dir(),
+            "app": running[r.id],
         }
         for r in records
     ]
     lines = [
         f"{r['instance']}  {r['state']:<12} slot {r['slot']:<3} {r['database']:<40} {r['worktree']}"
         + ("" if r["worktree_exists"] else "  (worktree gone)")
+        + apps.summary(r["app"], r["ports"])
         for r in rows
     ]
     emit({"berths": rows}, as_json, "\n".join(lines) if lines else "no berths")
@@ -188,6 +199,10 @@ def run(command: tuple[str, ...]) -> None:
     program = shutil.which(command[0], path=env.get("PATH"))
     if program is None:
         raise NotFoundError(f"command not found: {command[0]}", hint="check the command and PATH")
+    from berth.sidecar import apps
+
+    # exec keeps our pid: registered now, it is the app's (berth ls shows it; dead ones are reaped).
+    apps.register(ctx.registry, os.getpid(), record.id, command)
     ctx.registry.close()
     sys.stdout.flush()
     os.execvpe(program, list(command), env)  # noqa: S606 - running the user's own command is the point

@@ -9,6 +9,7 @@ of the longest matching prefix, and only the new migrations are applied.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import os
 import secrets
@@ -33,6 +34,11 @@ from berth.pg.server import Server
 TEMPLATE_OWNER = "berth_templates"
 FILE_COPY_FROM_BYTES = 32 * 1024 * 1024
 Progress = Callable[[str], None]
+# The environment users' commands start from. The sidecar sets it to its
+# client's for each request: its own belongs to whoever happened to start it.
+caller_env: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "caller_env", default=None
+)
 
 
 @dataclass(frozen=True)
@@ -305,7 +311,7 @@ def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:
     PostgreSQL's client tools (psql, pg_dump) of berth's server come last on
     PATH, so commands can use them even where none are installed.
     """
-    env = {**os.environ, **extra}
+    env = {**(caller_env.get() or os.environ), **extra}
     bindir = None
     if server.cluster is not None:
         bindir = server.cluster.meta().get("bindir")

@@ -1,0 +1,248 @@
+"""The sidecar's wire protocol (versioned JSON lines) and where its files live.
+
+Standard library only: git hooks import this and must start in milliseconds.
+
+A client sends one request line, ``{"v": 1, "op": "up", ...}``. The sidecar
+answers with event lines, ``{"v": 1, "event": "progress", ...}``, and (except
+for ``subscribe``, which only streams) one final line: ``{"v": 1, "ok": true,
+"result": {...}}`` or ``{"v": 1, "ok": false, "error": {kind, message, hint,
+exit_code}}``. docs/sidecar.md describes every op and event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import struct
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+VERSION = 1
+MAX_REQUEST = 256 * 1024  # a request carries the client's environment; nothing needs more
+MAX_MESSAGE = 16 * 1024 * 1024  # what a client accepts in one line from the sidecar
+OPS = ("ping", "status", "up", "subscribe", "stop")
+SCOPES = ("worktree", "repo", "all")
+MODES = ("auto", "off")
+# BERTH_* variables that are not server settings: a client and the sidecar may
+# differ in them and still mean the same berths.
+_FREE_VARIABLES = ("BERTH_DEBUG", "BERTH_SKIP_HOOKS")
+_FREE_PREFIXES = ("BERTH_SIDECAR", "BERTH_TEST_")
+_SUN_PATH_MAX = 100  # sockaddr_un holds 104-108 bytes depending on the system
+
+
+class ProtocolError(Exception):
+    """A malformed message. ``kind`` goes back to the client as the error kind."""
+
+    def __init__(self, message: str, kind: str = "protocol") -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The sidecar's files under one berth home."""
+
+    home: Path
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def socket(self) -> Path:
+        return self.run_dir / "sidecar.sock"
+
+    @property
+    def pid_file(self) -> Path:
+        return self.run_dir / "sidecar.pid"
+
+    @property
+    def lock_file(self) -> Path:
+        """Locked by the running sidecar for its whole life: the one-daemon guarantee."""
+        return self.run_dir / "sidecar.lock"
+
+    @property
+    def start_lock(self) -> Path:
+        """Locked by a client while it starts the sidecar, so starters queue up."""
+        return self.run_dir / "start.lock"
+
+    @property
+    def log_file(self) -> Path:
+        return self.home / "logs" / "sidecar.log"
+
+
+def _user_dir(environ: Mapping[str, str], xdg: str, fallback: str) -> Path:
+    # platformdirs' answer, without importing it (berth.settings does import it).
+    if sys.platform == "darwin":
+        return Path("~/Library/Application Support").expanduser() / "berth"
+    value = environ.get(xdg, "").strip()
+    return (Path(value) if value else Path(fallback).expanduser()) / "berth"
+
+
+def berth_home(environ: Mapping[str, str] | None = None) -> Path:
+    """The same directory as ``berth.settings.load_settings().home``."""
+    env = os.environ if environ is None else environ
+    if env.get("BERTH_HOME"):
+        return Path(env["BERTH_HOME"]).expanduser().absolute()
+    return _user_dir(env, "XDG_DATA_HOME", "~/.local/share")
+
+
+def config_file(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    if env.get("BERTH_HOME"):
+        return berth_home(env) / "config.toml"
+    return _user_dir(env, "XDG_CONFIG_HOME", "~/.config") / "config.toml"
+
+
+def paths(environ: Mapping[str, str] | None = None) -> Paths:
+    return Paths(berth_home(environ))
+
+
+def mode(environ: Mapping[str, str] | None = None) -> str:
+    """``auto`` (start the sidecar on demand) or ``off`` (always inline); ValueError if bad."""
+    env = os.environ if environ is None else environ
+    value = env.get("BERTH_SIDECAR", "")
+    where = "BERTH_SIDECAR"
+    if not value:
+        where = str(config_file(env))
+        value = _config_setting(config_file(env), "sidecar") or "auto"
+    if value not in MODES:
+        raise ValueError(f"{where}: sidecar must be one of {', '.join(MODES)}, got {value!r}")
+    return value
+
+
+def _config_setting(path: Path, key: str) -> str | None:
+    if not path.is_file():
+        return None
+    import tomllib
+
+    try:
+        value = tomllib.loads(path.read_text(encoding="utf-8")).get(key)
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None  # the CLI reports a broken config file; the hook path stays quiet
+    return value if isinstance(value, str) else None
+
+
+def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The BERTH_* variables that choose the server and names: must match between ends."""
+    env = os.environ if environ is None else environ
+    return {
+        key: value
+        for key, value in env.items()
+        if key.startswith("BERTH_")
+        and key not in _FREE_VARIABLES
+        and not key.startswith(_FREE_PREFIXES)
+        and value != ""
+    }
+
+
+# -- messages --------------------------------------------------------------------
+
+
+def encode(message: Mapping[str, Any]) -> bytes:
+    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+
+
+def decode(line: bytes) -> dict[str, Any]:
+    """One message of the current version; ProtocolError when it is not."""
+    try:
+        message = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"not a JSON line: {exc}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("a message must be a JSON object")
+    version = message.get("v")
+    if version != VERSION:
+        raise ProtocolError(
+            f"protocol version {version!r} is not supported (this side speaks {VERSION})",
+            kind="version",
+        )
+    return message
+
+
+def parse_request(line: bytes) -> dict[str, Any]:
+    if len(line) > MAX_REQUEST:
+        raise ProtocolError(too_large(), kind="too-large")
+    message = decode(line)
+    op = message.get("op")
+    if op not in OPS:
+        raise ProtocolError(f"unknown op {op!r}; known: {', '.join(OPS)}", kind="unknown-op")
+    return message
+
+
+def too_large() -> str:
+    return f"request too large: the limit is {MAX_REQUEST} bytes per line"
+
+
+def request(op: str, **fields: Any) -> dict[str, Any]:
+    return {"v": VERSION, "op": op, **fields}
+
+
+def result(data: Any) -> dict[str, Any]:
+    return {"v": VERSION, "ok": True, "result": data}
+
+
+def failure(kind: str, message: str, hint: str | None = None, exit_code: int = 1) -> dict[str, Any]:
+    error = {"error": kind, "message": message, "hint": hint, "exit_code": exit_code}
+    return {"v": VERSION, "ok": False, "error": error}
+
+
+def event(name: str, **fields: Any) -> dict[str, Any]:
+    return {"v": VERSION, "event": name, "time": round(time.time(), 3), **fields}
+
+
+def is_final(message: Mapping[str, Any]) -> bool:
+    return "ok" in message
+
+
+# -- the socket ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def address(path: Path) -> Iterator[str]:
+    """A name to bind or connect ``path`` by, even when it is too long for sockaddr_un."""
+    text = str(path)
+    if len(os.fsencode(text)) <= _SUN_PATH_MAX or not Path("/proc/self/fd").is_dir():
+        yield text
+        return
+    # Deep temporary dirs (pytest's) overflow sun_path: go through a directory fd.
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{fd}/{path.name}"
+    finally:
+        os.close(fd)
+
+
+def peer_uid(sock: socket.socket) -> int | None:
+    """The uid of the process at the other end of a unix socket (None where unknown)."""
+    so_peercred = getattr(socket, "SO_PEERCRED", None)
+    if so_peercred is not None:
+        data = sock.getsockopt(socket.SOL_SOCKET, so_peercred, struct.calcsize("3i"))
+        _pid, uid, _gid = struct.unpack("3i", data)
+        return int(uid)
+    local_peercred = getattr(socket, "LOCAL_PEERCRED", 0x001 if sys.platform == "darwin" else None)
+    if local_peercred is not None:
+        data = sock.getsockopt(0, local_peercred, 256)  # struct xucred: version, uid, ...
+        _version, uid = struct.unpack_from("=II", data)
+        return int(uid)
+    return None
+
+
+def check_peer(sock: socket.socket, expected: int | None = None) -> str | None:
+    """Why the peer must be refused, or None. Only the user who runs the sidecar may talk to it."""
+    want = os.geteuid() if expected is None else expected
+    try:
+        uid = peer_uid(sock)
+    except OSError as exc:
+        return f"cannot read the peer's credentials: {exc}"
+    if uid is None:
+        return None  # the 0700 directory and 0600 socket are the guard on such systems
+    if uid != want:
+        return f"uid {uid} may not use the berth sidecar of uid {want}"
+    return None
