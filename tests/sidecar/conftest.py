@@ -19,7 +19,6 @@ import pytest
 
 from berth.sidecar import client, protocol
 from berth.sidecar.protocol import Paths
-from berthtest import app_repo, git, migration
 
 TIMEOUT = 120.0
 
@@ -56,15 +55,6 @@ def daemons_of(home: Path) -> list[int]:
         if b"berth.sidecar.daemon" in cmdline and f"BERTH_HOME={home}".encode() in environ:
             found.append(int(proc.name))
     return found
-
-
-def unique_repo(repo: Path, tag: str) -> Path:
-    """An app repo whose migrations no other test has: its first berth builds a template."""
-    app_repo(repo)
-    migration(repo, "0003_unique.sql", f"CREATE TABLE unique_{tag} (id int PRIMARY KEY);\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "unique")
-    return repo
 
 
 class Collector:

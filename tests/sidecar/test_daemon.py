@@ -6,7 +6,6 @@ import fcntl
 import json
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import socket
@@ -22,8 +21,8 @@ import pytest
 from berth.pg import admin
 from berth.sidecar import client, protocol
 from berth.sidecar.protocol import Paths
-from berthtest import CONFIG, add_worktree, app_repo, berth, berth_json, git, tables, url_of
-from sidecar.conftest import TIMEOUT, Collector, daemons_of, stop_sidecar, unique_repo
+from berthtest import add_worktree, app_repo, berth, berth_json, git, tables, url_of
+from sidecar.conftest import TIMEOUT, Collector, daemons_of, stop_sidecar
 
 CLIENT = [sys.executable, "-m", "berth.sidecar.client"]
 
@@ -47,7 +46,7 @@ def test_ten_concurrent_clients_start_exactly_one_sidecar(paths: Paths) -> None:
 
 
 def test_subscriber_gets_progress_and_the_final_status(repo: Path, paths: Paths) -> None:
-    unique_repo(repo, secrets.token_hex(4))
+    app_repo(repo)  # a project of its own: its first berth builds a template
     tree = add_worktree(repo, "feature")
     client.start()
     events = Collector(cwd=tree)
@@ -99,7 +98,8 @@ def test_kill_9_in_the_middle_of_provisioning_loses_nothing(
     # killed while it builds the template.
     seed = f"if [ ! -e {gate}.passed ]; then : > {gate}.passed; read line < {gate} || :; fi"
     app_repo(repo)
-    (repo / "berth.toml").write_text(CONFIG + f"seed = '{seed}'\n")
+    config = (repo / "berth.toml").read_text()  # [database] is its last table
+    (repo / "berth.toml").write_text(config + f"seed = '{seed}'\n")
     git(repo, "commit", "-q", "-am", "seed")
     tree = add_worktree(repo, "slow")
     client.start()

@@ -1,0 +1,105 @@
+"""The blocking work the sidecar does in worker threads: provision, retire, look at the server.
+
+Each call opens what it needs (context, registry, connections) and closes it:
+nothing long-lived, so the daemon holds no sqlite or Postgres handles between
+requests, and psycopg loads on the first call that needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from berth import logs
+from berth.settings import Settings, load_settings
+
+log = logs.get("sidecar")
+
+
+def locate(cwd: str) -> tuple[str, str]:
+    """``(worktree root, common git dir)`` of ``cwd``; GitError when it is not in one."""
+    from berth.git import find_worktree
+
+    worktree = find_worktree(Path(cwd))
+    return str(worktree.root), str(worktree.common_dir)
+
+
+def provision(
+    cwd: str,
+    baseline: str | None,
+    env: dict[str, str] | None,
+    progress: Callable[[str], None],
+) -> dict[str, Any]:
+    from berth import context, lifecycle
+    from berth.pg import templates
+
+    if env is not None:
+        # to_thread runs us in a copy of the context: this sets it for this request only.
+        templates.caller_env.set(env)
+    ctx = context.load(Path(cwd))
+    ctx.progress = progress
+    try:
+        return lifecycle.up(ctx, baseline=baseline)
+    finally:
+        if "registry" in vars(ctx):
+            ctx.registry.close()
+
+
+def retire(ident: str) -> dict[str, Any] | None:
+    from berth import lifecycle
+    from berth.context import Context
+
+    ctx = Context(load_settings(), None, None)
+    try:
+        record = ctx.registry.get(ident)
+        if record is None or record.state == "trashed" or record.is_main:
+            return None
+        if Path(record.git_dir).is_dir():
+            return None  # it came back (or was never gone): nothing to do
+        return lifecycle.down(ctx, record)
+    finally:
+        if "registry" in vars(ctx):
+            ctx.registry.close()
+
+
+def in_use(settings: Settings) -> bool:
+    """Whether an app of ours runs (``berth run``) or a berth database has sessions."""
+    if not settings.registry_path.exists():
+        return False
+    from berth.registry import Registry
+    from berth.sidecar import apps
+
+    with Registry(settings.registry_path) as registry:
+        if apps.running(registry):
+            return True
+        databases = [r.database for r in registry.list() if r.state != "trashed"]
+    if settings.server != "embedded" or not databases:
+        return False
+    from berth.pg.server import embedded
+
+    server = embedded(settings, start=False)
+    if server.cluster is None or not server.cluster.is_running():
+        return False
+    with server.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY(%s)", (databases,)
+        ).fetchone()
+    return bool(row and row[0])
+
+
+def stop_server(settings: Settings) -> None:
+    """Stop the embedded server on an idle exit, unless anyone at all still uses it."""
+    from berth.pg.server import embedded
+
+    server = embedded(settings, start=False)
+    if server.cluster is None or not server.cluster.is_running():
+        return
+    with server.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        ).fetchone()
+    if row and row[0] == 0:
+        server.cluster.stop()
+        log.info("embedded server stopped", reason="sidecar idle")
