@@ -31,6 +31,8 @@ from .conftest import (
     wait_for_output,
 )
 
+# Read at import: the tests' environment is scrubbed of BERTH_* variables.
+UPDATE_SCREENSHOT = bool(os.environ.get("BERTH_UPDATE_SCREENSHOTS"))
 SETTINGS = {
     "workbench.startupEditor": "none",
     "security.workspace.trust.enabled": False,
@@ -148,6 +150,6 @@ def test_status_bar_quick_fix_and_reset(
     shot = tmp_path / "vscode-status.png"
     assert shot.read_bytes().startswith(b"\x89PNG")
     # The README's picture is refreshed on request, so a test run leaves the tree clean.
-    if os.environ.get("BERTH_UPDATE_SCREENSHOTS") or not SCREENSHOT.exists():
+    if UPDATE_SCREENSHOT or not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)

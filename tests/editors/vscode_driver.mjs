@@ -78,7 +78,9 @@ async function run() {
   await toast(/applied/).first().waitFor();
   report("migrated", await itemWith(/✓/));
 
-  // The tooltip, and the screenshot of the item with it.
+  // The tooltip, and the screenshot of the item with it (over the editor, not the panel).
+  await page.keyboard.press("Control+J");
+  await page.locator(".part.panel").waitFor({ state: "hidden" });
   await page.locator(ITEM).hover();
   const hover = page.locator(".workbench-hover-container, .monaco-hover").filter({ hasText: "ports:" });
   await hover.first().waitFor();

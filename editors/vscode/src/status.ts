@@ -147,6 +147,7 @@ export function tooltipLines(status: BerthStatus, showSecrets: boolean): string[
     return [`**berth**: ${why}`, "", "Click for actions."];
   }
   const url = status.databaseUrl ?? status.database?.url ?? null;
+  const port = mainPort(status.ports);
   const lines = [
     `**berth** ${status.instance ?? ""}${status.branch ? ` · ${status.branch}` : ""}`,
     "",
@@ -157,6 +158,7 @@ export function tooltipLines(status: BerthStatus, showSecrets: boolean): string[
     `baseline: ${status.baseline ?? "—"}`,
     `migrations: ${migrationsText(status.migrations)}`,
     `server: ${status.server.state}${status.server.kind ? ` (${status.server.kind})` : ""}`,
+    `app: ${status.app.health}${port === undefined ? "" : ` on :${port}`}`,
   ];
   if (status.message) {
     lines.push("", status.message);

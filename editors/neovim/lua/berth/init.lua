@@ -211,6 +211,8 @@ function M.describe(status)
       .. " edited, "
       .. tostring(m.missing)
       .. " not on this branch",
+    "  server     " .. tostring(type(status.server) == "table" and status.server.state or "—"),
+    "  app        " .. tostring(type(status.app) == "table" and status.app.health or "—"),
   }
 end
 

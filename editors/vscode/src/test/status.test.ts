@@ -110,4 +110,5 @@ test("the tooltip names the berth, ports, template and baseline", () => {
   assert.ok(lines.includes("template: `0f1e2d3c4b5a`"));
   assert.ok(lines.includes("baseline: demo-data"));
   assert.ok(lines.includes("migrations: 12 applied"));
+  assert.ok(lines.includes("app: unknown on :8012"));
 });
