@@ -17,6 +17,8 @@ import pytest
 
 from berthtest import SERVER_ENV, add_worktree, git
 
+pytest_plugins = ["redis_server"]  # real redis-servers for the Redis tests
+
 
 def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")

@@ -176,6 +176,8 @@ def missing_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]
 
 
 def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
+    from berth.machine import machine_id
+
     by_id = {r.id: r for r in ctx.registry.list()}
     trash = {str(e["name"]) for e in ctx.registry.trash()}
     found = []
@@ -186,6 +188,8 @@ def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord])
             continue
         if kind not in OWN_KINDS or marker.get("registry") != ctx.settings.registry_key:
             continue
+        if marker.get("machine") != machine_id(ctx.settings):
+            continue  # another machine on a shared server (same home path): its own to clean
         ident = str(marker.get("id"))
         record = by_id.get(ident)
         if record is None:

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from berth import envfile, instance, logs
+from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, render_env
 from berth.errors import ConflictError, MigrationError, NotFoundError, ServerError
 from berth.git import Worktree
+from berth.machine import machine_id
 from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.pg.cluster import port_is_free
@@ -32,7 +34,7 @@ log = logs.get("lifecycle")
 
 def _new_record(ctx: Context, worktree: Worktree, config: ProjectConfig, ident: str) -> BerthRecord:
     slug_source = worktree.branch or worktree.root.name
-    machine = ctx.settings.machine_id
+    machine = machine_id(ctx.settings)
     now = time.time()
     return BerthRecord(
         id=ident,
@@ -73,6 +75,7 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
                 record.id, worktree=str(worktree.root), git_dir=str(worktree.git_dir)
             )
             record = ctx.registry.get(record.id) or record
+        berth_redis.ensure(ctx, record, config)  # before the database: a down Redis fails fast
         if record.state != "active" or not _server_side_ok(ctx, record):
             provision(ctx, record)
             record = ctx.registry.get(record.id) or record
@@ -91,7 +94,7 @@ def provision(ctx: Context, record: BerthRecord) -> None:
     marker = admin.make_marker(
         record.project,
         record.id,
-        machine=ctx.settings.machine_id,
+        machine=machine_id(ctx.settings),
         worktree=record.worktree,
         created=int(record.created_at),
         registry=ctx.settings.registry_key,
@@ -156,7 +159,7 @@ def _marker(ctx: Context, record: BerthRecord) -> str:
     return admin.make_marker(
         record.project,
         record.id,
-        machine=ctx.settings.machine_id,
+        machine=machine_id(ctx.settings),
         worktree=record.worktree,
         created=int(record.created_at),
         registry=ctx.settings.registry_key,
@@ -333,7 +336,7 @@ def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict
         "worktree": record.worktree,
         "branch": record.branch or "",
         "compose_project": naming.compose_project(record.project, record.id),
-        "redis": {"url": config.redis_url or ""},
+        "redis": berth_redis.env_values(ctx, record),
         "baseline": f"{record.baseline}@{(record.template or 'none')[:12]}"
         if record.baseline
         else "",
@@ -343,7 +346,7 @@ def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict
 def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, str]:
     defaults = default_templates(config.ports)
     if config.redis_url:
-        defaults["REDIS_URL"] = "{redis.url}"
+        defaults.update(berth_redis.default_templates(ctx, record))
     if record.baseline:
         defaults["BERTH_BASELINE"] = "{baseline}"
     return render_env({**defaults, **config.env}, env_values(ctx, record, config), config.source)
@@ -381,6 +384,8 @@ def find_record(ctx: Context, ident: str) -> BerthRecord:
 
 def down(ctx: Context, record: BerthRecord, *, purge: bool = False) -> dict[str, Any]:
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
+    if purge:
+        berth_redis.release(ctx, record)  # first: a down Redis stops the purge before any drop
     with ctx.server.connect() as conn:
         admin.set_login(conn, record.role, False)
         admin.terminate(conn, role=record.role)
@@ -425,6 +430,7 @@ def purge_trash(ctx: Context, older_than: float) -> list[str]:
             purged.append(name)
     for record in ctx.registry.list():
         if record.state == "trashed" and not ctx.registry.trash(record.id):
+            berth_redis.release(ctx, record)
             with ctx.server.connect() as conn:
                 admin.drop_role(conn, record.role)
             shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
@@ -549,6 +555,7 @@ def status(
         "baseline": record.baseline,
         "server": {"kind": server.kind, "key": server.key},
         "trash": [entry["name"] for entry in ctx.registry.trash(record.id)],
+        "redis": berth_redis.status(ctx, record, show_secrets=show_secrets),
     }
     if migrations and record.state == "active" and ctx.worktree is not None:
         data["migrations"] = migration_summary(ctx, record)

@@ -55,6 +55,15 @@ CREATE TABLE IF NOT EXISTS trash (
     trashed_at REAL NOT NULL,
     reason     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS redis (
+    berth_id TEXT PRIMARY KEY REFERENCES berths(id) ON DELETE CASCADE,
+    server   TEXT NOT NULL,  -- host:port of the Redis server
+    url      TEXT NOT NULL,  -- the configured [redis] url (the main checkout's)
+    mode     TEXT NOT NULL,  -- index | prefix | main
+    idx      INTEGER,        -- the berth's logical database in index mode
+    prefix   TEXT,           -- the berth's key prefix in prefix mode
+    UNIQUE (server, idx)
+);
 CREATE TABLE IF NOT EXISTS processes (
     pid        INTEGER NOT NULL,
     berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
@@ -226,6 +235,47 @@ class Registry:
     def delete(self, berth_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM berths WHERE id = ?", (berth_id,))
+
+    # -- Redis databases (berth.redis) -------------------------------------------
+
+    def redis(self, berth_id: str) -> dict[str, object] | None:
+        row = self.db.execute("SELECT * FROM redis WHERE berth_id = ?", (berth_id,)).fetchone()
+        return dict(row) if row else None
+
+    def redis_indexes(self, server: str) -> set[int]:
+        rows = self.db.execute(
+            "SELECT idx FROM redis WHERE server = ? AND idx IS NOT NULL", (server,)
+        )
+        return {int(row[0]) for row in rows}
+
+    def claim_redis(
+        self,
+        berth_id: str,
+        server: str,
+        *,
+        url: str,
+        mode: str,
+        idx: int | None = None,
+        prefix: str | None = None,
+    ) -> bool:
+        """Record the berth's Redis database; False when another berth holds ``idx``."""
+        try:
+            with self.transaction() as db:
+                db.execute("DELETE FROM redis WHERE berth_id = ?", (berth_id,))
+                db.execute(
+                    "INSERT INTO redis (berth_id, server, url, mode, idx, prefix)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (berth_id, server, url, mode, idx, prefix),
+                )
+                db.execute("UPDATE berths SET redis_index = ? WHERE id = ?", (idx, berth_id))
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def release_redis(self, berth_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM redis WHERE berth_id = ?", (berth_id,))
+            db.execute("UPDATE berths SET redis_index = NULL WHERE id = ?", (berth_id,))
 
     def release_slot(self, berth_id: str) -> None:
         """Give a retired berth's slot and ports back; a negative placeholder keeps UNIQUE happy."""

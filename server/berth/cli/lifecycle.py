@@ -133,14 +133,23 @@ def status(as_json: bool, show_secrets: bool) -> None:
 
 @click.command()
 @click.option("--all", "all_projects", is_flag=True, help="Berths of every project.")
+@click.option(
+    "--server", "on_server", is_flag=True, help="Every berth on the server, from any machine."
+)
 @json_option
-def ls(all_projects: bool, as_json: bool) -> None:
+def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
     """List the berths of this project (or of every project with --all)."""
     from berth import context
     from berth.sidecar import apps
 
     ctx = context.load(need_repo=not all_projects)
     project = None if all_projects or ctx.config is None else ctx.config.project
+    if on_server:  # read from the databases' markers, not from this machine's registry
+        from berth import machine
+
+        data = machine.listing(ctx, project)
+        emit(data, as_json, machine.describe(data))
+        return
     records = ctx.registry.list(project=project)
     running = apps.describe(ctx, records)
     rows: list[dict[str, Any]] = [

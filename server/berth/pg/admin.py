@@ -66,12 +66,49 @@ def berth_databases(conn: Conn) -> list[tuple[str, dict[str, Any]]]:
 
 def ensure_role(conn: Conn, name: str, password: str) -> None:
     """A LOGIN role with ``password``; an existing one gets the password and LOGIN back."""
-    verb = "ALTER" if role_exists(conn, name) else "CREATE"
-    conn.execute(
-        sql.SQL("{} ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
-            sql.SQL(verb), sql.Identifier(name), sql.Literal(password)
+    row = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+    if row is None:
+        query = "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
+    elif row[0]:
+        raise OwnershipError(
+            f"role {name!r} is a superuser; berth does not hand out its password",
+            hint="rename or drop that role by hand",
         )
-    )
+    else:
+        # Only a superuser may even restate NOSUPERUSER, and the role is not one.
+        query = "ALTER ROLE {} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD {}"
+    conn.execute(sql.SQL(query).format(sql.Identifier(name), sql.Literal(password)))
+    act_as(conn, name)
+
+
+def act_as(conn: Conn, role: str) -> None:
+    """Let a non-superuser admin act as ``role``: REASSIGN OWNED, OWNER TO, terminate.
+
+    Since PostgreSQL 16 a CREATEROLE admin holds only ADMIN OPTION on the roles
+    it creates, not their privileges, so it grants itself INHERIT and SET.
+    """
+    row = conn.execute(
+        "SELECT rolsuper, current_setting('server_version_num')::int FROM pg_roles"
+        " WHERE rolname = current_user"
+    ).fetchone()
+    if row is None or row[0]:
+        return
+    if row[1] >= 160000:
+        check = "SELECT pg_has_role(%s, 'USAGE') AND pg_has_role(%s, 'SET')"
+        grant = sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE")
+    else:
+        check = "SELECT pg_has_role(%s, 'USAGE') AND pg_has_role(%s, 'USAGE')"
+        grant = sql.SQL("GRANT {} TO CURRENT_USER")
+    if conn.execute(check, (role, role)).fetchone() == (True,):
+        return
+    try:
+        conn.execute(grant.format(sql.Identifier(role)))
+    except psycopg.errors.InsufficientPrivilege:
+        raise OwnershipError(
+            f"the admin role may not act as role {role!r}",
+            hint=f"as a superuser (or {role}'s creator): GRANT {role} TO <admin role>"
+            " WITH INHERIT TRUE, SET TRUE",
+        ) from None
 
 
 def set_login(conn: Conn, name: str, login: bool) -> None:
@@ -149,6 +186,7 @@ def hand_over(db_conn: Conn, owner: str, previous: str | None) -> None:
     role = sql.Identifier(owner)
     db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
     if previous and previous != owner and role_exists(db_conn, previous):
+        act_as(db_conn, previous)
         db_conn.execute(
             sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(previous), role)
         )

@@ -95,6 +95,7 @@ def ensure_owner_role(conn: admin.Conn) -> None:
         # Another berth may make it first.
         with contextlib.suppress(psycopg.errors.DuplicateObject):
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(TEMPLATE_OWNER)))
+    admin.act_as(conn, TEMPLATE_OWNER)
 
 
 def create_strategy(
