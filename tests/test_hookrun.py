@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from berth import context, hookrun, hooks
-from berth.errors import GitError, NotFoundError
+from berth.errors import GitError
 from berthtest import add_worktree, berth, berth_json, git
 
 ZERO = "0" * 40
@@ -63,24 +63,6 @@ def test_decide_without_a_server(repo: Path, worktree: Path) -> None:
     )
     main = context.load(repo)
     assert hookrun.decide(main, hookrun.event_from("post-checkout", [ZERO, head, "1"])) is None
-
-
-def test_slow_provisioning_goes_on_in_the_background(repo: Path) -> None:
-    configure(repo, "[hooks]\ntimeout = 0.001\n")
-    hooks.install(repo)
-    proc = worktree_add(repo, "slow", "-b", "slow")
-    assert proc.returncode == 0
-    assert "in the background" in proc.stderr
-    assert "berth wait" in proc.stderr
-    data = berth_json(repo.parent / "slow", "wait")
-    assert data["state"] == "active"
-    assert (repo.parent / "slow" / ".env.berth").is_file()
-
-
-def test_wait_without_a_berth_is_a_clear_error(worktree: Path) -> None:
-    proc = berth(worktree, "wait", check=False)
-    assert proc.returncode == NotFoundError.exit_code
-    assert "berth up" in proc.stderr
 
 
 def test_a_failure_never_fails_git_by_default(repo: Path) -> None:

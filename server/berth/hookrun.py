@@ -13,18 +13,16 @@ import fcntl
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from berth import hooks, instance
 from berth.context import Context
-from berth.errors import BerthError, ConflictError, GitError, NotFoundError
+from berth.errors import BerthError, GitError
 from berth.git import Worktree, clean_env
 
 ACTIONS = ("provision", "status", "migrate", "reset")
@@ -294,69 +292,3 @@ def work(ctx: Context, action: str) -> dict[str, Any]:
             lifecycle.touch_changed(ctx, record)
     data["action"] = action
     return data
-
-
-# -- berth wait --------------------------------------------------------------------------
-
-
-class _TimedOut(Exception):
-    pass
-
-
-@contextlib.contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Interrupt a blocking lock wait after ``seconds`` (SIGALRM; the CLI's main thread)."""
-    if not seconds:
-        yield
-        return
-
-    def expire(signum: int, frame: FrameType | None) -> None:
-        raise _TimedOut
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    except _TimedOut:
-        raise ConflictError(
-            f"this worktree's berth was not ready within {seconds:g} s",
-            hint="berth wait again, or see the log: berth hooks status",
-        ) from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-@contextlib.contextmanager
-def _flocked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
-    """Block until this worktree's berth is ready: no worker, no ``berth up`` running."""
-    from berth import lifecycle
-
-    worktree, config = ctx.need_worktree()
-    with deadline(timeout):
-        with _flocked(worktree.git_dir / LOCK_FILE):
-            pass
-        with instance.locked(worktree.git_dir):
-            ident = instance.read_id(worktree)
-    if worktree.is_main and not config.main_gets_berth and ident is None:
-        return lifecycle.unmanaged_status(worktree, config)
-    record = ctx.registry.get(ident) if ident else None
-    if record is None or record.state != "active":
-        failed = last_result(worktree.git_dir)
-        why = (
-            f": the hook's last run failed: {failed['message']}"
-            if failed and "message" in failed
-            else ""
-        )
-        state = "has no berth" if record is None else f"has a {record.state} berth"
-        raise NotFoundError(f"this worktree {state}{why}", hint="run berth up")
-    return lifecycle.status(ctx, record)

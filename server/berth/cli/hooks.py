@@ -111,8 +111,9 @@ def hooks_work(action: str, as_json: bool) -> None:
 @json_option
 def wait(timeout: float | None, as_json: bool) -> None:
     """Block until this worktree's berth is ready (a hook may be provisioning it)."""
-    from berth import context, hookrun
+    from berth import context
+    from berth.wait import wait as wait_for
 
     ctx = context.load()
-    data = hookrun.wait(ctx, timeout)
+    data = wait_for(ctx, timeout)
     emit(data, as_json, describe(data))

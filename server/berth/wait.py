@@ -1,0 +1,84 @@
+"""``berth wait``: block until this worktree's berth is ready.
+
+A hook may have left provisioning to a background worker; the worker holds
+``berth-hook.lock`` for its whole life, and ``berth up`` holds the worktree's
+own lock, so waiting is taking both locks in turn: no polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from berth import hookrun, instance
+from berth.context import Context
+from berth.errors import ConflictError, NotFoundError
+
+
+class _TimedOut(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None, hint: str) -> Iterator[None]:
+    """Interrupt a blocking lock wait after ``seconds`` (SIGALRM; the CLI's main thread)."""
+    if not seconds:
+        yield
+        return
+
+    def expire(signum: int, frame: FrameType | None) -> None:
+        raise _TimedOut
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _TimedOut:
+        raise ConflictError(
+            f"this worktree's berth was not ready within {seconds:g} s",
+            hint=hint,
+        ) from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@contextlib.contextmanager
+def _flocked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
+    """Block until this worktree's berth is ready: no worker, no ``berth up`` running."""
+    from berth import lifecycle
+
+    worktree, config = ctx.need_worktree()
+    log = worktree.git_dir / hookrun.LOG_FILE
+    with deadline(timeout, f"berth wait again; what the hook's worker did so far: {log}"):
+        with _flocked(worktree.git_dir / hookrun.LOCK_FILE):
+            pass
+        with instance.locked(worktree.git_dir):
+            ident = instance.read_id(worktree)
+    if worktree.is_main and not config.main_gets_berth and ident is None:
+        return lifecycle.unmanaged_status(worktree, config)
+    record = ctx.registry.get(ident) if ident else None
+    if record is None or record.state != "active":
+        failed = hookrun.last_result(worktree.git_dir)
+        why = (
+            f": the hook's last run failed: {failed['message']}"
+            if failed and "message" in failed
+            else ""
+        )
+        state = "has no berth" if record is None else f"has a {record.state} berth"
+        raise NotFoundError(f"this worktree {state}{why}", hint="run berth up")
+    return lifecycle.status(ctx, record)
