@@ -57,8 +57,13 @@ def team(server: Any) -> Iterator[Team]:
                 sql.Identifier(TEMPLATE_OWNER), sql.Identifier(name)
             )
         )
+        # A database the admin may not even connect to, as managed services have (rdsadmin).
+        private = sql.Identifier(f"{project}_dba")
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(private))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(private))
     yield Team(name, f"postgresql://{name}:{PASSWORD}@127.0.0.1:{server.port}/postgres", project)
     with server.connect() as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(private))
         for database, marker in admin.berth_databases(conn):
             if marker.get("project") == project:
                 admin.set_template(conn, database, is_template=False)

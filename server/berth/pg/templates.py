@@ -71,7 +71,14 @@ def lock_key(text: str) -> int:
 
 def list_templates(conn: admin.Conn, project: str | None = None) -> list[Template]:
     found = []
-    sizes = dict(conn.execute("SELECT datname, pg_database_size(oid) FROM pg_database").fetchall())
+    # Sized only where we may connect: an admin that is not superuser (a managed
+    # service's) may not size the other databases on the server.
+    sizes = dict(
+        conn.execute(
+            "SELECT datname, CASE WHEN has_database_privilege(oid, 'CONNECT')"
+            " THEN pg_database_size(oid) END FROM pg_database"
+        ).fetchall()
+    )
     for name, marker in admin.berth_databases(conn):
         if marker.get("kind") != "template":
             continue
@@ -118,9 +125,11 @@ def create_strategy(
 
 def source_size(conn: admin.Conn, source: str) -> int:
     row = conn.execute(
-        "SELECT pg_database_size(oid) FROM pg_database WHERE datname = %s", (source,)
+        "SELECT CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END"
+        " FROM pg_database WHERE datname = %s",
+        (source,),
     ).fetchone()
-    return int(row[0]) if row else 0
+    return int(row[0]) if row and row[0] is not None else 0
 
 
 class Builder:
@@ -335,6 +344,7 @@ def _drop_role_everywhere(server: Server, conn: admin.Conn, role: str) -> None:
         # Grants left in other databases (privileges on the build db went with it).
         for (dbname,) in conn.execute(
             "SELECT datname FROM pg_database WHERE datallowconn AND datname <> 'template0'"
+            " AND has_database_privilege(oid, 'CONNECT')"  # all a non-superuser can reach
         ).fetchall():
             with server.connect(dbname) as db:
                 db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
