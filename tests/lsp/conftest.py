@@ -77,6 +77,15 @@ class Session:
         def on_lens_refresh(params: None) -> None:
             return None
 
+        # pytest-lsp records $/progress itself; wake waiters after it has.
+        record_progress = client.protocol.fm.features[types.PROGRESS]
+
+        def on_progress(params: types.ProgressParams) -> None:
+            record_progress(params)
+            self.arrived.set()
+
+        client.protocol.fm.features[types.PROGRESS] = on_progress
+
         @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
         def on_question(params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
             self.questions.append(params.message)

@@ -246,8 +246,8 @@ async def show_status(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | N
     folder = await _guarded(ls, args)
     if folder is None:
         return None
-    snapshot = await status.fresh(ls, folder)
-    return status.payload(snapshot, ls.show_secrets) if snapshot else None
+    await status.fresh(ls, folder)
+    return status.of_folder(ls, folder)
 
 
 def register(server: BerthLanguageServer) -> None:

@@ -20,8 +20,9 @@ log = logs.get("berth.lsp")
 class Progress:
     """``async with Progress(ls, "berth: reset") as report: report("step")``.
 
-    ``report`` may be called from any thread. A client without work done
-    progress support gets nothing.
+    Or by hand: ``await start()`` ... ``finish()``, for work the server only
+    hears about (the sidecar provisioning for a hook). ``report`` may be called
+    from any thread. A client without work done progress support gets nothing.
     """
 
     def __init__(self, ls: BerthLanguageServer, title: str) -> None:
@@ -30,30 +31,44 @@ class Progress:
         self.token: str | None = None
         self.loop = asyncio.get_running_loop()
         self.end_message: str | None = None
+        self.finished = False
 
-    async def __aenter__(self) -> Progress:
-        if self.ls.supports("window.work_done_progress"):
-            token = f"berth-{uuid.uuid4().hex[:12]}"
-            try:
-                await self.ls.work_done_progress.create_async(token)
-            except Exception as exc:  # the client refused: go on without progress
-                log.warning("lsp_progress_refused", error=repr(exc))
-            else:
-                self.token = token
-                self.ls.work_done_progress.begin(
-                    token, types.WorkDoneProgressBegin(title=self.title, cancellable=False)
-                )
-        return self
+    async def start(self) -> None:
+        if not self.ls.supports("window.work_done_progress"):
+            return
+        token = f"berth-{uuid.uuid4().hex[:12]}"
+        try:
+            await self.ls.work_done_progress.create_async(token)
+        except Exception as exc:  # the client refused: go on without progress
+            log.warning("lsp_progress_refused", error=repr(exc))
+            return
+        if self.finished:  # the work ended while the client was asked
+            return
+        self.token = token
+        self.ls.work_done_progress.begin(
+            token, types.WorkDoneProgressBegin(title=self.title, cancellable=False)
+        )
 
     def __call__(self, message: str) -> None:
-        if self.token is not None:
-            self.loop.call_soon_threadsafe(self._report, message)
+        self.loop.call_soon_threadsafe(self._report, message)
 
     def _report(self, message: str) -> None:
-        if self.token is not None:
+        if self.token is not None and not self.finished:
             self.ls.work_done_progress.report(
                 self.token, types.WorkDoneProgressReport(message=message)
             )
+
+    def finish(self, message: str | None = None) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        if self.token is not None:
+            text = message or self.end_message or "done"
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=text))
+
+    async def __aenter__(self) -> Progress:
+        await self.start()
+        return self
 
     async def __aexit__(
         self,
@@ -61,6 +76,4 @@ class Progress:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self.token is not None:
-            message = self.end_message or ("failed" if exc is not None else "done")
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+        self.finish(None if exc is None else "failed")

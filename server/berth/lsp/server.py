@@ -15,6 +15,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from berth import __version__, logs
 
 if TYPE_CHECKING:
+    from berth.lsp.sidecar import Follower
     from berth.lsp.status import Snapshot
     from berth.lsp.watch import Watcher
 
@@ -37,6 +38,7 @@ class Folder:
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # set while not refreshing
     # The first snapshot, started while the client is still between initialize and initialized.
     prefetch: asyncio.Future[Snapshot] | None = None
+    sidecar: bool = False  # following the sidecar's events for this folder's worktree
 
     def contains(self, path: Path) -> bool:
         roots = [self.path]
@@ -51,6 +53,7 @@ class BerthLanguageServer(LanguageServer):
         self.show_secrets = False
         self.folders: dict[str, Folder] = {}
         self.watcher: Watcher | None = None
+        self.sidecar: Follower | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
 
     # -- folders ---------------------------------------------------------------
@@ -131,10 +134,11 @@ def _on_initialize(ls: BerthLanguageServer, params: types.InitializeParams) -> N
 
 
 async def _on_initialized(ls: BerthLanguageServer, params: types.InitializedParams) -> None:
-    from berth.lsp import status, watch
+    from berth.lsp import sidecar, status, watch
 
     ls.sync_folders()
     ls.watcher = watch.Watcher(ls)
+    ls.sidecar = sidecar.Follower(ls)
     await asyncio.gather(*(status.refresh(ls, f) for f in list(ls.folders.values())))
     ls.spawn(watch.health_loop(ls))
 
@@ -181,7 +185,7 @@ def _warm_up() -> None:
 
 def create_server() -> BerthLanguageServer:
     """A berth language server with every feature registered."""
-    from berth.lsp import actions, commands, diagnostics, hover, lenses, status, watch
+    from berth.lsp import actions, commands, diagnostics, hover, lenses, sidecar, status, watch
 
     threading.Thread(target=_warm_up, name="berth-warm-up", daemon=True).start()
     server = BerthLanguageServer()
@@ -190,6 +194,6 @@ def create_server() -> BerthLanguageServer:
     server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(_on_folders_changed)
     server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(_on_configuration)
     server.feature(types.SHUTDOWN)(_on_shutdown)
-    for module in (status, diagnostics, lenses, actions, commands, hover, watch):
+    for module in (status, diagnostics, lenses, actions, commands, hover, watch, sidecar):
         module.register(server)
     return server

@@ -287,7 +287,7 @@ def _listening(host: str, port: int) -> bool:
 
 async def refresh(ls: BerthLanguageServer, folder: Folder) -> None:
     """Recompute ``folder``'s berth and publish what changed; overlapping calls coalesce."""
-    from berth.lsp import diagnostics, lenses, watch
+    from berth.lsp import diagnostics, lenses, sidecar, watch
 
     if folder.refreshing:
         folder.again = True
@@ -314,6 +314,7 @@ async def refresh(ls: BerthLanguageServer, folder: Folder) -> None:
             if before is None or before.items != snapshot.items:
                 lenses.refresh(ls)
             await watch.follow_client(ls)
+            sidecar.follow(ls)
             if not folder.again:
                 return
     finally:
@@ -328,11 +329,19 @@ async def fresh(ls: BerthLanguageServer, folder: Folder) -> Snapshot | None:
     return folder.snapshot
 
 
+def of_folder(ls: BerthLanguageServer, folder: Folder) -> dict[str, Any] | None:
+    """The ``berth/status`` object of ``folder`` as the client should see it now."""
+    if folder.snapshot is None:
+        return None
+    return {**payload(folder.snapshot, ls.show_secrets), "sidecar": folder.sidecar}
+
+
 def publish(ls: BerthLanguageServer, folder: Folder, **override: Any) -> None:
     """Send ``berth/status`` for ``folder`` if it differs from the last one sent."""
-    if folder.snapshot is None:
+    current = of_folder(ls, folder)
+    if current is None:
         return
-    data = {**payload(folder.snapshot, ls.show_secrets), **override}
+    data = {**current, **override}
     if data == folder.sent:
         return
     folder.sent = data
@@ -349,8 +358,9 @@ async def _status_request(ls: BerthLanguageServer, params: Any) -> dict[str, Any
     folder = ls.folder(uri if isinstance(uri, str) else None)
     if folder is None:
         return None
-    snapshot = folder.snapshot or await fresh(ls, folder)
-    return payload(snapshot, ls.show_secrets) if snapshot else None
+    if folder.snapshot is None:
+        await fresh(ls, folder)
+    return of_folder(ls, folder)
 
 
 def register(server: BerthLanguageServer) -> None:
