@@ -22,6 +22,12 @@ rg=$(command -v rg) || {
 	exit 1
 }
 
+# node-gyp builds against the installed node's headers instead of downloading them.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then
+	npm_config_nodedir=/usr
+	export npm_config_nodedir
+fi
+
 # A private TMPDIR: ripgrep's postinstall looks for its cache there.
 TMPDIR=$(cd ../.. && pwd)/.cache/editors/tmp
 export TMPDIR

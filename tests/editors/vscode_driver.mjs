@@ -54,8 +54,9 @@ async function run() {
   // Open the pending migration with quick open.
   await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
   await page.keyboard.press("Control+P");
-  await page.locator(".quick-input-widget input").fill(config.migration.split("/").pop());
-  await page.locator(".quick-input-list .monaco-list-row").first().waitFor();
+  const file = config.migration.split("/").pop();
+  await page.locator(".quick-input-widget input").fill(file);
+  await page.locator(".quick-input-list .monaco-list-row").filter({ hasText: file }).first().waitFor();
   await page.keyboard.press("Enter");
   await page.locator(".monaco-editor .view-lines").first().waitFor();
   await page.locator(".squiggly-info").first().waitFor();
