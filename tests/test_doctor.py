@@ -109,10 +109,10 @@ def test_stale_berth_lost_trash_dead_process_and_leftover_build(repo: Path, serv
             conn, build, admin.make_marker("app", build, kind="build", fingerprint=build)
         )
     found = kinds(berth_json(repo, "doctor"), builds=True)
-    assert found[stale_id] == "stale-berth"
-    assert found["berth_trash_gone_1"] == "missing-trash"
-    assert found[f"{live_id}:{finished.pid}"] == "dead-process"
-    assert found[build] == "leftover-build"
+    assert found.get(stale_id) == "stale-berth", found
+    assert found.get("berth_trash_gone_1") == "missing-trash", found
+    assert found.get(f"{live_id}:{finished.pid}") == "dead-process", found
+    assert found.get(build) == "leftover-build", found
     fixed = berth_json(repo, "doctor", "--fix")
     assert all(f["fixed"] for f in fixed["findings"]), fixed
     assert ctx.registry.processes() == []
