@@ -49,7 +49,7 @@ def lua(nvim: pynvim.Nvim, code: str) -> Any:
     return nvim.exec_lua(code)
 
 
-def test_statusline_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:
+def test_statusline_commands_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:
     lua(nvim, 'require("berth").setup()')
     nvim.command(f"edit {shop.root / PENDING}")
     statusline = 'require("berth").statusline()'
@@ -66,6 +66,14 @@ def test_statusline_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:
     assert f"database   {shop.database}" in described
     assert ":****@" in described
 
+    # :BerthStatus says which berth this is; :BerthMigrate applies the pending migration.
+    nvim.command("BerthStatus")
+    wait(nvim, f"vim.fn.execute('messages'):find('{shop.database}', 1, true) ~= nil")
+    nvim.command("BerthMigrate")
+    wait(nvim, f"{statusline} == '{name} :{shop.port} ✓'")
+    wait(nvim, "#vim.diagnostic.get(0) == 0")
+    assert "t3" in tables(url_of(shop.root))
+
     # :BerthReset asks (vim.ui.select, as a picker plugin would show it), the
     # user says Reset, and the server's own confirmation is answered for them.
     lua(
@@ -80,7 +88,7 @@ def test_statusline_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:
     )
     nvim.command("BerthReset")
     assert lua(nvim, "return vim.g.berth_asked").startswith(f"Reset {shop.database}?")
-    # The fresh database comes from the template of all three migrations.
+    # The fresh database, from the template of all three migrations, is ready.
     wait(nvim, "#((require('berth').status(0) or {}).trash or {}) == 1")
     wait(nvim, f"{statusline} == '{name} :{shop.port} ✓'")
 

@@ -177,7 +177,7 @@ async function snapshotAs(): Promise<void> {
   const name = await vscode.window.showInputBox({
     title: "berth: snapshot",
     prompt: "Name of the baseline (new berths can start from it with `berth up --baseline NAME`)",
-    validateInput: (value) => (/^[a-z0-9][a-z0-9_-]*$/.test(value) ? undefined : "use a-z, 0-9, _ and -"),
+    validateInput: (value) => (/^[\w.-]+$/.test(value) ? undefined : "letters, digits, _, . and - only"),
   });
   if (name) await runServer("berth.snapshot", name);
 }
