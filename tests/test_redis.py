@@ -130,6 +130,19 @@ def test_trash_keeps_the_data_and_purge_flushes_only_the_berths(repo: Path, redi
         main.delete(main_key)
 
 
+def test_up_after_down_brings_the_berth_back_with_its_data(repo: Path, redis_url: str) -> None:
+    redis_repo(repo, redis_url)
+    one = add_worktree(repo, "one")
+    first = berth_json(one, "up")
+    client(env_of(one)["REDIS_URL"]).set("cart", "kept")
+    berth(one, "down")
+    again = subprocess.run(  # up restores a trashed berth (it once waited on its own lock)
+        [*BERTH, "up", "--json"], cwd=one, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert json.loads(again.stdout)["redis"] == first["redis"]
+    assert client(env_of(one)["REDIS_URL"]).get("cart") == b"kept"
+
+
 def test_purge_leaves_a_database_berth_does_not_own(repo: Path, redis_url: str) -> None:
     redis_repo(repo, redis_url)
     one = add_worktree(repo, "one")

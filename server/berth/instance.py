@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,12 +39,26 @@ def write_id(worktree: Worktree, instance: str, project: str) -> None:
     write_private(worktree.berth_file, json.dumps(data, indent=2) + "\n")
 
 
+_held = threading.local()  # lock files this thread holds: ``up`` calls ``restore``
+
+
 @contextlib.contextmanager
 def locked(git_dir: Path) -> Iterator[None]:
-    """Serialise berth commands on one worktree (two hooks firing at once, say)."""
-    with (git_dir / "berth.lock").open("a") as handle:
+    """Serialise berth commands on one worktree (two hooks firing at once, say).
+
+    Re-entrant within a thread: a second flock on a new descriptor would wait
+    for the first one, in the same thread, for ever.
+    """
+    path = str((git_dir / "berth.lock").absolute())
+    held: set[str] = _held.__dict__.setdefault("paths", set())
+    if path in held:
+        yield
+        return
+    with Path(path).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
+        held.add(path)
         try:
             yield
         finally:
+            held.discard(path)
             fcntl.flock(handle, fcntl.LOCK_UN)
