@@ -419,9 +419,11 @@ def down(ctx: Context, record: BerthRecord, *, purge: bool = False) -> dict[str,
 def purge_trash(ctx: Context, older_than: float) -> list[str]:
     """Drop trashed databases older than ``older_than`` (epoch seconds); free retired berths."""
     purged = []
+    # Only what lives on this server: berths of another server are purged there.
+    here = {r.id for r in ctx.registry.list() if r.server == ctx.server.key}
     with ctx.server.connect() as conn:
         for entry in ctx.registry.trash():
-            if float(entry["trashed_at"]) > older_than:  # type: ignore[arg-type]
+            if entry["berth_id"] not in here or float(entry["trashed_at"]) > older_than:  # type: ignore[arg-type]
                 continue
             name, berth_id = str(entry["name"]), str(entry["berth_id"])
             if admin.database_exists(conn, name):
@@ -429,7 +431,7 @@ def purge_trash(ctx: Context, older_than: float) -> list[str]:
             ctx.registry.remove_trash(name)
             purged.append(name)
     for record in ctx.registry.list():
-        if record.state == "trashed" and not ctx.registry.trash(record.id):
+        if record.id in here and record.state == "trashed" and not ctx.registry.trash(record.id):
             berth_redis.release(ctx, record)
             with ctx.server.connect() as conn:
                 admin.drop_role(conn, record.role)
