@@ -23,7 +23,7 @@ local clients = {}
 -- Roots whose next reset question the user already answered (with :BerthReset).
 local confirmed = {}
 
-local uv = vim.loop
+local uv = vim.uv or vim.loop
 
 local function exists(path)
   return uv.fs_stat(path) ~= nil
