@@ -1,8 +1,9 @@
 """`make demo`: three worktrees of a sample shop app, each with its own berth.
 
 Makes a git repository from examples/shop (50 SQL migrations and a seed) in
-a temporary directory, adds three worktrees, runs `berth up` in each, and
-shows each berth's database, ports and environment, then proves every
+a temporary directory, installs berth's git hooks, adds three worktrees (the
+post-checkout hook runs `berth up` in each; the demo runs it again, which is a
+no-op), shows each berth's database, ports and environment, then proves every
 DATABASE_URL works and that no berth can open another's database. Everything
 runs on berth's embedded Postgres, in a berth home of its own that is removed
 at the end (pass --keep to look around afterwards).
@@ -65,7 +66,7 @@ def show(data: dict[str, object], env: str, seconds: float) -> None:
     db = data["database"]
     if not isinstance(db, dict):
         raise SystemExit(f"demo: unexpected berth up output: {data}")
-    say(f"\n== {data['worktree']}  (berth {data['instance']}, up in {seconds:.2f}s)")
+    say(f"\n== {data['worktree']}  (berth {data['instance']}, git worktree add: {seconds:.2f}s)")
     say(f"   database  {db['name']}")
     say(f"   ports     {', '.join(f'{k}={v}' for k, v in data['ports'].items())}")  # type: ignore[attr-defined]
     say(f"   state dir {data['state_dir']}")
@@ -103,22 +104,30 @@ def main() -> None:
     os.environ["BERTH_HOME"] = str(base / "berth-home")
     say(f"berth demo in {base}")
     repo = make_repo(base)
-    say("a shop app with 50 SQL migrations and a seed; adding three worktrees ...")
+    say("a shop app with 50 SQL migrations and a seed")
+    berth(repo, "hooks", "install")
+    say("berth hooks installed; adding three worktrees with plain `git worktree add` ...")
     urls: dict[str, str] = {}
     try:
         for name in ("feature-cart", "fix/login-bug", "agent-42"):
             slug = name.replace("/", "-")
             worktree = base / slug
-            sh(repo, "git", "worktree", "add", "-q", str(worktree), "-b", name)
             started = time.perf_counter()
-            data = json.loads(berth(worktree, "up", "--json").stdout)
+            sh(repo, "git", "worktree", "add", "-q", str(worktree), "-b", name)
             seconds = time.perf_counter() - started
+            if not (worktree / ".env.berth").exists():
+                raise SystemExit("demo: the post-checkout hook did not provision the worktree")
+            data = json.loads(berth(worktree, "up", "--json").stdout)
             show(data, (worktree / ".env.berth").read_text(), seconds)
             env = json.loads(berth(worktree, "env", "--format", "json").stdout)
             urls[slug] = env["DATABASE_URL"]
-        say("\n(the first berth built the migration template once; the others cloned it)")
+        say("\n(the first worktree built the migration template once; the others cloned it)")
         check_isolation(urls)
         say("\n== berth ls")
+        say(berth(repo, "ls").stdout.rstrip())
+        say("\n== git worktree remove agent-42, then berth gc retires its berth")
+        sh(repo, "git", "worktree", "remove", "--force", str(base / "agent-42"))
+        berth(repo, "gc")
         say(berth(repo, "ls").stdout.rstrip())
     finally:
         if keep:
