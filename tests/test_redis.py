@@ -143,6 +143,23 @@ def test_up_after_down_brings_the_berth_back_with_its_data(repo: Path, redis_url
     assert client(env_of(one)["REDIS_URL"]).get("cart") == b"kept"
 
 
+def test_trash_past_its_ttl_is_flushed_by_gc(repo: Path, redis_url: str) -> None:
+    redis_repo(repo, redis_url)
+    one = add_worktree(repo, "one")
+    berth_json(one, "up")
+    conn = client(env_of(one)["REDIS_URL"])
+    conn.set("cart", "old")
+    berth(one, "down")
+    subprocess.run(
+        [*BERTH, "gc", "--json"],
+        cwd=repo,
+        env={**os.environ, "BERTH_TRASH_TTL_DAYS": "0"},
+        capture_output=True,
+        check=True,
+    )
+    assert conn.dbsize() == 0
+
+
 def test_purge_leaves_a_database_berth_does_not_own(repo: Path, redis_url: str) -> None:
     redis_repo(repo, redis_url)
     one = add_worktree(repo, "one")
