@@ -28,6 +28,9 @@ class Context:
     worktree: Worktree | None
     config: ProjectConfig | None
     progress: Callable[[str], None] | None = field(default=None)
+    # (conn, template, database, owner, marker) -> whether a spare copy became the
+    # database; the sidecar sets it (berth.sidecar.spares), inline commands do not.
+    claim_spare: Callable[..., bool] | None = field(default=None)
 
     @functools.cached_property
     def registry(self) -> Registry:

@@ -140,16 +140,18 @@ def source_template(ctx: Context, record: BerthRecord) -> tuple[str, str | None,
 def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: str) -> None:
     """The berth's database as a fresh copy of its template (or baseline)."""
     source, previous_owner, fp = source_template(ctx, record)
-    from berth.pg import clonestats
+    claim = ctx.claim_spare  # the sidecar's copies made ahead of time: then a rename
+    if claim is None or not claim(conn, source, record.database, record.role, marker):
+        from berth.pg import clonestats
 
-    reflink = bool(ctx.server.cluster and ctx.server.cluster.meta().get("reflink"))
-    stats = ctx.settings.home / "clone-stats.json"
-    strategy = templates.create_strategy(conn, source, reflink, stats)
-    size = templates.source_size(conn, source)
-    with clonestats.timing(None if reflink else stats, strategy, size):
-        admin.create_database(
-            conn, record.database, record.role, marker, template=source, strategy=strategy
-        )
+        reflink = bool(ctx.server.cluster and ctx.server.cluster.meta().get("reflink"))
+        stats = ctx.settings.home / "clone-stats.json"
+        strategy = templates.create_strategy(conn, source, reflink, stats)
+        size = templates.source_size(conn, source)
+        with clonestats.timing(None if reflink else stats, strategy, size):
+            admin.create_database(
+                conn, record.database, record.role, marker, template=source, strategy=strategy
+            )
     with ctx.server.connect(record.database) as db:
         admin.hand_over(db, record.role, previous_owner)
     ctx.registry.update(record.id, template=fp)

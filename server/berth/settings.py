@@ -25,6 +25,7 @@ _KEYS: dict[str, type] = {
     "sidecar": str,
     "sidecar_idle": float,
     "sidecar_stop_server": bool,
+    "sidecar_spares": bool,
 }
 
 
@@ -42,6 +43,7 @@ class Settings:
     sidecar: str = "auto"  # "auto": started on demand; "off": every command works inline
     sidecar_idle: float = 1800.0  # seconds without requests before the sidecar exits; 0: never
     sidecar_stop_server: bool = False  # stop the embedded server when the sidecar exits idle
+    sidecar_spares: bool = True  # keep a copy of each template ready: a new berth is a rename
     sources: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -257,10 +257,10 @@ def _messages(handle: IO[bytes]) -> Iterator[dict[str, Any]]:
 
 
 def _exchange(sock: socket.socket, message: dict[str, Any], on_event: OnEvent | None) -> Any:
-    try:
+    # A failed send is not the end: the sidecar may have answered before reading
+    # (it refuses another user's connection at once); the answer is still there.
+    with contextlib.suppress(OSError):
         sock.sendall(protocol.encode(message))
-    except OSError:
-        raise _Lost from None
     with sock.makefile("rb") as handle:
         for reply in _messages(handle):
             if not protocol.is_final(reply):

@@ -94,6 +94,7 @@ class Sidecar:
         self.subscribers: set[Subscriber] = set()
         self.repo_locks: dict[str, asyncio.Lock] = {}
         self.retiring: set[str] = set()
+        self.replenishing: set[str] = set()  # templates a spare is being made of
         self.repos: set[str] = set()
         self.stamps: dict[str, str] = {}  # state dir -> berth id, for `changed` stamps
         self.stamp_times: dict[str, float | None] = {}  # state dir -> its stamp's mtime
@@ -205,6 +206,7 @@ class Sidecar:
             log.warning("peer refused", why=refusal)
             hint = "every user runs their own sidecar; talk to yours"
             await self._reply(writer, protocol.failure("permission", refusal, hint, 6))
+            await self._drain(reader)
             return
         try:
             line = await reader.readline()
@@ -265,6 +267,7 @@ class Sidecar:
             "subscribers": len(self.subscribers),
             "jobs": self.jobs,
             "provisioning": sorted(repo for repo, lock in self.repo_locks.items() if lock.locked()),
+            "making_spares": sorted(self.replenishing),
             "repositories": sorted(self.repos),
             "watching": list(self.watcher.paths),
             "psycopg_loaded": "psycopg" in sys.modules,
@@ -416,7 +419,9 @@ class Sidecar:
                     )
 
                 try:
-                    data = await asyncio.to_thread(work.provision, cwd, baseline, env, progress)
+                    data = await asyncio.to_thread(
+                        work.provision, cwd, baseline, env, progress, self.settings.sidecar_spares
+                    )
                 except BerthError as exc:
                     emit("failed", error=exc.to_json())
                     outbox.put_nowait(error_message(exc))
@@ -432,7 +437,28 @@ class Sidecar:
             self._sweep()
             emit("status", instance=data.get("instance"), state=data.get("state"), status=data)
             outbox.put_nowait(protocol.result(data))
+            source = work.spare_source(data)
+            if self.settings.sidecar_spares and source is not None:
+                self.spawn(self.replenish(source, str(data["project"]), repo))
         finally:
+            self.jobs -= 1
+            self.touch()
+
+    async def replenish(self, source: str, project: str, repo: str) -> None:
+        """A spare copy of ``source`` for the next berth, made after this one is answered."""
+        if source in self.replenishing:
+            return
+        self.replenishing.add(source)
+        self.jobs += 1
+        try:
+            name = await asyncio.to_thread(work.replenish, self.settings, source, project)
+            if name:
+                log.info("spare made", spare=name, template=source)
+                self.publish(protocol.event("spare", repo=repo, template=source, spare=name))
+        except Exception as exc:
+            log.warning("cannot make a spare", template=source, error=str(exc))
+        finally:
+            self.replenishing.discard(source)
             self.jobs -= 1
             self.touch()
 

@@ -30,15 +30,20 @@ def provision(
     baseline: str | None,
     env: dict[str, str] | None,
     progress: Callable[[str], None],
+    use_spares: bool,
 ) -> dict[str, Any]:
+    """``berth up`` in ``cwd``, as the client would run it (its environment, our spares)."""
     from berth import context, lifecycle
     from berth.pg import templates
+    from berth.sidecar import spares
 
     if env is not None:
         # to_thread runs us in a copy of the context: this sets it for this request only.
         templates.caller_env.set(env)
     ctx = context.load(Path(cwd))
     ctx.progress = progress
+    if use_spares:
+        ctx.claim_spare = spares.claim
     try:
         return lifecycle.up(ctx, baseline=baseline)
     finally:
@@ -103,3 +108,22 @@ def stop_server(settings: Settings) -> None:
     if row and row[0] == 0:
         server.cluster.stop()
         log.info("embedded server stopped", reason="sidecar idle")
+
+
+def spare_source(data: dict[str, Any]) -> str | None:
+    """The template a berth just provisioned was copied from (None: a baseline, or none)."""
+    if data.get("state") != "active" or data.get("baseline") or not data.get("template"):
+        return None
+    from berth.pg.templates import template_name
+
+    return template_name(str(data["project"]), str(data["template"]))
+
+
+def replenish(settings: Settings, source: str, project: str) -> str | None:
+    """Drop stale spares, then make one of ``source`` unless one is ready; its name."""
+    from berth.pg.server import from_settings
+    from berth.sidecar import spares
+
+    server = from_settings(settings)
+    spares.drop_stale(server)
+    return spares.make(server, source, project)
