@@ -243,19 +243,24 @@ def test_a_client_with_other_settings_works_inline(
         client.try_up(worktree)
 
 
-def test_an_idle_sidecar_exits(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("BERTH_SIDECAR_IDLE", "0.5")
-    client.start()
-    pid = client.call("ping")["pid"]
+def _exited(paths: Paths) -> bool:
+    """Wait for the sidecar to exit: its lock is granted to us then."""
     gone = threading.Event()
 
     def wait_for_exit() -> None:
         with paths.lock_file.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)  # granted when the sidecar has exited
+            fcntl.flock(handle, fcntl.LOCK_EX)
         gone.set()
 
     threading.Thread(target=wait_for_exit, daemon=True).start()
-    assert gone.wait(TIMEOUT)
+    return gone.wait(TIMEOUT)
+
+
+def test_an_idle_sidecar_exits(paths: Paths, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BERTH_SIDECAR_IDLE", "0.5")
+    client.start()
+    pid = client.call("ping")["pid"]
+    assert _exited(paths)
     assert pid not in daemons_of(paths.home)
     assert not paths.socket.exists()
     assert not paths.pid_file.exists()
@@ -288,3 +293,11 @@ def test_stop_waits_until_the_sidecar_is_gone(paths: Paths) -> None:
     assert daemons_of(paths.home) == []
     assert client.status(paths) is None
     assert client.stop(paths) is None
+
+
+def test_a_sidecar_whose_socket_is_removed_exits(paths: Paths) -> None:
+    client.start()
+    pid = client.call("ping")["pid"]
+    paths.socket.unlink()  # nobody can reach it any more: it has no reason to stay
+    assert _exited(paths)
+    assert pid not in daemons_of(paths.home)

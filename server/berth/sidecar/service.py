@@ -205,7 +205,7 @@ class Sidecar:
         if refusal is not None:
             log.warning("peer refused", why=refusal)
             hint = "every user runs their own sidecar; talk to yours"
-            await self._reply(writer, protocol.failure("permission", refusal, hint, 6))
+            await self._reply(writer, protocol.failure("permission", refusal, hint, 13))
             await self._drain(reader)
             return
         try:
@@ -484,7 +484,10 @@ class Sidecar:
             path = Path(raw)
             if path.name == "changed" and str(path.parent) in self.stamps:
                 self._check_stamp(str(path.parent))
-            elif path.parent == self.paths.home or "worktrees" in (path.name, path.parent.name):
+            elif path.parent in (self.paths.home, self.paths.run_dir) or "worktrees" in (
+                path.name,
+                path.parent.name,
+            ):
                 resweep = True
         if resweep:
             self.sweep()
@@ -531,7 +534,7 @@ class Sidecar:
         from berth.core.naming import project_slug
 
         key = self._server_key()
-        watch = {str(self.paths.home)}
+        watch = {str(self.paths.home), str(self.paths.run_dir)}  # the registry, our socket
         repos: set[str] = set()
         stamps: dict[str, str] = {}
         for record in self._records():
