@@ -1,8 +1,8 @@
 """The blocking work the sidecar does in worker threads: provision, retire, look at the server.
 
-Each call opens what it needs (context, registry, connections) and closes it:
-nothing long-lived, so the daemon holds no sqlite or Postgres handles between
-requests, and psycopg loads on the first call that needs it.
+Each call opens what it needs (context, registry, connections) and closes it,
+so no Postgres session outlives a request; psycopg loads on the first call
+that needs it, which keeps an idle sidecar small.
 """
 
 from __future__ import annotations
