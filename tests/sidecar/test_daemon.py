@@ -212,6 +212,9 @@ def test_oversized_and_malformed_requests_get_clear_errors(paths: Paths) -> None
         b'{"v":2,"op":"ping"}\n': "version",
         b'{"v":1,"op":"dance"}\n': "unknown-op",
         b"ping\n": "protocol",
+        b'{"v":1,"op":"up"}\n': "bad-request",
+        b'{"v":1,"op":"up","cwd":"/","berth":"0.0.1-old"}\n': "version",
+        b'{"v":1,"op":"subscribe","scope":"everything"}\n': "bad-request",
     }
     for line, kind in kinds.items():
         answer = _raw(paths, line)["error"]

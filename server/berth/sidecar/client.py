@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from berth import __version__
 from berth.sidecar import protocol
 from berth.sidecar.protocol import Paths
 
@@ -340,6 +341,7 @@ def try_up(
             "up",
             cwd=str(Path(cwd).absolute()),
             baseline=baseline,
+            berth=__version__,
             env=client_env(),
             settings=protocol.settings_env(),
             on_event=on_event,

@@ -354,6 +354,18 @@ class Sidecar:
         if problem is not None:
             await self._reply(writer, protocol.failure("bad-request", problem))
             return
+        client_version = request.get("berth")
+        if client_version is not None and client_version != __version__:
+            await self._reply(
+                writer,
+                protocol.failure(
+                    "version",
+                    f"the sidecar runs berth {__version__}, this client is berth {client_version}",
+                    "berth works inline meanwhile; `berth sidecar stop` lets the next call "
+                    "start one of this version",
+                ),
+            )
+            return
         settings = request.get("settings")
         if settings is not None and settings != self.settings_env:
             differ = sorted(set(settings.items()) ^ set(self.settings_env.items()))
