@@ -304,3 +304,37 @@ def test_a_sidecar_whose_socket_is_removed_exits(paths: Paths) -> None:
     paths.socket.unlink()  # nobody can reach it any more: it has no reason to stay
     assert _exited(paths)
     assert pid not in daemons_of(paths.home)
+
+
+def test_provisioning_is_one_at_a_time_per_repository(
+    repo: Path, paths: Paths, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    app_repo(repo)
+    config = (repo / "berth.toml").read_text()  # [database] is its last table
+    (repo / "berth.toml").write_text(config + f"seed = 'read line < {gate} || :'\n")
+    git(repo, "commit", "-q", "-am", "seed")
+    first, second = add_worktree(repo, "first"), add_worktree(repo, "second")
+    client.start()
+    events = Collector(cwd=repo, scope="repo")
+    ups = [subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(first)])]
+    events.wait_for(lambda e: e["event"] == "progress" and e["message"] == "seeding template")
+    ups.append(subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(second)]))
+    waiting = events.wait_for(lambda e: e["event"] == "progress" and "waiting" in e["message"])
+    assert waiting["worktree"] == str(second.resolve())
+    with gate.open("w") as fifo:  # the first berth's template build goes on
+        fifo.write("go\n")
+    assert [up.wait(TIMEOUT) for up in ups] == [0, 0]
+    events.wait_for(lambda e: e["event"] == "status" and e["worktree"] == str(second.resolve()))
+    order = [
+        (e["event"], e["worktree"])
+        for e in events.events
+        if e["event"] in ("provisioning", "status")
+    ]
+    assert order == [
+        ("provisioning", str(first.resolve())),
+        ("status", str(first.resolve())),
+        ("provisioning", str(second.resolve())),
+        ("status", str(second.resolve())),
+    ]
