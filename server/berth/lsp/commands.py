@@ -49,6 +49,8 @@ def _split(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list
 
 
 def _show(ls: BerthLanguageServer, kind: types.MessageType, message: str) -> None:
+    if ls.stopping:
+        return
     ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
 

@@ -96,6 +96,8 @@ def clear(ls: BerthLanguageServer, folder: Folder) -> None:
 
 
 def _send(ls: BerthLanguageServer, uri: str, diagnostics: list[types.Diagnostic]) -> None:
+    if ls.stopping:
+        return
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
     )

@@ -49,7 +49,7 @@ def _code_lens(ls: BerthLanguageServer, params: types.CodeLensParams) -> list[ty
 
 def refresh(ls: BerthLanguageServer) -> None:
     """Ask the client to fetch lenses again (their state comes from the database)."""
-    if ls.supports("workspace.code_lens.refresh_support"):
+    if ls.supports("workspace.code_lens.refresh_support") and not ls.stopping:
         ls.workspace_code_lens_refresh(None)
 
 

@@ -34,7 +34,7 @@ class Progress:
         self.finished = False
 
     async def start(self) -> None:
-        if not self.ls.supports("window.work_done_progress"):
+        if not self.ls.supports("window.work_done_progress") or self.ls.stopping:
             return
         token = f"berth-{uuid.uuid4().hex[:12]}"
         try:
@@ -42,7 +42,7 @@ class Progress:
         except Exception as exc:  # the client refused: go on without progress
             log.warning("lsp_progress_refused", error=repr(exc))
             return
-        if self.finished:  # the work ended while the client was asked
+        if self.finished or self.ls.stopping:  # the work ended while the client was asked
             return
         self.token = token
         self.ls.work_done_progress.begin(
@@ -53,7 +53,7 @@ class Progress:
         self.loop.call_soon_threadsafe(self._report, message)
 
     def _report(self, message: str) -> None:
-        if self.token is not None and not self.finished:
+        if self.token is not None and not self.finished and not self.ls.stopping:
             self.ls.work_done_progress.report(
                 self.token, types.WorkDoneProgressReport(message=message)
             )
@@ -62,7 +62,7 @@ class Progress:
         if self.finished:
             return
         self.finished = True
-        if self.token is not None:
+        if self.token is not None and not self.ls.stopping:
             text = message or self.end_message or "done"
             self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=text))
 

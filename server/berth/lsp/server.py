@@ -55,6 +55,9 @@ class BerthLanguageServer(LanguageServer):
         self.watcher: Watcher | None = None
         self.sidecar: Follower | None = None
         self.tasks: set[asyncio.Task[Any]] = set()
+        # Set by shutdown/exit: nothing may be sent once the channel is closing.
+        self.stopping = False
+        self._reporting = False
 
     # -- folders ---------------------------------------------------------------
 
@@ -101,6 +104,17 @@ class BerthLanguageServer(LanguageServer):
         self.tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("lsp_task_failed", error=repr(task.exception()))
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        """Log it; tell the user too, unless stopping or already failing to tell them."""
+        log.error("lsp_server_error", error=repr(error), source=getattr(source, "__name__", None))
+        if self.stopping or self._reporting:
+            return
+        self._reporting = True
+        try:
+            super().report_server_error(error, source)
+        finally:
+            self._reporting = False
 
     def supports(self, dotted: str) -> bool:
         """Whether the client declared the capability at ``dotted`` (snake_case path)."""
@@ -169,6 +183,7 @@ async def _on_configuration(
 
 
 def _on_shutdown(ls: BerthLanguageServer, params: None) -> None:
+    ls.stopping = True
     if ls.watcher is not None:
         ls.watcher.stop()
     for task in list(ls.tasks):
@@ -194,6 +209,7 @@ def create_server() -> BerthLanguageServer:
     server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(_on_folders_changed)
     server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(_on_configuration)
     server.feature(types.SHUTDOWN)(_on_shutdown)
+    server.feature(types.EXIT)(_on_shutdown)
     for module in (status, diagnostics, lenses, actions, commands, hover, watch, sidecar):
         module.register(server)
     return server

@@ -61,6 +61,8 @@ class Follower:
             self._to_loop(self._ended, root)
 
     def _to_loop(self, *call: Any) -> None:
+        if self.ls.stopping:
+            return
         with contextlib.suppress(RuntimeError):  # the loop is closed: the server is exiting
             self.loop.call_soon_threadsafe(*call)
 

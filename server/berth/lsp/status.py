@@ -339,7 +339,7 @@ def of_folder(ls: BerthLanguageServer, folder: Folder) -> dict[str, Any] | None:
 def publish(ls: BerthLanguageServer, folder: Folder, **override: Any) -> None:
     """Send ``berth/status`` for ``folder`` if it differs from the last one sent."""
     current = of_folder(ls, folder)
-    if current is None:
+    if current is None or ls.stopping:
         return
     data = {**current, **override}
     if data == folder.sent:

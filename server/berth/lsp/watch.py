@@ -80,7 +80,9 @@ class Registrations:
         self.generation = 0
 
     async def follow(self, ls: BerthLanguageServer) -> None:
-        if not ls.supports("workspace.did_change_watched_files.dynamic_registration"):
+        if ls.stopping or not ls.supports(
+            "workspace.did_change_watched_files.dynamic_registration"
+        ):
             return
         patterns = _patterns(ls)
         if patterns == self.patterns:
