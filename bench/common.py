@@ -27,7 +27,8 @@ def scratch_home() -> Iterator[Path]:
     try:
         yield base
     finally:
-        subprocess.run([*BERTH, "server", "stop"], cwd=base, capture_output=True, check=False)
+        for what in ("sidecar", "server"):
+            subprocess.run([*BERTH, what, "stop"], cwd=base, capture_output=True, check=False)
         from berth.pg.cluster import Cluster
         from berth.settings import load_settings
 

@@ -133,6 +133,7 @@ def main() -> None:
         if keep:
             say(f"\nkept: cd {base}/feature-cart && BERTH_HOME={base}/berth-home berth status")
         else:
+            berth(repo, "sidecar", "stop")
             berth(repo, "server", "stop")
             status = json.loads(berth(repo, "server", "status", "--json").stdout)
             shutil.rmtree(Path(str(status["data_dir"])).parent, ignore_errors=True)
