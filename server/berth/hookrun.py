@@ -126,6 +126,11 @@ def run(hook: str, args: list[str], stdin_text: str, cwd: Path, say: Say) -> int
         if found is None:
             return 0
         action = found
+        if action == "provision":
+            handled = via_sidecar(worktree, config.hooks.timeout, strict, say)
+            if handled is not None:
+                hooks.write_gitdirs(worktree.common_dir, ctx.registry)
+                return handled
         ctx.registry.close()
         return dispatch(worktree, action, config.hooks.timeout, strict, say)
     except BerthError as exc:
@@ -166,6 +171,30 @@ def spawn_detached(
         pass_fds=pass_fds,
         start_new_session=True,
     )
+
+
+def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> int | None:
+    """Provision through the warm sidecar (started if need be); None means: do it here."""
+    from berth.sidecar import client
+
+    if not client.enabled():
+        return None
+    try:
+        data = client.try_up(worktree.root, timeout=timeout)
+    except client.TimedOut:
+        say("berth: still provisioning in the sidecar; berth wait blocks until it is ready")
+        return 0
+    except client.Unavailable:
+        return None
+    except client.RemoteError as exc:
+        say(
+            f"berth: could not provision this worktree's berth: {exc.message}; retry with: berth up"
+        )
+        return exc.exit_code if strict else 0
+    line = summary("provision", data)
+    if line:
+        say(line)
+    return 0
 
 
 def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say: Say) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 
 from berth.sidecar import client
 from berth.sidecar.protocol import Paths
-from sidecar.conftest import daemons_of
+from sidecar.conftest import Collector, daemons_of
 
 CLIENT = [sys.executable, "-m", "berth.sidecar.client"]
 
@@ -55,3 +56,21 @@ def test_usage_errors(tmp_path: Path, paths: Paths) -> None:
     assert _client(tmp_path).returncode == 2
     assert _client(tmp_path, "up", "--bogus").returncode == 2
     assert _client(tmp_path, "ping").returncode == client.EX_TEMPFAIL  # none runs; no --start
+
+
+def test_git_worktree_add_provisions_through_the_sidecar(repo: Path, paths: Paths) -> None:
+    """With hooks installed, the post-checkout hook hands provisioning to the sidecar."""
+    from berth import hookrun
+    from berthtest import add_worktree, berth, berth_json, git
+
+    berth(repo, "hooks", "install")
+    watch = Collector(scope="all")
+    tree = add_worktree(repo, "hooked")
+    assert (tree / ".env.berth").is_file()
+    served = watch.wait_for(lambda e: e.get("event") == "status" and e.get("instance"))
+    status = berth_json(tree, "status")
+    assert served["instance"] == status["instance"]
+    assert daemons_of(Path(os.environ["BERTH_HOME"])) == [watch.pid]
+    # The inline path would have left its worker's result in the worktree's git dir.
+    git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir").strip())
+    assert not (git_dir / hookrun.RESULT_FILE).exists()
