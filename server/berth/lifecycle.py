@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +20,7 @@ from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, render_env
-from berth.errors import ConflictError, MigrationError, NotFoundError, ServerError
+from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.git import Worktree
 from berth.machine import machine_id
 from berth.migrations.files import discover
@@ -91,14 +90,7 @@ def _server_side_ok(ctx: Context, record: BerthRecord) -> bool:
 
 def provision(ctx: Context, record: BerthRecord) -> None:
     """Role, database and state dir for ``record``; each step skipped when already done."""
-    marker = admin.make_marker(
-        record.project,
-        record.id,
-        machine=machine_id(ctx.settings),
-        worktree=record.worktree,
-        created=int(record.created_at),
-        registry=ctx.settings.registry_key,
-    )
+    marker = _marker(ctx, record)
     with ctx.server.connect() as conn:
         admin.ensure_role(conn, record.role, record.password)
         if admin.database_exists(conn, record.database):
@@ -188,23 +180,13 @@ def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
     root = Path(record.worktree)
     files = discover(root, config.database.migrations)
     if config.database.migrate:
-        env = templates.command_env(ctx.server, berth_env(ctx, record, config))
-        proc = subprocess.run(
-            ["/bin/sh", "-c", config.database.migrate],
+        templates.run_command(
+            config.database.migrate,
             cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
+            env=templates.command_env(ctx.server, berth_env(ctx, record, config)),
+            failure="the migrate command failed",
+            hint="fix it and run berth migrate again",
         )
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            raise MigrationError(
-                f"the migrate command failed (exit {proc.returncode}): "
-                f"{lines[-1] if lines else 'no output'}",
-                hint=f"fix it and run berth migrate again; the command: {config.database.migrate}",
-            )
         applied: list[str] = []
     else:
         from berth.migrations import sql as sql_runner

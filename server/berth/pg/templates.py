@@ -296,23 +296,32 @@ class Builder:
             sql_runner.apply(db, self.files)
 
     def _run(self, what: str, command: str, url: str) -> None:
-        env = command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"})
-        proc = subprocess.run(
-            ["/bin/sh", "-c", command],
+        run_command(
+            command,
             cwd=self.worktree,
-            env=env,
-            capture_output=True,
-            text=True,
-            stdin=subprocess.DEVNULL,
-            check=False,
+            env=command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"}),
+            failure=f"the {what} command failed while building the template",
+            hint="fix it, then run berth up again",
         )
-        if proc.returncode != 0:
-            lines = (proc.stderr or proc.stdout).strip().splitlines()
-            raise MigrationError(
-                f"the {what} command failed while building the template "
-                f"(exit {proc.returncode}): {lines[-1] if lines else 'no output'}",
-                hint=f"fix it, then run berth up again; the command was: {command}",
-            )
+
+
+def run_command(command: str, *, cwd: Path, env: dict[str, str], failure: str, hint: str) -> None:
+    """Run a user's migrate or seed command; a failure is a MigrationError with its last line."""
+    proc = subprocess.run(
+        ["/bin/sh", "-c", command],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        raise MigrationError(
+            f"{failure} (exit {proc.returncode}): {lines[-1] if lines else 'no output'}",
+            hint=f"{hint}; the command was: {command}",
+        )
 
 
 def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:
