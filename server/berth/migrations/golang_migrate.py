@@ -11,19 +11,22 @@ import re
 from datetime import datetime
 
 from berth.migrations.files import MigrationFile
-from berth.migrations.status import Conn, Entry, Observation, by_number, rows, table_exists
+from berth.migrations.status import (
+    Conn,
+    Entry,
+    Observation,
+    by_number,
+    numbered,
+    rows,
+    table_exists,
+)
 
 TABLE = "schema_migrations"
 _NAME = re.compile(r"^(\d+)_.*\.up\.[^.]+$")
 
 
 def entries(files: list[MigrationFile]) -> list[Entry]:
-    found = [
-        Entry(str(int(match.group(1))), f, f.checksum)
-        for f in files
-        if (match := _NAME.match(f.name))
-    ]
-    return sorted(found, key=lambda e: int(e.key))
+    return numbered(files, _NAME)
 
 
 def observe(conn: Conn, files: list[MigrationFile]) -> Observation:

@@ -12,7 +12,15 @@ import re
 from datetime import datetime
 
 from berth.migrations.files import MigrationFile
-from berth.migrations.status import Conn, Entry, Observation, by_number, rows, table_exists
+from berth.migrations.status import (
+    Conn,
+    Entry,
+    Observation,
+    by_number,
+    numbered,
+    rows,
+    table_exists,
+)
 
 TABLE = "goose_db_version"
 _NAME = re.compile(r"^(\d+)_.+\.(sql|go)$")
@@ -20,12 +28,7 @@ _NAME = re.compile(r"^(\d+)_.+\.(sql|go)$")
 
 def entries(files: list[MigrationFile]) -> list[Entry]:
     """goose's versions are the leading number as an integer: ``00002_x.sql`` is 2."""
-    found = [
-        Entry(str(int(match.group(1))), f, f.checksum)
-        for f in files
-        if (match := _NAME.match(f.name))
-    ]
-    return sorted(found, key=lambda e: int(e.key))
+    return numbered(files, _NAME)
 
 
 def observe(conn: Conn, files: list[MigrationFile]) -> Observation:

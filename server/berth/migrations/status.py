@@ -7,6 +7,7 @@ is made here, the same way for every tool.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,6 +108,19 @@ def rows(conn: Conn, table: str, columns: list[str], order: str | None = None) -
     if order is not None:
         query = sql.SQL("{} ORDER BY {}").format(query, sql.Identifier(order))
     return conn.execute(query).fetchall()
+
+
+def numbered(files: list[MigrationFile], name: re.Pattern[str]) -> list[Entry]:
+    """Files whose name ``name`` matches, keyed by their leading number as an integer.
+
+    ``00002_x.sql`` is version 2 for goose, golang-migrate and Active Record alike.
+    """
+    found = [
+        Entry(str(int(match.group(1))), f, f.checksum)
+        for f in files
+        if (match := name.match(f.name))
+    ]
+    return sorted(found, key=lambda e: int(e.key))
 
 
 def by_number(key: str) -> tuple[int, int, str]:
