@@ -44,25 +44,19 @@ def _is_berth_file(folder: Folder, path: Path) -> bool:
 def _quick_fixes(folder: Folder, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
     fixes = []
     codes = {d.code for d in diagnostics if d.source == SOURCE}
-    if "pending" in codes:
-        action = _action(
-            "Apply pending migrations (berth migrate)",
-            commands.MIGRATE,
-            [folder.uri],
-            types.CodeActionKind.QuickFix,
-        )
-        action.diagnostics = [d for d in diagnostics if d.code == "pending"]
-        fixes.append(action)
-    if "edited" in codes:
-        action = _action(
-            "Reset the database; the old one goes to the trash (berth reset)",
-            commands.RESET,
-            [folder.uri],
-            types.CodeActionKind.QuickFix,
-        )
-        action.diagnostics = [d for d in diagnostics if d.code == "edited"]
-        fixes.append(action)
+    for code, (title, command) in _FIXES.items():
+        if code in codes:
+            action = _action(title, command, [folder.uri], types.CodeActionKind.QuickFix)
+            action.diagnostics = [d for d in diagnostics if d.code == code]
+            fixes.append(action)
     return fixes
+
+
+# diagnostic code -> the quick fix offered for it
+_FIXES = {
+    "pending": ("Apply pending migrations (berth migrate)", commands.MIGRATE),
+    "edited": ("Reset the database; the old one goes to the trash (berth reset)", commands.RESET),
+}
 
 
 def _snapshot_name(folder: Folder) -> str:
