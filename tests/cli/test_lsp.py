@@ -36,3 +36,18 @@ def test_stray_prints_never_reach_the_lsp_channel() -> None:
     assert proc.stdout == "lsp only"
     assert "stray print" in proc.stderr
     assert "stray child" in proc.stderr
+
+
+def test_stdio_flag_is_accepted(tmp_path: Path) -> None:
+    """Clients such as vscode-languageclient add --stdio: it must not be an error."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "berth", "lsp", "--stdio"],
+        cwd=tmp_path,
+        input="",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert "no such option" not in proc.stderr
+    assert proc.returncode == 0, proc.stderr

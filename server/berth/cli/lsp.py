@@ -68,7 +68,10 @@ def _tcp_address(value: str) -> tuple[str, int]:
 )
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also log to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: LSP is JSON already.")
-def lsp(tcp: str | None, log_level: str, log_file: str | None, as_json: bool) -> None:
+@click.option(
+    "--stdio", is_flag=True, help="Serve on stdio (the default; many clients pass it anyway)."
+)
+def lsp(tcp: str | None, log_level: str, log_file: str | None, as_json: bool, stdio: bool) -> None:
     """Run berth's language server (stdio): status, diagnostics, lenses, reset."""
     address = _tcp_address(tcp) if tcp else None
     _setup_logging(log_level, log_file)
