@@ -42,3 +42,25 @@ def test_binaries_prefer_the_wheel() -> None:
     found = find_binaries(None)
     assert found.source == "embedded"
     assert found.version >= 18
+
+
+def test_a_taken_port_is_a_clear_conflict(tmp_path: Path, monkeypatch: object) -> None:
+    """A private, never started cluster whose port another process holds."""
+    import shutil
+    import socket
+
+    from berthtest import berth
+
+    monkeypatch.setenv("BERTH_DATA_DIR", str(tmp_path / "own-server"))  # type: ignore[attr-defined]
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        proc = berth(tmp_path, "server", "start", "--port", str(port), check=False)
+    try:
+        assert proc.returncode == 6
+        assert f"port {port}" in proc.stderr
+        assert "hint:" in proc.stderr
+        assert "Traceback" not in proc.stderr
+    finally:
+        shutil.rmtree(Cluster(load_settings()).root, ignore_errors=True)
