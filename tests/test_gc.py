@@ -81,3 +81,18 @@ def test_locked_worktrees_are_not_gone(repo: Path) -> None:
 
 def test_gc_runs_outside_a_repository(tmp_path: Path) -> None:
     assert berth_json(tmp_path, "gc")["retired"] == []
+
+
+def test_restore_from_outside_the_repository_gets_its_ports_back(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "berth.toml").write_text("[ports]\nweb = 9100\n")
+    x = add_worktree(repo, "x")
+    first = berth_json(x, "up")
+    git(repo, "worktree", "remove", "--force", str(x))
+    berth(repo, "gc")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    restored = berth_json(elsewhere, "restore", first["instance"])
+    assert restored["state"] == "active"
+    assert restored["ports"] == {"web": 9101}

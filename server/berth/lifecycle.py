@@ -20,7 +20,7 @@ from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, render_env
-from berth.errors import ConflictError, NotFoundError, ServerError
+from berth.errors import BerthError, ConflictError, NotFoundError, ServerError
 from berth.git import Worktree
 from berth.machine import machine_id
 from berth.migrations.files import discover
@@ -469,15 +469,34 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
             admin.rename_database(conn, name, record.database)
             admin.set_login(conn, record.role, True)
         ctx.registry.remove_trash(name)
-        if record.slot < 0 and ctx.config is not None:
+        config = ctx.config or _repository_config(record)
+        if record.slot < 0 and config is not None:
             # berth gc gave the slot back when the worktree vanished.
-            ctx.registry.reclaim_slot(record.id, ctx.config.ports, port_is_free)
+            ctx.registry.reclaim_slot(record.id, config.ports, port_is_free)
         ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
     record = ctx.registry.get(record.id) or record
     if ctx.config is not None and Path(record.worktree).is_dir():
         write_env(ctx, record, ctx.config)
     touch_changed(ctx, record)
     return status(ctx, record)
+
+
+def _repository_config(record: BerthRecord) -> ProjectConfig | None:
+    """The project config from the main checkout of the berth's repository, if it is there.
+
+    For a command run outside the repository (berth restore ID from anywhere):
+    the worktree may be gone, but its repository's config still names the ports.
+    """
+    from berth.config import load_project
+
+    common = Path(record.git_dir).parent.parent  # <common dir>/worktrees/<name>
+    root = common.parent if common.name == ".git" else common
+    if not root.is_dir():
+        return None
+    try:
+        return load_project(root, record.project)
+    except BerthError:
+        return None
 
 
 @contextlib.contextmanager
