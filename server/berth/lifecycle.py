@@ -146,10 +146,13 @@ def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: 
             )
     with ctx.server.connect(record.database) as db:
         admin.hand_over(db, record.role, previous_owner)
+    if fp:  # on the server too, so `templates gc` on any machine sees the template in use
+        admin.set_marker(conn, record.database, _marker(ctx, record, template=fp))
     ctx.registry.update(record.id, template=fp)
 
 
-def _marker(ctx: Context, record: BerthRecord) -> str:
+def _marker(ctx: Context, record: BerthRecord, template: str | None = None) -> str:
+    extra = {"template": template} if template else {}
     return admin.make_marker(
         record.project,
         record.id,
@@ -157,6 +160,7 @@ def _marker(ctx: Context, record: BerthRecord) -> str:
         worktree=record.worktree,
         created=int(record.created_at),
         registry=ctx.settings.registry_key,
+        **extra,
     )
 
 
@@ -252,7 +256,7 @@ def fork(
             conn,
             record.database,
             record.role,
-            _marker(ctx, record),
+            _marker(ctx, record, template=source.template),
             template=source.database,
             strategy=templates.create_strategy(conn, source.database, False),
         )

@@ -161,3 +161,20 @@ def test_kill_9_during_a_template_build_is_repaired_by_the_next_up(
             "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_build_%'"
         ).fetchone()
     assert builds == (0,)
+
+
+def test_template_gc_sees_berths_of_other_homes_on_the_server(
+    repo: Path, tmp_path: Path, monkeypatch: object
+) -> None:
+    import os
+
+    app_repo(repo)
+    a = add_worktree(repo, "a")
+    berth(a, "up")
+    own_home = os.environ["BERTH_HOME"]
+    monkeypatch.setenv("BERTH_HOME", str(tmp_path / "another-machine"))  # type: ignore[attr-defined]
+    assert berth_json(repo, "templates", "gc", "--keep", "0")["removed"] == []
+    monkeypatch.setenv("BERTH_HOME", own_home)  # type: ignore[attr-defined]
+    berth(a, "down", "--purge", "--yes")
+    monkeypatch.setenv("BERTH_HOME", str(tmp_path / "another-machine"))  # type: ignore[attr-defined]
+    assert len(berth_json(repo, "templates", "gc", "--keep", "0")["removed"]) == 1

@@ -140,10 +140,9 @@ def templates_ls(all_projects: bool, as_json: bool) -> None:
 def templates_gc(keep: int, as_json: bool) -> None:
     """Drop old templates no berth uses, keeping the newest few."""
     from berth import context
-    from berth.pg.templates import gc
+    from berth.pg.templates import gc, templates_in_use
 
     ctx = context.load()
     _, config = ctx.need_worktree()
-    in_use = {r.template for r in ctx.registry.list(project=config.project) if r.template}
-    removed = gc(ctx.server, config.project, keep, in_use)
+    removed = gc(ctx.server, config.project, keep, templates_in_use(ctx, config.project))
     emit({"removed": removed}, as_json, "\n".join(removed) or "nothing to remove")

@@ -360,6 +360,21 @@ def _drop_role_everywhere(server: Server, conn: admin.Conn, role: str) -> None:
         admin.drop_role(conn, role)
 
 
+def templates_in_use(ctx: Any, project: str) -> set[str]:
+    """Fingerprints this registry's berths came from, and those on the server's markers.
+
+    The markers cover berths of other machines sharing the server, and baselines.
+    """
+    in_use = {r.template for r in ctx.registry.list(project=project) if r.template}
+    with ctx.server.connect() as conn:
+        for _name, marker in admin.berth_databases(conn):
+            if marker.get("project") == project and marker.get("kind") != "template":
+                for key in ("template", "fingerprint"):
+                    if isinstance(marker.get(key), str):
+                        in_use.add(marker[key])
+    return in_use
+
+
 def gc(server: Server, project: str, keep: int, in_use: set[str]) -> list[str]:
     """Drop a project's old templates, keeping the newest ``keep`` and any in use."""
     removed = []
