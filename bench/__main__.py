@@ -11,7 +11,13 @@ HERE = Path(__file__).resolve().parent
 
 
 def names() -> list[str]:
-    return sorted(m.name for m in pkgutil.iter_modules([str(HERE)]) if not m.name.startswith("_"))
+    """Every benchmark module, with the plot of their results last."""
+    found = sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(HERE)])
+        if not m.name.startswith("_") and m.name not in {"common", "plot"}
+    )
+    return [*found, "plot"]
 
 
 def main() -> None:
