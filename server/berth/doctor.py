@@ -8,7 +8,6 @@ another tool made is never taken for an orphan.
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -133,16 +132,10 @@ def pid_alive(pid: int) -> bool:
 
 def _busy(record: BerthRecord) -> bool:
     """A ``berth up`` (or hook worker) holds this worktree's lock right now."""
+    from berth.sidecar.client import lock_held
+
     lock = Path(record.git_dir) / "berth.lock"
-    if not lock.exists():
-        return False
-    with lock.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+    return lock.exists() and lock_held(lock)
 
 
 def up_in(worktree: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import socket
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,16 +94,7 @@ class ServerBerth:
     mine: bool
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "database": self.database,
-            "project": self.project,
-            "instance": self.instance,
-            "machine": self.machine,
-            "worktree": self.worktree,
-            "created": self.created,
-            "state": self.state,
-            "mine": self.mine,
-        }
+        return asdict(self)
 
 
 def server_berths(ctx: Context, project: str | None = None) -> list[ServerBerth]:

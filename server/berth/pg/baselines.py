@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
@@ -26,13 +26,7 @@ class Baseline:
     created: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "database": self.database,
-            "project": self.project,
-            "fingerprint": self.fingerprint,
-            "created": self.created,
-        }
+        return asdict(self)
 
     @property
     def label(self) -> str:

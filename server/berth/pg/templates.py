@@ -16,7 +16,7 @@ import secrets
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,14 +51,7 @@ class Template:
     size: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "fingerprint": self.fingerprint,
-            "project": self.project,
-            "steps": self.steps,
-            "created": self.created,
-            "size": self.size,
-        }
+        return asdict(self)
 
 
 def template_name(project: str, fp: str) -> str:
