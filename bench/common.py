@@ -64,5 +64,24 @@ def save(name: str, result: dict[str, object]) -> None:
     print(json.dumps(result, indent=2))
 
 
+SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop"
+
+
+def shop_repo(base: Path, name: str = "shop", edit: Callable[[str], str] | None = None) -> Path:
+    """A git repository of the shop example (50 migrations and a seed) at ``base / name``.
+
+    ``edit`` rewrites its berth.toml before the first commit.
+    """
+    repo = base / name
+    shutil.copytree(SHOP, repo)
+    if edit is not None:
+        config = repo / "berth.toml"
+        config.write_text(edit(config.read_text()))
+    sh(repo, "git", "init", "-q", "-b", "main")
+    sh(repo, "git", "add", ".")
+    sh(repo, "git", "-c", "user.name=b", "-c", "user.email=b@b.invalid", "commit", "-q", "-m", "x")
+    return repo
+
+
 def sh(cwd: Path, *args: str) -> str:
     return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout

@@ -12,24 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BERTH, save, scratch_home, sh, summary
+from bench.common import BERTH, save, scratch_home, sh, shop_repo, summary
 
-SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop"
 RUNS = 7
 
 
 def make_worktree(base: Path) -> Path:
-    repo = base / "shop"
-    shutil.copytree(SHOP, repo)
-    sh(repo, "git", "init", "-q", "-b", "main")
-    sh(repo, "git", "add", ".")
-    sh(repo, "git", "-c", "user.name=b", "-c", "user.email=b@b.invalid", "commit", "-q", "-m", "x")
+    repo = shop_repo(base)
     tree = base / "feature"
     sh(repo, "git", "worktree", "add", "-q", str(tree), "-b", "feature")
     sh(tree, *BERTH, "up")

@@ -22,28 +22,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import BERTH, save, scratch_home, sh, summary
+from bench.common import BERTH, save, scratch_home, sh, shop_repo, summary
 
-SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop"
 RUNS = 10
 CLIENT = [sys.executable, "-m", "berth.sidecar.client"]
 RSS_TARGET_MB = 60
-
-
-def make_repo(base: Path) -> Path:
-    repo = base / "shop"
-    shutil.copytree(SHOP, repo)
-    sh(repo, "git", "init", "-q", "-b", "main")
-    sh(repo, "git", "add", ".")
-    sh(repo, "git", "-c", "user.name=b", "-c", "user.email=b@b.invalid", "commit", "-q", "-m", "x")
-    return repo
 
 
 def env_with(**values: str) -> dict[str, str]:
@@ -77,7 +66,7 @@ def hooks_available(repo: Path) -> bool:
 
 def main() -> None:
     with scratch_home() as base:
-        repo = make_repo(base)
+        repo = shop_repo(base)
         counter = iter(range(10_000))
 
         def tree() -> Path:

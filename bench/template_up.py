@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -25,24 +24,19 @@ from typing import Any
 
 from psycopg import sql
 
-from bench.common import save, scratch_home, sh, summary, timed
+from bench.common import save, scratch_home, sh, shop_repo, summary, timed
 
-SHOP = Path(__file__).resolve().parent.parent / "examples" / "shop"
 RUNS = 5
 
 
 def make_repo(base: Path, name: str, with_seed: bool) -> Path:
-    repo = base / name
-    shutil.copytree(SHOP, repo)
-    config = repo / "berth.toml"
-    text = config.read_text().replace('project = "shop"', f'project = "{name}"')
-    if not with_seed:
-        text = "\n".join(line for line in text.splitlines() if not line.startswith("seed"))
-    config.write_text(text + "\n")
-    sh(repo, "git", "init", "-q", "-b", "main")
-    sh(repo, "git", "add", ".")
-    sh(repo, "git", "-c", "user.name=b", "-c", "user.email=b@b.invalid", "commit", "-q", "-m", "x")
-    return repo
+    def edit(text: str) -> str:
+        text = text.replace('project = "shop"', f'project = "{name}"')
+        if not with_seed:
+            text = "\n".join(line for line in text.splitlines() if not line.startswith("seed"))
+        return text + "\n"
+
+    return shop_repo(base, name, edit)
 
 
 def berth_side(base: Path, repo: Path) -> tuple[list[float], list[float]]:
