@@ -20,6 +20,21 @@ from berthtest import (
 )
 
 
+def builds_of(server: object, repo: Path) -> list[str]:
+    """Build databases of this repository's project (other tests share the server)."""
+    import tomllib
+
+    from berth.pg import admin
+
+    project = tomllib.loads((repo / "berth.toml").read_text())["project"]
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        return [
+            name
+            for name, marker in admin.berth_databases(conn)
+            if marker.get("kind") == "build" and marker.get("project") == project
+        ]
+
+
 def test_berth_starts_migrated_and_owns_its_objects(repo: Path) -> None:
     app_repo(repo)
     tree = add_worktree(repo, "a")
@@ -74,11 +89,7 @@ def test_failed_migration_leaves_nothing_behind(repo: Path, server: object) -> N
     assert proc.returncode == 9
     assert "0003_bad.sql" in proc.stderr
     assert "Traceback" not in proc.stderr
-    with server.connect() as conn:  # type: ignore[attr-defined]
-        leftovers = conn.execute(
-            "SELECT datname FROM pg_database WHERE datname LIKE 'berth_build_%'"
-        ).fetchall()
-    assert leftovers == []
+    assert builds_of(server, repo) == []
     migration(tree, "0003_bad.sql", "CREATE TABLE fixed (id int);\n")
     berth(tree, "up")
     assert "fixed" in tables(url_of(tree))
@@ -156,11 +167,7 @@ def test_kill_9_during_a_template_build_is_repaired_by_the_next_up(
     data = berth_json(tree, "up")
     assert data["migrations"]["pending"] == 0
     assert "t3" in tables(url_of(tree))
-    with server.connect() as conn:  # type: ignore[attr-defined]
-        builds = conn.execute(
-            "SELECT count(*) FROM pg_database WHERE datname LIKE 'berth_build_%'"
-        ).fetchone()
-    assert builds == (0,)
+    assert builds_of(server, repo) == []
 
 
 def test_template_gc_sees_berths_of_other_homes_on_the_server(
