@@ -51,7 +51,8 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _start(home: Path, databases: int) -> int:
+def start(home: Path, databases: int) -> int:
+    """A redis-server of its own, in ``home``; its port (the caller stops it)."""
     program = shutil.which("redis-server")
     if program is None:
         pytest.fail("redis-server is not installed: `make test` installs it (apt-get install)")
@@ -91,7 +92,7 @@ def server_url(name: str, databases: int = 16) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         port_file = home / "port"
         if not port_file.exists():
-            port_file.write_text(str(_start(home, databases)))
+            port_file.write_text(str(start(home, databases)))
         return f"redis://127.0.0.1:{port_file.read_text()}"
 
 

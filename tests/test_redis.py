@@ -273,3 +273,31 @@ def test_urls_name_servers_and_databases() -> None:
         berth_redis.server_key("http://h")
     with pytest.raises(ConfigError, match="names database"):
         berth_redis.url_index("redis://h/cache")
+
+
+def test_a_redis_gone_for_good_is_skipped_only_when_asked(repo: Path, tmp_path: Path) -> None:
+    from redis_server import start
+
+    port = start(tmp_path, 16)
+    redis_repo(repo, f"redis://127.0.0.1:{port}")
+    one, two = add_worktree(repo, "one"), add_worktree(repo, "two")
+    first, second = berth_json(one, "up"), berth_json(two, "up")
+    berth(two, "down")
+    client(f"redis://127.0.0.1:{port}").shutdown(nosave=True)
+
+    refused = berth(one, "down", "--purge", "--yes", check=False)
+    assert refused.returncode == 11
+    assert "--skip-redis" in refused.stderr
+    assert berth_json(one, "status")["instance"] == first["instance"]  # nothing dropped
+
+    gc_env = {**os.environ, "BERTH_TRASH_TTL_DAYS": "0"}
+    run = subprocess.run(
+        [*BERTH, "gc", "--json"], cwd=repo, env=gc_env, capture_output=True, text=True, check=True
+    )
+    assert [e["instance"] for e in json.loads(run.stdout)["errors"]] == [second["instance"]]
+    assert second["instance"] in berth(repo, "ls", "--all").stdout  # kept for a later gc
+
+    purged = berth_json(one, "down", "--purge", "--yes", "--skip-redis")
+    assert purged["state"] == "purged"
+    subprocess.run([*BERTH, "gc", "--skip-redis"], cwd=repo, env=gc_env, check=True)
+    assert berth_json(repo, "ls", "--all")["berths"] == []

@@ -86,7 +86,16 @@ def expired_trash(ctx: Context, now: float | None = None) -> list[dict[str, obje
     return [e for e in ctx.registry.trash() if float(str(e["trashed_at"])) <= cutoff]
 
 
-def gc(ctx: Context, now: float | None = None) -> dict[str, Any]:
+def unfreed(ctx: Context, now: float | None = None) -> bool:
+    """A berth retired past the TTL with no trash left, not freed yet (its Redis was down)."""
+    cutoff = (now or time.time()) - ctx.settings.trash_ttl_days * DAY
+    return any(
+        r.state == "trashed" and (r.trashed_at or 0) <= cutoff and not ctx.registry.trash(r.id)
+        for r in ctx.registry.list()
+    )
+
+
+def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> dict[str, Any]:
     """Retire stale berths, purge expired trash; report both (and what failed).
 
     The hooks' list of git dirs is rewritten for every repository touched (and
@@ -104,8 +113,10 @@ def gc(ctx: Context, now: float | None = None) -> dict[str, Any]:
                 retired.append(retire(ctx, record))
             except BerthError as exc:
                 errors.append({"instance": record.id, "error": exc.message})
-        if expired_trash(ctx, now):
-            purged = lifecycle.purge_trash(ctx, (now or time.time()) - ttl * DAY)
+        if expired_trash(ctx, now) or unfreed(ctx, now):
+            purged = lifecycle.purge_trash(
+                ctx, (now or time.time()) - ttl * DAY, skip_redis=skip_redis, errors=errors
+            )
         repos = {common_dir(Path(r["git_dir"])) for r in retired}
         if ctx.worktree is not None:
             repos.add(ctx.worktree.common_dir)

@@ -20,7 +20,7 @@ from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, render_env
-from berth.errors import BerthError, ConflictError, NotFoundError, ServerError
+from berth.errors import BerthError, ConflictError, NotFoundError, RedisError, ServerError
 from berth.git import Worktree
 from berth.machine import machine_id
 from berth.migrations.files import discover
@@ -370,10 +370,13 @@ def find_record(ctx: Context, ident: str) -> BerthRecord:
     return record
 
 
-def down(ctx: Context, record: BerthRecord, *, purge: bool = False) -> dict[str, Any]:
+def down(
+    ctx: Context, record: BerthRecord, *, purge: bool = False, skip_redis: bool = False
+) -> dict[str, Any]:
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
     if purge:
-        berth_redis.release(ctx, record)  # first: a down Redis stops the purge before any drop
+        # First: a down Redis stops the purge before any drop (unless told to leave Redis be).
+        berth_redis.release(ctx, record, skip=skip_redis)
     with ctx.server.connect() as conn:
         admin.set_login(conn, record.role, False)
         admin.terminate(conn, role=record.role)
@@ -404,8 +407,18 @@ def down(ctx: Context, record: BerthRecord, *, purge: bool = False) -> dict[str,
     }
 
 
-def purge_trash(ctx: Context, older_than: float) -> list[str]:
-    """Drop trashed databases older than ``older_than`` (epoch seconds); free retired berths."""
+def purge_trash(
+    ctx: Context,
+    older_than: float,
+    *,
+    skip_redis: bool = False,
+    errors: list[dict[str, str]] | None = None,
+) -> list[str]:
+    """Drop trashed databases older than ``older_than`` (epoch seconds); free retired berths.
+
+    A berth whose Redis cannot be reached stays retired (reported in ``errors``
+    when given, else raised) and is freed by a later run.
+    """
     purged = []
     # Only what lives on this server: berths of another server are purged there.
     here = {r.id for r in ctx.registry.list() if r.server == ctx.server.key}
@@ -419,8 +432,19 @@ def purge_trash(ctx: Context, older_than: float) -> list[str]:
             ctx.registry.remove_trash(name)
             purged.append(name)
     for record in ctx.registry.list():
-        if record.id in here and record.state == "trashed" and not ctx.registry.trash(record.id):
-            berth_redis.release(ctx, record)
+        if (
+            record.id in here
+            and record.state == "trashed"
+            and (record.trashed_at or 0) <= older_than
+            and not ctx.registry.trash(record.id)
+        ):
+            try:
+                berth_redis.release(ctx, record, skip=skip_redis)
+            except RedisError as exc:
+                if errors is None:
+                    raise
+                errors.append({"instance": record.id, "error": exc.message})
+                continue
             with ctx.server.connect() as conn:
                 admin.drop_role(conn, record.role)
             shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)

@@ -306,16 +306,31 @@ def _claim_index(ctx: Context, record: BerthRecord, url: str, server: str, count
     )
 
 
-def release(ctx: Context, record: BerthRecord) -> dict[str, Any] | None:
-    """Delete what the berth owns on Redis and free its database; for purge only."""
+def release(ctx: Context, record: BerthRecord, *, skip: bool = False) -> dict[str, Any] | None:
+    """Delete what the berth owns on Redis and free its database; for purge only.
+
+    With ``skip`` (a Redis gone for good) the registry forgets the allocation
+    and Redis is not touched: what the berth left there stays, still marked
+    with its owner key, so no other berth ever takes that database.
+    """
     held = allocation(ctx, record)
     if held is None:
         return None
     result: dict[str, Any] = {"mode": held.mode, "index": held.index}
-    if held.mode == "index" and held.index is not None:
-        result["flushed"] = flush_if_owned(held.url, held.index, record)
-    elif held.mode == "prefix" and held.prefix:
-        result["deleted"] = delete_prefixed(held.url, held.prefix)
+    try:
+        if skip:
+            result["skipped"] = True
+            log.warning("redis left as it is", instance=record.id, server=held.server, **result)
+        elif held.mode == "index" and held.index is not None:
+            result["flushed"] = flush_if_owned(held.url, held.index, record)
+        elif held.mode == "prefix" and held.prefix:
+            result["deleted"] = delete_prefixed(held.url, held.prefix)
+    except RedisError as exc:
+        raise RedisError(
+            exc.message,
+            hint=f"{exc.hint}; if that Redis is gone for good, add --skip-redis"
+            " (berth down --purge or berth gc)",
+        ) from None
     ctx.registry.release_redis(record.id)
     log.info("redis released", instance=record.id, **result)
     return result

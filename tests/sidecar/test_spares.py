@@ -14,6 +14,8 @@ from berth.sidecar.protocol import Paths
 from berthtest import add_worktree, app_repo, berth_json, tables, url_of
 from sidecar.conftest import Collector
 
+OWNER = secrets.token_hex(6)
+
 
 def _make_source(server: Server, name: str) -> None:
     with server.connect() as conn:
@@ -31,9 +33,9 @@ def test_a_spare_is_claimed_once_and_goes_stale_with_its_template(server: Server
     source = f"spare_src_{secrets.token_hex(4)}"
     _make_source(server, source)
     try:
-        spare = spares.make(server, source, "proj")
+        spare = spares.make(server, source, "proj", OWNER)
         assert spare is not None
-        assert spares.make(server, source, "proj") is None  # one is ready already
+        assert spares.make(server, source, "proj", OWNER) is None  # one is ready already
         target = f"claimed_{secrets.token_hex(4)}"
         marker = admin.make_marker("proj", "1a2b3c4d")
         with server.connect() as conn:
@@ -45,7 +47,7 @@ def test_a_spare_is_claimed_once_and_goes_stale_with_its_template(server: Server
         with server.connect(target) as db:
             assert db.execute("SELECT count(*) FROM kept").fetchone() == (0,)
         _drop(server, target)
-        stale = spares.make(server, source, "proj")
+        stale = spares.make(server, source, "proj", OWNER)
         _drop(server, source)
         _make_source(server, source)  # the same name, made anew: the spare is not its copy
         with server.connect() as conn:
@@ -78,3 +80,21 @@ def test_the_next_berth_from_a_template_is_the_sidecars_spare(repo: Path, paths:
         assert admin.marker_of(conn, again["database"]["name"])["id"] == again["instance"]
     assert {"t1", "t2"} <= tables(url_of(second))
     assert berth_json(second, "down", "--yes")["state"] == "trashed"  # berth's own, all through
+
+
+def test_a_copy_left_unmarked_by_a_crash_is_dropped_by_its_own_home_only(server: Server) -> None:
+    """kill -9 between CREATE DATABASE and its comment: the next spare run cleans it up."""
+    mine, theirs = secrets.token_hex(6), secrets.token_hex(6)
+    names = [f"berth_spare_{mine[:8]}_leftover", f"berth_spare_{theirs[:8]}_leftover"]
+    with server.connect() as conn:
+        for name in names:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        dropped = spares.drop_stale(server, owner=mine)
+        assert names[0] in dropped
+        with server.connect() as conn:
+            assert not admin.database_exists(conn, names[0])
+            assert admin.database_exists(conn, names[1])  # another home's: maybe mid-creation
+    finally:
+        for name in names:
+            _drop(server, name)

@@ -78,9 +78,14 @@ def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
 @click.command()
 @click.option("--purge", is_flag=True, help="Drop the database and role for good (no trash).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--skip-redis",
+    is_flag=True,
+    help="With --purge: leave Redis untouched (for a Redis that is gone for good).",
+)
 @click.argument("instance", required=False)
 @json_option
-def down(purge: bool, yes: bool, instance: str | None, as_json: bool) -> None:
+def down(purge: bool, yes: bool, skip_redis: bool, instance: str | None, as_json: bool) -> None:
     """Retire this worktree's berth (or INSTANCE): its database goes to the trash."""
     from berth import context, lifecycle
 
@@ -88,7 +93,7 @@ def down(purge: bool, yes: bool, instance: str | None, as_json: bool) -> None:
     record = lifecycle.find_record(ctx, instance) if instance else lifecycle.current_record(ctx)
     if purge:
         confirm(f"Drop database {record.database} for good?", yes)
-    data = lifecycle.down(ctx, record, purge=purge)
+    data = lifecycle.down(ctx, record, purge=purge, skip_redis=skip_redis)
     human = (
         f"berth {record.id}: database {record.database} dropped"
         if purge

@@ -24,13 +24,18 @@ def _gc_lines(data: dict[str, Any]) -> str:
 
 
 @click.command()
+@click.option(
+    "--skip-redis",
+    is_flag=True,
+    help="Free berths without touching their Redis (for a Redis that is gone for good).",
+)
 @json_option
-def gc(as_json: bool) -> None:
+def gc(skip_redis: bool, as_json: bool) -> None:
     """Retire berths whose worktree is gone; purge trash older than its TTL."""
     from berth import context
     from berth.gc import gc as collect
 
-    data = collect(context.load(need_repo=False))
+    data = collect(context.load(need_repo=False), skip_redis=skip_redis)
     emit(data, as_json, _gc_lines(data))
 
 

@@ -57,8 +57,12 @@ def claim(conn: admin.Conn, source: str, name: str, owner: str, marker: str) -> 
     return False
 
 
-def make(server: Server, source: str, project: str, keep: int = 1) -> str | None:
-    """A spare copy of ``source`` unless ``keep`` are ready; its name, or None."""
+def make(server: Server, source: str, project: str, owner: str, keep: int = 1) -> str | None:
+    """A spare copy of ``source`` unless ``keep`` are ready; its name, or None.
+
+    ``owner`` (the berth home's registry key) goes into the name, so the
+    sidecar of that home alone may drop the copy if it was never marked.
+    """
     with server.connect() as conn:
         oid = _source_oid(conn, source)
         if oid is None:
@@ -70,7 +74,7 @@ def make(server: Server, source: str, project: str, keep: int = 1) -> str | None
         ]
         if len(ready) >= keep:
             return None
-        name = f"berth_spare_{secrets.token_hex(6)}"
+        name = f"{_prefix(owner)}{secrets.token_hex(6)}"
         marker = admin.make_marker(project, name, kind=KIND, source=source, source_oid=oid)
         reflink = bool(server.cluster and server.cluster.meta().get("reflink"))
         query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
@@ -89,10 +93,33 @@ def make(server: Server, source: str, project: str, keep: int = 1) -> str | None
         return name
 
 
-def drop_stale(server: Server, *, all_spares: bool = False) -> list[str]:
-    """Drop spares whose template is gone or was made anew (or every spare)."""
-    dropped = []
+def _prefix(owner: str) -> str:
+    return f"berth_spare_{owner[:8]}_"
+
+
+def drop_stale(server: Server, *, all_spares: bool = False, owner: str | None = None) -> list[str]:
+    """Drop spares whose template is gone or was made anew (or every spare).
+
+    With ``owner``, also the copies of that home's sidecar that a crash left
+    unmarked between ``CREATE DATABASE`` and its comment; only call it so
+    while that sidecar makes no spare at the same time.
+    """
+    dropped: list[str] = []
     with server.connect() as conn:
+        if owner is not None:
+            rows = conn.execute(
+                "SELECT datname FROM pg_database WHERE starts_with(datname, %s)"
+                " AND shobj_description(oid, 'pg_database') IS NULL",
+                (_prefix(owner),),
+            ).fetchall()
+            for (found,) in rows:
+                unmarked = str(found)
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        sql.Identifier(unmarked)
+                    )
+                )
+                dropped.append(unmarked)
         for spare, source, oid in spares(conn):
             if all_spares or _source_oid(conn, source) != oid:
                 conn.execute(

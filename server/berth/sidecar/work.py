@@ -7,6 +7,7 @@ that needs it, which keeps an idle sidecar small.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from berth import logs
 from berth.settings import Settings, load_settings
 
 log = logs.get("sidecar")
+_making = threading.Lock()
 
 
 def locate(cwd: str) -> tuple[str, str]:
@@ -125,5 +127,6 @@ def replenish(settings: Settings, source: str, project: str) -> str | None:
     from berth.sidecar import spares
 
     server = from_settings(settings)
-    spares.drop_stale(server)
-    return spares.make(server, source, project)
+    with _making:  # one at a time: an unmarked copy of this home is then a crash's leftover
+        spares.drop_stale(server, owner=settings.registry_key)
+        return spares.make(server, source, project, settings.registry_key)
