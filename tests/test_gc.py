@@ -96,3 +96,15 @@ def test_restore_from_outside_the_repository_gets_its_ports_back(
     restored = berth_json(elsewhere, "restore", first["instance"])
     assert restored["state"] == "active"
     assert restored["ports"] == {"web": 9101}
+
+
+def test_restore_after_gc_gets_the_same_ports_when_still_free(repo: Path) -> None:
+    x, z = add_worktree(repo, "x"), add_worktree(repo, "z")
+    berth(x, "up")
+    second = berth_json(z, "up")
+    assert second["ports"] == {"app": 8002}
+    git(repo, "worktree", "remove", "--force", str(x))
+    git(repo, "worktree", "remove", "--force", str(z))
+    assert len(berth_json(repo, "gc")["retired"]) == 2
+    restored = berth_json(repo, "restore", second["instance"])
+    assert restored["ports"] == {"app": 8002}  # not the lowest free slot: its own

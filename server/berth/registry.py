@@ -292,17 +292,29 @@ class Registry:
             db.execute("UPDATE berths SET redis_index = NULL WHERE id = ?", (berth_id,))
 
     def release_slot(self, berth_id: str) -> None:
-        """Give a retired berth's slot and ports back; a negative placeholder keeps UNIQUE happy."""
+        """Give a retired berth's slot and ports back.
+
+        The slot becomes negative (UNIQUE still holds): ``-(slot + 1)``, so a
+        restore can ask for the same slot, and its ports, again; when another
+        retired berth already holds that placeholder, one below every slot.
+        """
         with self.transaction() as db:
             row = db.execute(
                 "SELECT project, slot FROM berths WHERE id = ?", (berth_id,)
             ).fetchone()
             if row is None or row["slot"] < 0:
                 return
-            low = db.execute(
-                "SELECT MIN(slot) FROM berths WHERE project = ?", (row["project"],)
-            ).fetchone()[0]
-            db.execute("UPDATE berths SET slot = ? WHERE id = ?", (min(low, 0) - 1, berth_id))
+            placeholder = -(row["slot"] + 1)
+            taken = db.execute(
+                "SELECT 1 FROM berths WHERE project = ? AND slot = ?",
+                (row["project"], placeholder),
+            ).fetchone()
+            if taken:
+                low = db.execute(
+                    "SELECT MIN(slot) FROM berths WHERE project = ?", (row["project"],)
+                ).fetchone()[0]
+                placeholder = min(low, 0) - 1
+            db.execute("UPDATE berths SET slot = ? WHERE id = ?", (placeholder, berth_id))
             db.execute("DELETE FROM ports WHERE berth_id = ?", (berth_id,))
 
     def reclaim_slot(
@@ -321,7 +333,12 @@ class Registry:
             ]
             taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")]
             slot = choose_slot(
-                bases, taken_slots, taken_ports, is_free, first=0 if row["is_main"] else 1
+                bases,
+                taken_slots,
+                taken_ports,
+                is_free,
+                first=0 if row["is_main"] else 1,
+                prefer=-row["slot"] - 1,  # the slot it had, when it is still free
             )
             if slot is None:
                 raise ConflictError(

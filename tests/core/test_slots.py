@@ -35,3 +35,11 @@ def test_choice_is_free_and_lowest(taken: set[int], busy: set[int]) -> None:
     assert not set(ports_for(bases, slot).values()) & busy
     for lower in range(1, slot):
         assert lower in taken or set(ports_for(bases, lower).values()) & busy
+
+
+def test_a_preferred_slot_comes_first_while_free() -> None:
+    bases = {"app": 8000}
+    assert choose_slot(bases, [], [], prefer=4) == 4
+    assert choose_slot(bases, [4], [], prefer=4) == 1
+    assert choose_slot(bases, [], [8004], prefer=4) == 1
+    assert choose_slot(bases, [], [], prefer=0) == 1  # below first: never

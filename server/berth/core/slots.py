@@ -16,15 +16,21 @@ def choose_slot(
     taken_slots: Iterable[int],
     taken_ports: Iterable[int],
     is_free: Callable[[int], bool] = lambda _port: True,
+    *,
     first: int = 1,
+    prefer: int | None = None,
 ) -> int | None:
     """The lowest slot from ``first`` whose ports nobody holds and nobody listens on.
 
-    Slot 0 is the main checkout's, so worktrees start at 1.
+    Slot 0 is the main checkout's, so worktrees start at 1. ``prefer`` (a slot
+    the berth had before) comes first when it is still free.
     """
     slots = set(taken_slots)
     ports = set(taken_ports)
-    for slot in range(first, MAX_SLOT + 1):
+    order = list(range(first, MAX_SLOT + 1))
+    if prefer is not None and first <= prefer <= MAX_SLOT:
+        order.insert(0, prefer)
+    for slot in order:
         if slot in slots:
             continue
         wanted = ports_for(bases, slot).values()
