@@ -105,12 +105,15 @@ def test_the_urls_own_database_stays_with_main(repo: Path, redis_own_url: str) -
     assert data["redis"]["index"] == 2  # 0 and the URL's 1 are not handed out
 
 
-def test_trash_keeps_the_data_and_purge_flushes_only_the_berths(repo: Path, redis_url: str) -> None:
-    redis_repo(repo, redis_url)
+def test_trash_keeps_the_data_and_purge_flushes_only_the_berths(
+    repo: Path, redis_own_url: str
+) -> None:
+    # A server of its own: on the shared one another test may take the freed database at once.
+    redis_repo(repo, redis_own_url)
     one, two = add_worktree(repo, "one"), add_worktree(repo, "two")
     a, b = berth_json(one, "up"), berth_json(two, "up")
     mine, other = client(env_of(one)["REDIS_URL"]), client(env_of(two)["REDIS_URL"])
-    main = client(redis_url)  # database 0: the main checkout's
+    main = client(redis_own_url)  # database 0: the main checkout's
     main_key = f"main-of-{a['instance']}"
     mine.set("cart", "a")
     other.set("cart", "b")
@@ -143,8 +146,9 @@ def test_up_after_down_brings_the_berth_back_with_its_data(repo: Path, redis_url
     assert client(env_of(one)["REDIS_URL"]).get("cart") == b"kept"
 
 
-def test_trash_past_its_ttl_is_flushed_by_gc(repo: Path, redis_url: str) -> None:
-    redis_repo(repo, redis_url)
+def test_trash_past_its_ttl_is_flushed_by_gc(repo: Path, redis_own_url: str) -> None:
+    # A server of its own: on the shared one another test may take the freed database at once.
+    redis_repo(repo, redis_own_url)
     one = add_worktree(repo, "one")
     berth_json(one, "up")
     conn = client(env_of(one)["REDIS_URL"])
