@@ -8,6 +8,7 @@ import pytest
 
 from berth.config import load_project
 from berth.errors import ConfigError
+from berth.settings import load_settings
 from berthtest import berth
 
 
@@ -80,3 +81,95 @@ def test_unknown_placeholder_is_a_config_error(worktree: Path) -> None:
     proc = berth(worktree, "up", check=False)
     assert proc.returncode == 3
     assert "env.X" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("env_file = '.git'", "env_file"),
+        ("env_file = '.GIT'", "env_file"),
+        ("env_file = 'berth.toml'", "env_file"),
+        ("env_file = 'pyproject.toml'", "env_file"),
+        ("env_file = '.git/config'", "env_file"),
+        ("env_file = '../outside'", "env_file"),
+        ("env_file = '/tmp/abs'", "env_file"),
+        ("[hooks]\ntimeout = nan", "hooks.timeout"),
+        ("[hooks]\ntimeout = inf", "hooks.timeout"),
+        ("[hooks]\ntimeout = -5", "hooks.timeout"),
+        ("[ports]\napp = 8000\nvite = 8000", "ports.vite"),
+        ("[ports]\nAPP = 8000\napp = 8010", "ports.app"),
+    ],
+)
+def test_unsafe_values_name_file_and_key(tmp_path: Path, text: str, key: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_project(write(tmp_path, text), "app")
+    assert key in err.value.message
+    assert "berth.toml" in err.value.message
+    assert err.value.hint
+
+
+def test_ports_with_one_base_are_a_config_error_not_a_crash(worktree: Path) -> None:
+    (worktree / "berth.toml").write_text("[ports]\napp = 8000\nvite = 8000\n")
+    proc = berth(worktree, "up", check=False)
+    assert proc.returncode == 3
+    assert "ports.vite" in proc.stderr
+    assert "ports.app" in proc.stderr
+    assert "internal error" not in proc.stderr
+
+
+def test_port_names_that_differ_in_case_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_project(write(tmp_path, "[ports]\nAPP = 8000\napp = 8010\n"), "app")
+    assert "ports.APP" in err.value.message
+    assert "APP_PORT" in err.value.message
+
+
+def test_ports_with_distinct_bases_are_fine(tmp_path: Path) -> None:
+    config = load_project(write(tmp_path, "[ports]\napp = 8000\nvite = 8001\n"), "app")
+    assert config.ports == {"app": 8000, "vite": 8001}
+
+
+def test_env_file_in_the_git_dir_is_refused_and_the_gitfile_survives(worktree: Path) -> None:
+    gitfile = (worktree / ".git").read_text()
+    (worktree / "berth.toml").write_text('env_file = ".git"\n')
+    proc = berth(worktree, "up", check=False)
+    assert proc.returncode == 3
+    assert "env_file" in proc.stderr
+    assert "berth.toml" in proc.stderr
+    assert (worktree / ".git").read_text() == gitfile
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("BERTH_SIDECAR_IDLE", "nan"),
+        ("BERTH_SIDECAR_IDLE", "-1"),
+        ("BERTH_TRASH_TTL_DAYS", "inf"),
+        ("BERTH_TRASH_TTL_DAYS", "-infinity"),
+    ],
+)
+def test_settings_refuse_non_finite_and_negative_numbers(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert name in err.value.message
+    assert err.value.hint
+
+
+def test_settings_numbers_from_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "own-home"
+    home.mkdir()
+    monkeypatch.setenv("BERTH_HOME", str(home))
+    (home / "config.toml").write_text("sidecar_idle = nan\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert "config.toml" in err.value.message
+    assert "sidecar_idle" in err.value.message
+    (home / "config.toml").write_text("sidecar_idle = 0\ntrash_ttl_days = 1.5\n")
+    settings = load_settings()
+    assert settings.sidecar_idle == 0
+    assert settings.trash_ttl_days == 1.5

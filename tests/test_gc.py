@@ -108,3 +108,15 @@ def test_restore_after_gc_gets_the_same_ports_when_still_free(repo: Path) -> Non
     assert len(berth_json(repo, "gc")["retired"]) == 2
     restored = berth_json(repo, "restore", second["instance"])
     assert restored["ports"] == {"app": 8002}  # not the lowest free slot: its own
+
+
+def test_a_worktree_added_again_at_the_same_path_retires_the_old_berth(repo: Path) -> None:
+    x = add_worktree(repo, "x")
+    old = berth_json(x, "up")["instance"]
+    git(repo, "worktree", "remove", "--force", str(x))
+    add_worktree(repo, "x", branch="x-again")  # same path, same git dir name, a new worktree
+    new = berth_json(x, "up")["instance"]
+    assert new != old
+    assert [r["instance"] for r in berth_json(repo, "gc")["retired"]] == [old]
+    states = {b["instance"]: b["state"] for b in berth_json(repo, "ls")["berths"]}
+    assert states == {old: "trashed", new: "active"}

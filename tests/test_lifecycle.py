@@ -131,6 +131,9 @@ def test_down_never_touches_an_unmarked_database(worktree: Path, server: object)
     assert proc.returncode == 10
     with server.connect() as conn:  # type: ignore[attr-defined]
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+    # Refused before anything changed: the berth's role still logs in.
+    with psycopg.connect(env_of(worktree)["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 def test_main_checkout_is_left_alone(repo: Path) -> None:
@@ -233,3 +236,86 @@ def test_help_does_not_import_heavy_modules() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stderr.strip() == "[]"
+
+
+def test_a_trashed_berth_is_restored_before_anything_else(worktree: Path) -> None:
+    data = berth_json(worktree, "up")
+    berth(worktree, "down")
+    for command in (["reset", "--yes"], ["migrate"], ["snapshot", "s1", "--force"], ["psql"]):
+        proc = berth(worktree, *command, check=False)
+        assert proc.returncode == 6, command
+        assert f"berth {data['instance']} is in the trash" in proc.stderr
+        assert f"hint: berth restore {data['instance']}" in proc.stderr
+    assert berth_json(worktree, "restore", data["instance"])["state"] == "active"
+    assert berth_json(worktree, "down", "--purge", "--yes")["state"] == "purged"
+
+
+def test_new_and_changed_ports_reach_an_existing_berth(repo: Path) -> None:
+    (repo / "berth.toml").write_text("[ports]\napp = 8000\n")
+    git(repo, "add", "berth.toml")
+    git(repo, "commit", "-q", "-m", "ports")
+    tree = add_worktree(repo, "p")
+    assert berth_json(tree, "up")["ports"] == {"app": 8001}
+    (tree / "berth.toml").write_text("[ports]\napp = 8100\nvite = 5173\n")
+    proc = berth(tree, "env", check=False)
+    assert proc.returncode == 6
+    assert "hint: run berth up" in proc.stderr
+    assert berth_json(tree, "up")["ports"] == {"app": 8101, "vite": 5174}
+    assert env_of(tree)["VITE_PORT"] == "5174"
+
+
+def test_a_missing_baseline_is_not_recorded(worktree: Path) -> None:
+    proc = berth(worktree, "up", "--baseline", "typo", check=False)
+    assert proc.returncode == 7
+    assert berth_json(worktree, "up")["baseline"] is None
+
+
+def test_a_berth_moves_to_a_baseline_with_reset(repo: Path) -> None:
+    a, b = add_worktree(repo, "a"), add_worktree(repo, "b")
+    berth(a, "up")
+    with psycopg.connect(env_of(a)["DATABASE_URL"]) as conn:
+        conn.execute("CREATE TABLE seeded (v int)")
+    berth(a, "snapshot", "seeded")
+    berth(b, "up")
+    proc = berth(b, "up", "--baseline", "seeded", check=False)
+    assert proc.returncode == 6
+    assert "hint: berth reset --baseline seeded" in proc.stderr
+    assert berth_json(b, "reset", "--yes", "--baseline", "seeded")["baseline"] == "seeded"
+    with psycopg.connect(env_of(b)["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT count(*) FROM seeded").fetchone() == (0,)
+    # Now a berth starts from it: replacing it would change that berth's start under it.
+    refused = berth(a, "snapshot", "seeded", "--force", check=False)
+    assert refused.returncode == 6
+    assert "stays as it is" in refused.stderr
+
+
+def test_another_server_is_named_not_silently_used(worktree: Path) -> None:
+    data = berth_json(worktree, "up")
+    env = {**os.environ, "BERTH_SERVER": "postgresql://admin@127.0.0.1:9/postgres"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "berth", "up"],
+        cwd=worktree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 6
+    assert f"berth {data['instance']} lives on another server" in proc.stderr
+
+
+def test_restore_from_elsewhere_renders_the_berths_own_config(repo: Path, tmp_path: Path) -> None:
+    (repo / "berth.toml").write_text(
+        '[ports]\nvite = 5173\n[env]\nAPP_INSTANCE = "{instance.id}"\n'
+    )
+    git(repo, "add", "berth.toml")
+    git(repo, "commit", "-q", "-m", "config")
+    tree = add_worktree(repo, "own")
+    ident = berth_json(tree, "up")["instance"]
+    berth(tree, "down")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    berth_json(elsewhere, "restore", ident)
+    written = (tree / ".env.berth").read_text()  # what the app reads
+    assert f"APP_INSTANCE={ident}" in written
+    assert "VITE_PORT=5174" in written

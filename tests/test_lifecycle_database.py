@@ -47,8 +47,14 @@ def test_migrate_applies_a_new_migration_in_place(app: Path) -> None:
     status = berth_json(tree, "status")
     assert status["migrations"]["pending"] == 1
     berth(tree, "migrate")
-    assert berth_json(tree, "status")["migrations"]["pending"] == 0
+    migrated = berth_json(tree, "status")
+    assert migrated["migrations"]["pending"] == 0
     assert rows(url_of(tree)) == [7]  # in place: data kept
+    # Its fingerprint is now that of its three migrations, as a new berth's would be.
+    other = add_worktree(app, "b")
+    migration(other, "0003_t3.sql", "CREATE TABLE t3 (id int);\n")
+    assert migrated["template"] == berth_json(other, "up")["template"]
+    assert migrated["template"] != status["template"]
 
 
 def test_fork_copies_another_berth_and_refuses_while_it_is_in_use(app: Path) -> None:

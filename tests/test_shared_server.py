@@ -224,6 +224,21 @@ def test_a_bad_machine_id_is_a_config_error(worktree: Path) -> None:
     assert "machine_id must be 1 to 12 lowercase letters or digits" in proc.stderr
 
 
+def test_names_on_the_embedded_server_carry_no_machine_id(worktree: Path) -> None:
+    """Only a shared server needs them; an id saved by an earlier external run changes nothing."""
+    proc = subprocess.run(
+        [*BERTH, "up", "--json"],
+        cwd=worktree,
+        env={**os.environ, "BERTH_MACHINE_ID": "alice1"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    data = json.loads(proc.stdout)
+    assert data["database"]["user"] == f"berth_{data['instance']}"
+    assert "alice1" not in data["database"]["name"]
+
+
 def test_the_admin_acts_only_as_roles_it_may(team: Team, server: Any) -> None:
     """A role the admin did not create needs a grant; berth says which."""
     other = f"other_{secrets.token_hex(4)}"

@@ -6,6 +6,7 @@ surprising default.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -27,6 +28,9 @@ MIGRATION_TOOLS = (
 ON_CHECKOUT = ("status", "migrate", "reset")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Files berth must never write its env file over, whatever their content (compared in
+# lower case: a case-insensitive file system takes ``.GIT`` for ``.git``).
+_RESERVED_FILES = frozenset({".git", "berth.toml", "pyproject.toml"})
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,12 @@ class _Reader:
 
     def number(self, key: str, default: float) -> float:
         value = self.table.pop(key, default)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+            or value <= 0
+        ):
             raise self._fail(key, f"must be a positive number, got {value!r}")
         return float(value)
 
@@ -120,13 +129,35 @@ class _Reader:
 
 
 def _ports(reader: _Reader) -> dict[str, int]:
+    """Port names (lower-cased) and bases; each berth gets base + its slot.
+
+    Two ports with one base would get the same port in every berth, and names that
+    differ only in case would share one ``<NAME>_PORT`` variable: both are errors.
+    """
     ports: dict[str, int] = {}
+    spelled: dict[str, str] = {}  # lower-cased name -> the name as written
     for name, base in list(reader.table.items()):
         if not _NAME.match(name):
             raise reader._fail(name, "is not a valid port name (letters, digits, _)")
         if isinstance(base, bool) or not isinstance(base, int) or not 1024 <= base <= 65000:
             raise reader._fail(name, f"must be a port number from 1024 to 65000, got {base!r}")
-        ports[name.lower()] = base
+        key = name.lower()
+        if key in spelled:
+            raise ConfigError(
+                f"{reader.where}: {reader.prefix}{spelled[key]} and {reader.prefix}{name} "
+                f"differ only in case (both would be {key.upper()}_PORT)",
+                hint=f"rename or remove one of them in {reader.where}",
+            )
+        for other, other_base in ports.items():
+            if other_base == base:
+                raise ConfigError(
+                    f"{reader.where}: {reader.prefix}{name} has the same base as "
+                    f"{reader.prefix}{spelled[other]} ({base})",
+                    hint=f"give {reader.prefix}{name} a base of its own in {reader.where}: "
+                    "each berth gets base + slot, so equal bases always collide",
+                )
+        ports[key] = base
+        spelled[key] = name
         reader.table.pop(name)
     return ports
 
@@ -143,13 +174,21 @@ def _env(reader: _Reader) -> dict[str, str]:
     return env
 
 
+def _env_file(reader: _Reader) -> str:
+    """A plain file name in the worktree root that is not git's or berth's own config."""
+    name = reader.text("env_file", ".env.berth") or ".env.berth"
+    if "/" in name or "\\" in name or "\0" in name or name in {".", ".."}:
+        raise reader._fail("env_file", f"must be a file name in the worktree root, got {name!r}")
+    if name.lower() in _RESERVED_FILES:
+        raise reader._fail("env_file", f"must not be {name!r}: that file is git's or berth's own")
+    return name
+
+
 def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConfig:
     top = _Reader(where, data)
     project = top.text("project", default_project) or default_project
     main = top.choice("main", "keep", ("keep", "berth"))
-    env_file = top.text("env_file", ".env.berth") or ".env.berth"
-    if "/" in env_file or env_file in {".", ".."}:
-        raise top._fail("env_file", "must be a file name in the worktree root")
+    env_file = _env_file(top)
     db = top.table_of("database")
     database = DatabaseConfig(
         migrations=db.str_list("migrations"),

@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 
 def default_project(worktree: Worktree) -> str:
-    name = worktree.repo_root.name
-    return name.removesuffix(".git") or "app"
+    """The repository's name: ``shop`` for ``shop/.git``, ``shop.git``, and ``shop/.bare``."""
+    root = worktree.repo_root
+    if root.name.startswith(".") and root.name != ".git":
+        root = root.parent  # a hidden bare repository inside the project's directory
+    return root.name.removesuffix(".git") or "app"
 
 
 @dataclass

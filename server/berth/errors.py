@@ -29,6 +29,16 @@ class BerthError(Exception):
         }
 
 
+class UsageError(BerthError):
+    """The command line itself is wrong: an unknown option or command, a bad or missing value.
+
+    Exit code 2, as click uses for usage errors.
+    """
+
+    exit_code = 2
+    kind = "usage"
+
+
 class ConfigError(BerthError):
     exit_code = 3
     kind = "config"
@@ -100,6 +110,7 @@ EXIT_CODES: dict[str, int] = {
     cls.kind: cls.exit_code
     for cls in (
         BerthError,
+        UsageError,
         ConfigError,
         GitError,
         ServerError,

@@ -34,7 +34,21 @@ def worktree_gone(record: BerthRecord) -> bool:
         dot_git = (git_dir / "gitdir").read_text(encoding="utf-8").strip()
     except OSError:
         return False  # the main checkout: its git dir is the repository itself
-    return not Path(dot_git).exists()
+    if not Path(dot_git).exists():
+        return True
+    # A worktree removed and added again at the same path has a new git dir of the
+    # same name: the berth whose id it no longer names is gone with the old one.
+    return _id_in(git_dir) != record.id
+
+
+def _id_in(git_dir: Path) -> str | None:
+    import json
+
+    try:
+        data = json.loads((git_dir / "berth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("id") if isinstance(data, dict) else None
 
 
 @contextlib.contextmanager

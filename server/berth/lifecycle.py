@@ -62,11 +62,24 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
         ident = instance.ensure_id(worktree, config.project)
         record = ctx.registry.get(ident)
         if record is None:
+            if baseline:  # a name that is not there fails before anything is recorded
+                with ctx.server.connect() as conn:
+                    baselines.find(conn, config.project, baseline)
             fresh = _new_record(ctx, worktree, config, ident)
             fresh.baseline = baseline
             record = ctx.registry.allocate(fresh, config.ports, port_is_free)
+        elif baseline and baseline != record.baseline:
+            raise ConflictError(
+                f"this worktree has berth {record.id} already"
+                + (f" (from baseline {record.baseline!r})" if record.baseline else ""),
+                hint=f"berth reset --baseline {baseline} starts its database again from it",
+            )
+        if record.server != ctx.server.key:
+            require_usable(ctx, record)
         if record.state == "trashed":
             return restore(ctx, record.id)
+        if record.slot >= 0:  # [ports] may have changed since: new names, new bases
+            ctx.registry.sync_ports(record.id, config.ports, port_is_free)
         berth_env(ctx, record, config)  # a bad [env] template fails before any work
         if record.worktree != str(worktree.root) or record.git_dir != str(worktree.git_dir):
             # The worktree moved (git worktree move): follow it.
@@ -81,6 +94,22 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
         write_env(ctx, record, config)
         log.info("up", instance=record.id, database=record.database, slot=record.slot)
         return status(ctx, record)
+
+
+def require_usable(ctx: Context, record: BerthRecord) -> None:
+    """Refuse to work on a berth that is in the trash, or that lives on another server."""
+    if record.server != ctx.server.key:
+        raise ConflictError(
+            f"berth {record.id} lives on another server ({record.server}),"
+            f" not on this one ({ctx.server.key})",
+            hint="run berth with the server it was made on (BERTH_SERVER or BERTH_DATA_DIR as"
+            f" then), or forget it: berth down --purge --yes {record.id}",
+        )
+    if record.state == "trashed":
+        raise ConflictError(
+            f"berth {record.id} is in the trash",
+            hint=f"berth restore {record.id} brings it back (or berth up in its worktree)",
+        )
 
 
 def _server_side_ok(ctx: Context, record: BerthRecord) -> bool:
@@ -180,6 +209,7 @@ def _to_trash(ctx: Context, conn: admin.Conn, record: BerthRecord, reason: str) 
 
 def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
     """Apply this branch's pending migrations to the berth's database, in place."""
+    require_usable(ctx, record)
     _, config = ctx.need_worktree()
     root = Path(record.worktree)
     files = discover(root, config.database.migrations)
@@ -199,7 +229,12 @@ def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
         with psycopg_connect(url) as db:
             applied = [f.relpath for f in sql_runner.apply(db, files)]
     touch_changed(ctx, record)
-    return {"instance": record.id, "applied": applied, "migrations": migration_summary(ctx, record)}
+    summary = migration_summary(ctx, record)
+    if files and summary["state"] == "ok":
+        # The database now holds exactly this branch's migrations: its fingerprint says so
+        # (what status shows, and what a snapshot of it records).
+        ctx.registry.update(record.id, template=builder(ctx, root).fingerprint)
+    return {"instance": record.id, "applied": applied, "migrations": summary}
 
 
 def psycopg_connect(url: str) -> admin.Conn:
@@ -214,8 +249,17 @@ def psycopg_connect(url: str) -> admin.Conn:
         ) from None
 
 
-def reset(ctx: Context, record: BerthRecord) -> dict[str, Any]:
-    """The previous database to the trash; a fresh copy of the current template in its place."""
+def reset(ctx: Context, record: BerthRecord, *, baseline: str | None = None) -> dict[str, Any]:
+    """The previous database to the trash; a fresh copy of the current template in its place.
+
+    With ``baseline``, the fresh copy (and every later reset) comes from that baseline.
+    """
+    require_usable(ctx, record)
+    if baseline:
+        with ctx.server.connect() as conn:
+            baselines.find(conn, record.project, baseline)
+        ctx.registry.update(record.id, baseline=baseline)
+        record = ctx.registry.get(record.id) or record
     with instance.locked(Path(record.git_dir)), ctx.server.connect() as conn:
         trash = (
             _to_trash(ctx, conn, record, "reset")
@@ -234,9 +278,11 @@ def fork(
     ctx: Context, record: BerthRecord, source_id: str, *, force: bool = False
 ) -> dict[str, Any]:
     """This berth's database becomes a copy of another berth's (or main's)."""
+    require_usable(ctx, record)
     source = _fork_source(ctx, source_id)
     if source.id == record.id:
         raise ConflictError("a berth cannot fork from itself", hint="name another berth or main")
+    require_usable(ctx, source)
     with ctx.server.connect() as conn:
         admin.check_owned(conn, source.database, source.id)
         users = admin.connections(conn, source.database)
@@ -286,7 +332,21 @@ def _fork_source(ctx: Context, source_id: str) -> BerthRecord:
 def snapshot(
     ctx: Context, record: BerthRecord, name: str, *, force: bool = False
 ) -> dict[str, Any]:
-    """A named baseline from this berth's database; new berths can start from it."""
+    """A named baseline from this berth's database; new berths can start from it.
+
+    ``force`` replaces a baseline of that name unless another berth was made from it.
+    """
+    require_usable(ctx, record)
+    users = sorted(
+        r.id
+        for r in ctx.registry.list(project=record.project)
+        if r.baseline == name and r.id != record.id and r.server == ctx.server.key
+    )
+    if users and force:
+        raise ConflictError(
+            f"baseline {name!r} is the start of berth(s) {', '.join(users)}; it stays as it is",
+            hint="snapshot under another name",
+        )
     with ctx.server.connect() as conn:
         base = baselines.create(ctx.server, conn, record, name, force=force)
     return {"baseline": base.to_json(), "instance": record.id}
@@ -332,6 +392,13 @@ def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict
 
 
 def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, str]:
+    if record.slot >= 0:
+        missing = [name for name in config.ports if name not in ctx.registry.ports(record.id)]
+        if missing:
+            raise ConflictError(
+                f"[ports] names {', '.join(missing)}, which berth {record.id} has no port for yet",
+                hint="run berth up in its worktree: it gives the berth its new ports",
+            )
     defaults = default_templates(config.ports)
     if config.redis_url:
         defaults.update(berth_redis.default_templates(ctx, record))
@@ -374,10 +441,12 @@ def down(
     ctx: Context, record: BerthRecord, *, purge: bool = False, skip_redis: bool = False
 ) -> dict[str, Any]:
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
-    if purge:
-        # First: a down Redis stops the purge before any drop (unless told to leave Redis be).
-        berth_redis.release(ctx, record, skip=skip_redis)
     with ctx.server.connect() as conn:
+        if record.state != "trashed" and admin.database_exists(conn, record.database):
+            admin.check_owned(conn, record.database, record.id)  # before anything changes
+        if purge:
+            # A down Redis stops the purge before any drop (unless told to leave Redis be).
+            berth_redis.release(ctx, record, skip=skip_redis)
         admin.set_login(conn, record.role, False)
         admin.terminate(conn, role=record.role)
         trash = None
@@ -497,16 +566,31 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
             admin.rename_database(conn, name, record.database)
             admin.set_login(conn, record.role, True)
         ctx.registry.remove_trash(name)
-        config = ctx.config or _repository_config(record)
+        config = _own_config(ctx, record)
         if record.slot < 0 and config is not None:
             # berth gc gave the slot back when the worktree vanished.
             ctx.registry.reclaim_slot(record.id, config.ports, port_is_free)
         ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
     record = ctx.registry.get(record.id) or record
-    if ctx.config is not None and Path(record.worktree).is_dir():
-        write_env(ctx, record, ctx.config)
+    if config is not None and Path(record.worktree).is_dir():
+        write_env(ctx, record, config)
     touch_changed(ctx, record)
     return status(ctx, record)
+
+
+def _own_config(ctx: Context, record: BerthRecord) -> ProjectConfig | None:
+    """The config of the berth's own worktree (or repository), wherever the command runs."""
+    from berth.config import load_project
+
+    here = ctx.worktree
+    if here is not None and ctx.config is not None and str(here.root) == record.worktree:
+        return ctx.config
+    if Path(record.worktree).is_dir():
+        try:
+            return load_project(Path(record.worktree), record.project)
+        except BerthError:
+            pass
+    return _repository_config(record)
 
 
 def _repository_config(record: BerthRecord) -> ProjectConfig | None:

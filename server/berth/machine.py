@@ -57,10 +57,13 @@ def machine_id(settings: Settings) -> str | None:
     On an external server without a configured id, one is derived and saved
     in the user settings, so it stays the same when the host is renamed.
     """
-    if settings.machine_id:
-        return check(settings.machine_id, settings.sources.get("machine_id", "machine_id"))
+    configured = settings.machine_id and check(
+        settings.machine_id, settings.sources.get("machine_id", "machine_id")
+    )
     if settings.server == "embedded":
-        return None
+        return None  # one machine's own server: names need no machine id
+    if configured:
+        return configured
     if settings.config_file not in _derived:
         value = derive()
         path = save_setting("machine_id", value)

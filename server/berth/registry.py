@@ -291,6 +291,43 @@ class Registry:
             db.execute("DELETE FROM redis WHERE berth_id = ?", (berth_id,))
             db.execute("UPDATE berths SET redis_index = NULL WHERE id = ?", (berth_id,))
 
+    def sync_ports(
+        self, berth_id: str, bases: Mapping[str, int], is_free: Callable[[int], bool]
+    ) -> None:
+        """The berth's ports as ``[ports]`` names them now (base + slot): new names, new bases.
+
+        A port that another berth holds, or that something listens on, stops it
+        with a ConflictError and changes nothing.
+        """
+        with self.transaction() as db:
+            row = db.execute("SELECT slot FROM berths WHERE id = ?", (berth_id,)).fetchone()
+            if row is None or row["slot"] < 0:
+                return
+            wanted = ports_for(bases, row["slot"])
+            held = {
+                r["name"]: r["port"]
+                for r in db.execute("SELECT name, port FROM ports WHERE berth_id = ?", (berth_id,))
+            }
+            if held == wanted:
+                return
+            mine = set(held.values())
+            for name, port in wanted.items():
+                if port in mine:
+                    continue
+                other = db.execute("SELECT 1 FROM ports WHERE port = ?", (port,)).fetchone()
+                if other or port > 65535 or not is_free(port):
+                    raise ConflictError(
+                        f"port {port} for {name!r} (its [ports] base + slot {row['slot']})"
+                        " is taken",
+                        hint="choose another base for it in [ports], or free the port",
+                    )
+            db.execute("DELETE FROM ports WHERE berth_id = ?", (berth_id,))
+            for name, port in wanted.items():
+                db.execute(
+                    "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)",
+                    (port, berth_id, name),
+                )
+
     def release_slot(self, berth_id: str) -> None:
         """Give a retired berth's slot and ports back.
 

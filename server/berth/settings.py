@@ -7,6 +7,7 @@ each key overridable by a ``BERTH_*`` environment variable.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -92,9 +93,16 @@ def _coerce(key: str, raw: object, where: str) -> object:
             return False
     elif kind is float and isinstance(raw, str | int | float) and not isinstance(raw, bool):
         try:
-            return float(raw)
+            number = float(raw)
         except ValueError:
             pass
+        else:
+            if math.isfinite(number) and number >= 0:
+                return number
+            raise ConfigError(
+                f"{where}: {key} must be a finite number of 0 or more, got {raw!r}",
+                hint=f"fix {key} in {where}",
+            )
     elif isinstance(raw, kind):
         return raw
     raise ConfigError(

@@ -7,6 +7,8 @@ import pwd
 import stat
 from pathlib import Path
 
+import pytest
+
 from berth.pg.cluster import Cluster, find_binaries
 from berth.settings import load_settings
 from berthtest import berth_json
@@ -64,3 +66,66 @@ def test_a_taken_port_is_a_clear_conflict(tmp_path: Path, monkeypatch: object) -
         assert "Traceback" not in proc.stderr
     finally:
         shutil.rmtree(Cluster(load_settings()).root, ignore_errors=True)
+
+
+def test_a_socket_path_too_long_is_a_clear_error(tmp_path: Path, monkeypatch: object) -> None:
+    import shutil
+    import tempfile
+
+    from berthtest import berth
+
+    # Open to everyone, so that berth keeps the server there even when it runs as root.
+    base = Path(tempfile.mkdtemp(prefix="berth-long-"))
+    base.chmod(0o755)
+    deep = base / ("d" * 60) / ("e" * 60)
+    monkeypatch.setenv("BERTH_DATA_DIR", str(deep))  # type: ignore[attr-defined]
+    proc = berth(tmp_path, "server", "start", check=False)
+    try:
+        assert proc.returncode == 5, proc.stderr
+        assert "over the 107 a unix socket allows" in proc.stderr
+        assert "hint: use a shorter BERTH_HOME" in proc.stderr
+        assert not (deep / "data" / "PG_VERSION").exists()  # nothing made: said before initdb
+    finally:
+        if proc.returncode == 0:  # pragma: no cover - a started server must not outlive the test
+            berth(tmp_path, "server", "stop", check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _ipv6_loopback() -> bool:
+    """Whether this machine can listen on ::1 (IPv6 may be off, or have no loopback)."""
+    import socket
+
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+def test_port_is_free_sees_ipv4_and_ipv6_loopback_listeners() -> None:
+    import socket
+
+    from berth.pg.cluster import port_is_free
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as v4:
+        v4.bind(("127.0.0.1", 0))
+        v4.listen()
+        assert not port_is_free(v4.getsockname()[1])
+    if not _ipv6_loopback():
+        pytest.skip("no IPv6 loopback on this machine")
+    for _ in range(20):  # a port taken on ::1 only: its IPv4 side is free
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as v6:
+            v6.bind(("::1", 0))
+            v6.listen()
+            port = v6.getsockname()[1]
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as v4_half:
+                try:
+                    v4_half.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+            assert not port_is_free(port)
+            return
+    pytest.fail("found no port free on 127.0.0.1 whose ::1 side could be taken")

@@ -71,6 +71,8 @@ def test_git_worktree_add_provisions_through_the_sidecar(repo: Path, paths: Path
     status = berth_json(tree, "status")
     assert served["instance"] == status["instance"]
     assert daemons_of(Path(os.environ["BERTH_HOME"])) == [watch.pid]
-    # The inline path would have left its worker's result in the worktree's git dir.
+    # The inline path would have left its worker's log in the worktree's git dir; the
+    # sidecar leaves only the result, for berth wait.
     git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir").strip())
-    assert not (git_dir / hookrun.RESULT_FILE).exists()
+    assert not (git_dir / hookrun.LOG_FILE).exists()
+    assert hookrun.last_result(git_dir)["instance"] == status["instance"]

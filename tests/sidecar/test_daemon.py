@@ -23,7 +23,7 @@ import pytest
 from berth.pg import admin
 from berth.sidecar import client, protocol
 from berth.sidecar.protocol import Paths
-from berthtest import add_worktree, app_repo, berth, berth_json, git, tables, url_of
+from berthtest import BERTH, add_worktree, app_repo, berth, berth_json, git, tables, url_of
 from sidecar.conftest import TIMEOUT, Collector, daemons_of, stop_sidecar
 
 CLIENT = [sys.executable, "-m", "berth.sidecar.client"]
@@ -338,3 +338,48 @@ def test_provisioning_is_one_at_a_time_per_repository(
         ("provisioning", str(second.resolve())),
         ("status", str(second.resolve())),
     ]
+
+
+def test_berth_wait_waits_for_a_request_queued_in_the_sidecar(
+    repo: Path, paths: Paths, tmp_path: Path
+) -> None:
+    from berth import hookrun
+
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    app_repo(repo)
+    config = (repo / "berth.toml").read_text()  # [database] is its last table
+    (repo / "berth.toml").write_text(config + f"seed = 'read line < {gate} || :'\n")
+    git(repo, "commit", "-q", "-am", "seed")
+    first, second = add_worktree(repo, "first"), add_worktree(repo, "second")
+    client.start()
+    events = Collector(cwd=repo, scope="repo")
+    ups = [subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(first)])]
+    events.wait_for(lambda e: e["event"] == "progress" and e["message"] == "seeding template")
+    ups.append(subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(second)]))
+    events.wait_for(lambda e: e["event"] == "progress" and "waiting" in e["message"])
+    # Queued: no berth yet in `second`, but its hook lock is held, so wait has something to wait on.
+    git_dir = Path(git(second, "rev-parse", "--absolute-git-dir").strip())
+    assert client.lock_held(git_dir / hookrun.LOCK_FILE)
+    waiting = subprocess.Popen(
+        [*BERTH, "wait", "--json"], cwd=second, stdout=subprocess.PIPE, text=True
+    )
+    with gate.open("w") as fifo:
+        fifo.write("go\n")
+    out, _ = waiting.communicate(timeout=TIMEOUT)
+    assert waiting.returncode == 0
+    assert json.loads(out)["state"] == "active"
+    assert [up.wait(TIMEOUT) for up in ups] == [0, 0]
+
+
+def test_berth_wait_tells_why_the_sidecar_could_not_provision(repo: Path, paths: Paths) -> None:
+    app_repo(repo)
+    tree = add_worktree(repo, "broken")
+    (tree / "db" / "migrations" / "0003_bad.sql").write_text("CREATE TABLE broken (;\n")
+    failed = subprocess.run(
+        [*CLIENT, "up", "--cwd", str(tree)], capture_output=True, text=True, check=False
+    )
+    assert failed.returncode == 9
+    waited = berth(tree, "wait", check=False)
+    assert waited.returncode == 7
+    assert "0003_bad.sql" in waited.stderr  # the reason, not only "no berth"

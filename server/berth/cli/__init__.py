@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from berth import __version__
-from berth.errors import BerthError
+from berth.errors import BerthError, UsageError
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -83,6 +83,45 @@ def report_error(exc: BerthError, as_json: bool) -> None:
         sys.stderr.write(f"hint: {exc.hint}\n")
 
 
+# click >= 8.2 raises this usage error to show a group's help when no command is given.
+_NO_ARGS_IS_HELP: type[click.UsageError] | tuple[()] = getattr(
+    click.exceptions, "NoArgsIsHelpError", ()
+)
+
+
+def usage_error(exc: click.UsageError) -> UsageError:
+    """click's usage error (unknown option or command, bad or missing value) as berth's.
+
+    The message is click's own on one line, in berth's style (lower case, no
+    final full stop); the hint names the help of the command being parsed.
+    """
+    lines = [line.strip() for line in exc.format_message().splitlines()]
+    message = " ".join(line for line in lines if line) or "bad command line"
+    if message[:1].isupper() and message[1:2].islower():
+        message = message[0].lower() + message[1:]
+    if message.endswith(".") and not message.endswith(".."):
+        message = message[:-1]
+    ctx = exc.ctx or _parsing_context(exc)
+    command = ctx.command_path if ctx is not None else "berth"
+    return UsageError(message, hint=f"{command} --help")
+
+
+def _parsing_context(exc: BaseException) -> click.Context | None:
+    """The context click was parsing when it raised ``exc`` without one.
+
+    click's parser raises some errors (an option missing its value) without a
+    context; the innermost ``ctx`` on the way there is the command's.
+    """
+    found = None
+    tb = exc.__traceback__
+    while tb is not None:
+        candidate = tb.tb_frame.f_locals.get("ctx")
+        if isinstance(candidate, click.Context):
+            found = candidate
+        tb = tb.tb_next
+    return found
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -90,6 +129,13 @@ def main(argv: list[str] | None = None) -> None:
     except BerthError as exc:
         report_error(exc, _wants_json(args))
         sys.exit(exc.exit_code)
+    except _NO_ARGS_IS_HELP as exc:  # bare `berth` / `berth server`: click's help, as before
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        error = usage_error(exc)
+        report_error(error, _wants_json(args))
+        sys.exit(error.exit_code)
     except click.exceptions.Abort:
         sys.stderr.write("berth: aborted\n")
         sys.exit(130)

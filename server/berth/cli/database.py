@@ -15,7 +15,9 @@ def _current() -> tuple[Any, Any]:
 
     ctx = context.load()
     ctx.progress = lambda message: click.echo(f"berth: {message}", err=True)
-    return ctx, lifecycle.current_record(ctx)
+    record = lifecycle.current_record(ctx)
+    lifecycle.require_usable(ctx, record)  # before any question: a trashed berth says so
+    return ctx, record
 
 
 @click.command()
@@ -52,14 +54,17 @@ def migrations(as_json: bool) -> None:
 
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option(
+    "--baseline", help="Start from this baseline (berth snapshot) from now on, not the template."
+)
 @json_option
-def reset(yes: bool, as_json: bool) -> None:
+def reset(yes: bool, baseline: str | None, as_json: bool) -> None:
     """Fresh database from the template; the old one goes to the trash."""
     from berth import lifecycle
 
     ctx, record = _current()
     confirm(f"Reset {record.database} (the current one goes to the trash)?", yes)
-    data = lifecycle.reset(ctx, record)
+    data = lifecycle.reset(ctx, record, baseline=baseline)
     emit(data, as_json, describe(data) + f"\n  previous  {data['previous']} (in the trash)")
 
 
@@ -135,7 +140,13 @@ def templates_ls(all_projects: bool, as_json: bool) -> None:
 
 
 @templates.command("gc")
-@click.option("--keep", default=3, show_default=True, help="Newest templates to keep.")
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=3,
+    show_default=True,
+    help="Newest templates to keep.",
+)
 @json_option
 def templates_gc(keep: int, as_json: bool) -> None:
     """Drop old templates no berth uses, keeping the newest few."""

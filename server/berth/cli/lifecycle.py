@@ -189,11 +189,18 @@ def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
     default="dotenv",
     show_default=True,
 )
-def env(fmt: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
+def env(fmt: str, as_json: bool) -> None:
     """Print this berth's environment (with secrets: it is what your app reads)."""
     from berth import context, lifecycle
     from berth.envfile import format_env
 
+    if as_json:
+        here = click.get_current_context()
+        source = here.get_parameter_source("fmt")
+        if fmt != "json" and source is not click.core.ParameterSource.DEFAULT:
+            raise click.BadOptionUsage("as_json", f"--json conflicts with --format {fmt}", here)
+        fmt = "json"
     ctx = context.load()
     _, config = ctx.need_worktree()
     record = lifecycle.current_record(ctx)
@@ -209,6 +216,7 @@ def run(command: tuple[str, ...]) -> None:
     ctx = context.load()
     _, config = ctx.need_worktree()
     record = lifecycle.current_record(ctx)
+    lifecycle.require_usable(ctx, record)
     env = {**os.environ, **lifecycle.berth_env(ctx, record, config)}
     program = shutil.which(command[0], path=env.get("PATH"))
     if program is None:
@@ -231,6 +239,7 @@ def psql(args: tuple[str, ...]) -> None:
 
     ctx = context.load()
     record = lifecycle.current_record(ctx)
+    lifecycle.require_usable(ctx, record)
     server = ctx.server
     candidates = [shutil.which("psql")]
     with contextlib.suppress(Exception):  # fall back to psql on PATH

@@ -59,8 +59,13 @@ def observe(conn: Conn, files: list[MigrationFile]) -> Observation:
     )
 
 
-def apply(conn: Conn, files: list[MigrationFile]) -> list[MigrationFile]:
-    """Apply the files not yet recorded, in order; return the ones applied."""
+def apply(
+    conn: Conn, files: list[MigrationFile], retry: str = "berth migrate"
+) -> list[MigrationFile]:
+    """Apply the files not yet recorded, in order; return the ones applied.
+
+    ``retry`` is the command a failure's hint tells the user to run again.
+    """
     _check_unique(files)
     ensure_table(conn)
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
@@ -70,14 +75,14 @@ def apply(conn: Conn, files: list[MigrationFile]) -> list[MigrationFile]:
         for file in files:
             if file.version in done:
                 continue
-            _apply_one(conn, file)
+            _apply_one(conn, file, retry)
             applied.append(file)
         return applied
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
-def _apply_one(conn: Conn, file: MigrationFile) -> None:
+def _apply_one(conn: Conn, file: MigrationFile, retry: str) -> None:
     script = file.path.read_bytes()
     try:
         with conn.transaction():
@@ -96,7 +101,7 @@ def _apply_one(conn: Conn, file: MigrationFile) -> None:
             f"migration {file.relpath}{_where(exc, script)} failed: {_first_line(exc)}",
             hint=(
                 f"nothing of {file.name} was applied (each file runs in one transaction); "
-                "fix it and run berth migrate again"
+                f"fix it and run {retry} again"
             ),
         ) from None
 

@@ -10,6 +10,7 @@ and its files live where that user can reach them.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import importlib.util
@@ -28,6 +29,8 @@ from pathlib import Path
 
 from berth.errors import ConflictError, ServerError
 from berth.settings import Settings
+
+SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with its terminating NUL
 
 ADMIN_ROLE = "berth_admin"
 FIRST_PORT = 55432
@@ -156,11 +159,28 @@ def _free_port(start: int) -> int:
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether ``port`` can be bound on ``host``; on the IPv4 loopback also on ``::1``.
+
+    A process that listens on ``[::1]:port`` only does not hold the IPv4 port, yet a
+    client of ``localhost`` may reach it first. Without IPv6 (no ``::1`` to bind) that
+    half counts as free.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
             sock.bind((host, port))
         except OSError:
             return False
+    if host != "127.0.0.1" or not socket.has_ipv6:
+        return True
+    try:
+        sock6 = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    except OSError:
+        return True  # IPv6 is off in this kernel
+    with sock6:
+        try:
+            sock6.bind(("::1", port))
+        except OSError as exc:
+            return exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT)
     return True
 
 
@@ -300,7 +320,19 @@ class Cluster:
         with self._lock():
             self._init_locked(port)
 
+    def _check_socket_path(self, port: int | None) -> None:
+        """A unix socket path holds at most 107 bytes: say so before Postgres fails on it."""
+        path = self.run_dir / f".s.PGSQL.{port or 65535}"
+        if len(os.fsencode(path)) > SOCKET_PATH_MAX:
+            raise ServerError(
+                f"the server's socket path would be {len(os.fsencode(path))} bytes, over the"
+                f" {SOCKET_PATH_MAX} a unix socket allows: {path}",
+                hint="use a shorter BERTH_HOME, or put the server on a shorter path:"
+                " berth server init --data-dir /short/path",
+            )
+
     def _init_locked(self, port: int | None) -> None:
+        self._check_socket_path(port or self.port)
         if self.initialized:
             return
         self._make_root()

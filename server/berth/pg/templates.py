@@ -286,7 +286,7 @@ class Builder:
         from berth.migrations import sql as sql_runner
 
         with psycopg.connect(url, autocommit=True) as db:
-            sql_runner.apply(db, self.files)
+            sql_runner.apply(db, self.files, retry="berth up")
 
     def _run(self, what: str, command: str, url: str) -> None:
         run_command(

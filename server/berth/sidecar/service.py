@@ -408,53 +408,70 @@ class Sidecar:
         self.jobs += 1
         try:
             try:
-                root, repo = await asyncio.to_thread(work.locate, cwd)
+                root, repo, git_dir = await asyncio.to_thread(work.locate_all, cwd)
             except BerthError as exc:
                 outbox.put_nowait(error_message(exc))
                 return
-            where = {"repo": repo, "worktree": root}
-
-            def emit(name: str, **fields: Any) -> None:
-                event = protocol.event(name, **where, **fields)
-                outbox.put_nowait(event)
-                self.publish(event)
-
-            lock = self.repo_lock(repo)
-            if lock.locked():
-                emit("progress", message="waiting for another berth of this repository")
-            async with lock:
-                emit("provisioning")
-
-                def progress(message: str) -> None:
-                    self.loop.call_soon_threadsafe(
-                        functools.partial(emit, "progress", message=message)
-                    )
-
-                try:
-                    data = await asyncio.to_thread(
-                        work.provision, cwd, baseline, env, progress, self.settings.sidecar_spares
-                    )
-                except BerthError as exc:
-                    emit("failed", error=exc.to_json())
-                    outbox.put_nowait(error_message(exc))
-                    return
-                except Exception as exc:
-                    log.error("up failed", cwd=cwd, error=traceback.format_exc())  # noqa: TRY400 - the traceback is a field: our JSON logs render no exc_info
-                    message = f"internal error in the sidecar: {type(exc).__name__}: {exc}"
-                    emit("failed", error={"error": "internal", "message": message})
-                    hint = f"see {self.paths.log_file}"
-                    outbox.put_nowait(protocol.failure("internal", message, hint))
-                    return
-            # A new berth: watch its repository and state dir before anyone hears of it.
-            self._sweep()
-            emit("status", instance=data.get("instance"), state=data.get("state"), status=data)
-            outbox.put_nowait(protocol.result(data))
-            source = work.spare_source(data)
-            if self.settings.sidecar_spares and source is not None:
-                self.spawn(self.replenish(source, str(data["project"]), repo))
+            # Held from now until the answer: `berth wait` there waits for this request.
+            hook_lock = work.hold_hook_lock(git_dir)
+            outcome: dict[str, Any] = {"error": "internal", "message": "the sidecar stopped"}
+            try:
+                outcome = await self._provision(cwd, baseline, env, outbox, root, repo)
+            finally:
+                work.release_hook_lock(hook_lock, git_dir, outcome)
         finally:
             self.jobs -= 1
             self.touch()
+
+    async def _provision(  # noqa: PLR0917 - one request's parts
+        self,
+        cwd: str,
+        baseline: str | None,
+        env: dict[str, str] | None,
+        outbox: asyncio.Queue[Message],
+        root: str,
+        repo: str,
+    ) -> dict[str, Any]:
+        """Provision in turn with the repository's other requests; the result or error object."""
+        where = {"repo": repo, "worktree": root}
+
+        def emit(name: str, **fields: Any) -> None:
+            event = protocol.event(name, **where, **fields)
+            outbox.put_nowait(event)
+            self.publish(event)
+
+        lock = self.repo_lock(repo)
+        if lock.locked():
+            emit("progress", message="waiting for another berth of this repository")
+        async with lock:
+            emit("provisioning")
+
+            def progress(message: str) -> None:
+                self.loop.call_soon_threadsafe(functools.partial(emit, "progress", message=message))
+
+            try:
+                data = await asyncio.to_thread(
+                    work.provision, cwd, baseline, env, progress, self.settings.sidecar_spares
+                )
+            except BerthError as exc:
+                emit("failed", error=exc.to_json())
+                outbox.put_nowait(error_message(exc))
+                return exc.to_json()
+            except Exception as exc:
+                log.error("up failed", cwd=cwd, error=traceback.format_exc())  # noqa: TRY400 - the traceback is a field: our JSON logs render no exc_info
+                message = f"internal error in the sidecar: {type(exc).__name__}: {exc}"
+                emit("failed", error={"error": "internal", "message": message})
+                hint = f"see {self.paths.log_file}"
+                outbox.put_nowait(protocol.failure("internal", message, hint))
+                return {"error": "internal", "message": message, "hint": hint}
+        # A new berth: watch its repository and state dir before anyone hears of it.
+        self._sweep()
+        emit("status", instance=data.get("instance"), state=data.get("state"), status=data)
+        outbox.put_nowait(protocol.result(data))
+        source = work.spare_source(data)
+        if self.settings.sidecar_spares and source is not None:
+            self.spawn(self.replenish(source, str(data["project"]), repo))
+        return data
 
     async def replenish(self, source: str, project: str, repo: str) -> None:
         """A spare copy of ``source`` for the next berth, made after this one is answered."""

@@ -21,10 +21,65 @@ _making = threading.Lock()
 
 def locate(cwd: str) -> tuple[str, str]:
     """``(worktree root, common git dir)`` of ``cwd``; GitError when it is not in one."""
+    root, common, _ = locate_all(cwd)
+    return root, common
+
+
+def locate_all(cwd: str) -> tuple[str, str, str]:
+    """``(worktree root, common git dir, the worktree's own git dir)`` of ``cwd``."""
     from berth.git import find_worktree
 
     worktree = find_worktree(Path(cwd))
-    return str(worktree.root), str(worktree.common_dir)
+    return str(worktree.root), str(worktree.common_dir), str(worktree.git_dir)
+
+
+def hold_hook_lock(git_dir: str) -> int | None:
+    """Take the worktree's ``berth-hook.lock`` if nobody holds it; the descriptor, or None.
+
+    While a request waits for its turn and provisions, ``berth wait`` in that
+    worktree blocks on this lock, as it does on an inline hook worker's.
+    """
+    import fcntl
+    import os
+
+    from berth.hookrun import LOCK_FILE
+
+    try:
+        fd = os.open(Path(git_dir) / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None  # a hook's worker (or another request) has it: it reports for itself
+    return fd
+
+
+def release_hook_lock(fd: int | None, git_dir: str, outcome: dict[str, Any]) -> None:
+    """Leave the outcome where ``berth wait`` and the next hook look for it; unlock."""
+    import json
+    import os
+
+    from berth.hookrun import LOG_FILE, RESULT_FILE
+
+    if fd is None:
+        return
+    try:
+        where = Path(git_dir)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        with os.fdopen(os.open(where / RESULT_FILE, flags, 0o600), "w") as result:
+            result.write(json.dumps(outcome) + "\n")
+        if "error" in outcome:
+            lines = [f"berth: error: {outcome.get('message')}"]
+            if outcome.get("hint"):
+                lines.append(f"hint: {outcome['hint']}")
+            with os.fdopen(os.open(where / LOG_FILE, flags, 0o600), "w") as log_file:
+                log_file.write("\n".join(lines) + "\n")
+    except OSError as exc:  # the worktree went away meanwhile: nobody will wait in it
+        log.warning("cannot write the hook's result", git_dir=git_dir, error=str(exc))
+    finally:
+        os.close(fd)
 
 
 def provision(
