@@ -134,6 +134,12 @@ def test_on_checkout_migrate_applies_them(repo: Path) -> None:
     )
     assert "applied 1 migration" in switch.stderr
     assert berth_json(wt, "status")["migrations"]["pending"] == 0
+    # Back on a branch without it: nothing to apply, and the one too many is named.
+    back = subprocess.run(
+        ["git", "checkout", "-q", "mig"], cwd=wt, capture_output=True, text=True, check=True
+    )
+    assert "applied 0" not in back.stderr
+    assert "1 applied but not on this branch (berth reset)" in back.stderr
 
 
 def test_a_hook_retires_berths_of_vanished_worktrees(repo: Path) -> None:

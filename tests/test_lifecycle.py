@@ -319,3 +319,11 @@ def test_restore_from_elsewhere_renders_the_berths_own_config(repo: Path, tmp_pa
     written = (tree / ".env.berth").read_text()  # what the app reads
     assert f"APP_INSTANCE={ident}" in written
     assert "VITE_PORT=5174" in written
+
+
+def test_status_and_ls_follow_the_worktrees_branch(worktree: Path) -> None:
+    assert berth_json(worktree, "up")["branch"] == "wt1"
+    git(worktree, "checkout", "-q", "-b", "feature/next")
+    assert berth_json(worktree, "status")["branch"] == "feature/next"
+    berth(worktree, "up")
+    assert [b["branch"] for b in berth_json(worktree, "ls")["berths"]] == ["feature/next"]

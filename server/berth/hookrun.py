@@ -287,13 +287,20 @@ def summary(action: str, data: dict[str, Any]) -> str:
             f"berth: berth {data['instance']} ready: database {data['database']['name']}, "
             f"ports {ports}, env in {Path(str(data['env_file'])).name}"
         )
-    if action == "migrate":
-        return f"berth: applied {len(data.get('applied', []))} migration(s) to this berth"
+    parts = _problems(data.get("migrations") or {})
+    applied = len(data.get("applied", []))
+    if action == "migrate" and applied:
+        done = f"berth: applied {applied} migration(s) to this berth"
+        return done + ("; still " + "; ".join(parts) if parts else "")
     if action == "reset":
         previous = data.get("previous")
         keep = f" (the previous one: berth restore {previous})" if previous else ""
         return f"berth: fresh database from this branch's template{keep}"
-    counts = data.get("migrations") or {}
+    return "berth: migrations on this berth: " + "; ".join(parts) if parts else ""
+
+
+def _problems(counts: dict[str, Any]) -> list[str]:
+    """What is out of step between the berth's database and this branch's migrations."""
     parts = []
     if counts.get("pending"):
         parts.append(f"{counts['pending']} pending (berth migrate)")
@@ -301,7 +308,7 @@ def summary(action: str, data: dict[str, Any]) -> str:
         parts.append(f"{counts['edited']} edited after they were applied (berth reset)")
     if counts.get("missing"):
         parts.append(f"{counts['missing']} applied but not on this branch (berth reset)")
-    return "berth: migrations on this berth: " + "; ".join(parts) if parts else ""
+    return parts
 
 
 def work(ctx: Context, action: str) -> dict[str, Any]:

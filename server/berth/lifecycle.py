@@ -81,10 +81,17 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
         if record.slot >= 0:  # [ports] may have changed since: new names, new bases
             ctx.registry.sync_ports(record.id, config.ports, port_is_free)
         berth_env(ctx, record, config)  # a bad [env] template fails before any work
-        if record.worktree != str(worktree.root) or record.git_dir != str(worktree.git_dir):
-            # The worktree moved (git worktree move): follow it.
+        if (record.worktree, record.git_dir, record.branch) != (
+            str(worktree.root),
+            str(worktree.git_dir),
+            worktree.branch,
+        ):
+            # The worktree moved (git worktree move), or is on another branch: follow it.
             ctx.registry.update(
-                record.id, worktree=str(worktree.root), git_dir=str(worktree.git_dir)
+                record.id,
+                worktree=str(worktree.root),
+                git_dir=str(worktree.git_dir),
+                branch=worktree.branch,
             )
             record = ctx.registry.get(record.id) or record
         berth_redis.ensure(ctx, record, config)  # before the database: a down Redis fails fast
@@ -642,6 +649,14 @@ def migration_report(ctx: Context, record: BerthRecord) -> Any:
         return read_status(config.database.tool, conn, files)
 
 
+def _live_branch(ctx: Context, record: BerthRecord) -> str | None:
+    """The branch the berth's worktree is on now, when the command runs in it."""
+    here = ctx.worktree
+    if here is not None and str(here.root) == record.worktree:
+        return here.branch
+    return record.branch
+
+
 def status(
     ctx: Context, record: BerthRecord, *, show_secrets: bool = False, migrations: bool = True
 ) -> dict[str, Any]:
@@ -652,7 +667,7 @@ def status(
         "instance": record.id,
         "project": record.project,
         "worktree": record.worktree,
-        "branch": record.branch,
+        "branch": _live_branch(ctx, record),
         "state": record.state,
         "slot": record.slot,
         "database": {
