@@ -327,3 +327,19 @@ def test_status_and_ls_follow_the_worktrees_branch(worktree: Path) -> None:
     assert berth_json(worktree, "status")["branch"] == "feature/next"
     berth(worktree, "up")
     assert [b["branch"] for b in berth_json(worktree, "ls")["berths"]] == ["feature/next"]
+
+
+def test_a_berth_whose_provisioning_failed_says_so(repo: Path) -> None:
+    tree = add_worktree(repo, "broken")
+    (tree / "berth.toml").write_text('[database]\nmigrations = ["db"]\n')
+    (tree / "db").mkdir()
+    (tree / "db" / "0001_bad.sql").write_text("CREATE TABLE broken (;\n")
+    assert berth(tree, "up", check=False).returncode == 9
+    status = berth_json(tree, "status")
+    assert status["state"] == "provisioning"
+    assert "not ready: berth up finishes it" in berth(tree, "status").stdout
+    for command in (["env"], ["run", "--", "true"]):
+        proc = berth(tree, *command, check=False)
+        assert proc.returncode == 6, command
+        assert "is not ready" in proc.stderr
+        assert proc.stdout == ""  # no DATABASE_URL of a database that is not there

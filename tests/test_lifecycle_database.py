@@ -105,3 +105,35 @@ def test_diff_against_the_template_and_another_berth(app: Path) -> None:
     assert data["rows"]["t1"] == {"inserted": 2, "deleted": 0, "updated": 0}
     against = berth_json(b, "diff", "--against", first["instance"])
     assert against["rows"]["t1"] == {"inserted": 0, "deleted": 2, "updated": 0}
+
+
+def test_diff_after_migrate_and_fork_compares_with_this_branchs_template(app: Path) -> None:
+    a, b = add_worktree(app, "a"), add_worktree(app, "b")
+    berth(a, "up")
+    berth(b, "up")
+    migration(a, "0003_t3.sql", "CREATE TABLE t3 (id int);\n")
+    berth(a, "migrate")
+    insert(url_of(a), 1)
+    data = berth_json(a, "diff")
+    assert data["against"] == "template"
+    assert data["schema"]["tables_added"] == []  # t3 is in this branch's template too
+    assert data["rows"]["t1"]["inserted"] == 1
+    berth(b, "fork", "--from", berth_json(a, "status")["instance"], "--yes")
+    assert berth_json(b, "diff")["schema"]["tables_added"] == ["t3"]  # b's branch has no t3
+    missing = berth(b, "diff", "--against", "nosuch", check=False)
+    assert missing.returncode == 7
+    assert "no baseline or berth 'nosuch'" in missing.stderr
+
+
+def test_baseline_names_are_checked_and_found_by_their_database_name(app: Path) -> None:
+    tree = add_worktree(app, "a")
+    berth(tree, "up")
+    bad = berth(tree, "snapshot", "Bad Name!", check=False)
+    assert bad.returncode == 2
+    berth(tree, "snapshot", "bad_name")
+    again = berth(tree, "snapshot", "bad-name", check=False)  # the same database name
+    assert again.returncode == 6
+    assert "baseline 'bad_name' exists" in again.stderr
+    assert berth_json(tree, "diff", "--against", "bad-name")["against"] == "baseline bad_name"
+    listed = berth_json(tree, "templates", "ls")["baselines"]
+    assert [b["name"] for b in listed] == ["bad_name"]

@@ -106,8 +106,8 @@ class SidecarError(BerthError):
     kind = "sidecar"
 
 
-EXIT_CODES: dict[str, int] = {
-    cls.kind: cls.exit_code
+ERROR_CLASSES: dict[str, type[BerthError]] = {
+    cls.kind: cls
     for cls in (
         BerthError,
         UsageError,
@@ -124,3 +124,4 @@ EXIT_CODES: dict[str, int] = {
         SidecarError,
     )
 }
+EXIT_CODES: dict[str, int] = {kind: cls.exit_code for kind, cls in ERROR_CLASSES.items()}

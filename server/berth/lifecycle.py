@@ -117,6 +117,13 @@ def require_usable(ctx: Context, record: BerthRecord) -> None:
             f"berth {record.id} is in the trash",
             hint=f"berth restore {record.id} brings it back (or berth up in its worktree)",
         )
+    if record.state != "active":
+        why = _last_failure(record)
+        raise ConflictError(
+            f"berth {record.id} is not ready: its provisioning did not finish"
+            + (f" (it failed: {why})" if why else ""),
+            hint="berth up finishes it (berth wait, while a hook is still at it)",
+        )
 
 
 def _server_side_ok(ctx: Context, record: BerthRecord) -> bool:
@@ -691,7 +698,19 @@ def status(
     }
     if migrations and record.state == "active" and ctx.worktree is not None:
         data["migrations"] = migration_summary(ctx, record)
+    if record.state == "provisioning":
+        data["last_error"] = _last_failure(record)
     return data
+
+
+def _last_failure(record: BerthRecord) -> str | None:
+    """Why the last hook run (inline worker or sidecar) could not finish this berth."""
+    from berth.hookrun import last_result
+
+    result = last_result(Path(record.git_dir))
+    if result and "error" in result and result.get("message"):
+        return str(result["message"])
+    return None
 
 
 def unmanaged_status(worktree: Worktree, config: ProjectConfig) -> dict[str, Any]:
@@ -721,11 +740,21 @@ def _diff_target(
         if record.baseline:
             base = baselines.find(conn, record.project, record.baseline)
             return base.database, f"baseline {base.name}"
-        if record.template:
-            return templates.template_name(record.project, record.template), "template"
-        return "template0", "empty database"
-    names = {b.name: b for b in baselines.list_baselines(conn, record.project)}
-    if against in names:
-        return names[against].database, f"baseline {against}"
-    other = _fork_source(ctx, against)
+        # What a fresh berth of this branch would hold: the template of its migrations
+        # (built if need be; the berth may have been migrated or forked since it was made).
+        source, _, fingerprint = source_template(ctx, record)
+        return source, "template" if fingerprint else "empty database"
+    try:
+        base = baselines.find(conn, record.project, against)
+    except NotFoundError:
+        pass
+    else:
+        return base.database, f"baseline {base.name}"
+    try:
+        other = _fork_source(ctx, against)
+    except NotFoundError:
+        raise NotFoundError(
+            f"no baseline or berth {against!r}",
+            hint="berth templates ls lists baselines; berth ls --all lists berths",
+        ) from None
     return other.database, f"berth {other.id}"

@@ -17,7 +17,7 @@ from typing import Any
 
 from berth import hookrun, instance
 from berth.context import Context
-from berth.errors import ConflictError, NotFoundError
+from berth.errors import ERROR_CLASSES, ConflictError, NotFoundError
 
 
 class _TimedOut(Exception):
@@ -74,11 +74,13 @@ def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
     record = ctx.registry.get(ident) if ident else None
     if record is None or record.state != "active":
         failed = hookrun.last_result(worktree.git_dir)
-        why = (
-            f": the hook's last run failed: {failed['message']}"
-            if failed and "message" in failed
-            else ""
-        )
         state = "has no berth" if record is None else f"has a {record.state} berth"
-        raise NotFoundError(f"this worktree {state}{why}", hint="run berth up")
+        if failed and "message" in failed:
+            # The failure's own kind and exit code (a migration's is 9), as berth up gives it.
+            kind = ERROR_CLASSES.get(str(failed.get("error")), NotFoundError)
+            raise kind(
+                f"this worktree {state}: the hook's last run failed: {failed['message']}",
+                hint="fix it, then run berth up",
+            )
+        raise NotFoundError(f"this worktree {state}", hint="run berth up")
     return lifecycle.status(ctx, record)

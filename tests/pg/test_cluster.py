@@ -129,3 +129,23 @@ def test_port_is_free_sees_ipv4_and_ipv6_loopback_listeners() -> None:
             assert not port_is_free(port)
             return
     pytest.fail("found no port free on 127.0.0.1 whose ::1 side could be taken")
+
+
+def test_a_port_whose_connections_linger_in_time_wait_is_free() -> None:
+    """Right after a server stops, its closed connections keep the port in TIME-WAIT."""
+    import socket
+
+    from berth.pg.cluster import port_is_free
+
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as Postgres does
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        client = socket.create_connection(("127.0.0.1", port))
+        accepted, _ = listener.accept()
+        accepted.close()  # the server's side closes first: its end goes to TIME-WAIT
+        client.recv(1)
+        client.close()
+        assert not port_is_free(port)  # still listening
+    assert port_is_free(port)

@@ -129,14 +129,24 @@ def templates() -> None:
 def templates_ls(all_projects: bool, as_json: bool) -> None:
     """List templates (one per migration fingerprint)."""
     from berth import context
+    from berth.pg.baselines import list_baselines
     from berth.pg.templates import list_templates
 
     ctx = context.load(need_repo=not all_projects)
     project = None if all_projects or ctx.config is None else ctx.config.project
     with ctx.server.connect() as conn:
         found = [t.to_json() for t in list_templates(conn, project)]
+        bases = [b.to_json() for b in list_baselines(conn, project)]
     lines = [f"{t['name']}  {t['steps']} migrations  {t['size'] or 0} bytes" for t in found]
-    emit({"templates": found}, as_json, "\n".join(lines) or "no templates")
+    lines += [
+        f"baseline {b['name']}  ({b['database']}, migrations {(b['fingerprint'] or 'none')[:12]})"
+        for b in bases
+    ]
+    emit(
+        {"templates": found, "baselines": bases},
+        as_json,
+        "\n".join(lines) or "no templates",
+    )
 
 
 @templates.command("gc")

@@ -37,6 +37,13 @@ def describe(data: dict[str, Any]) -> str:
         lines.append(f"  template  {str(data['template'])[:12]}")
     if data.get("baseline"):
         lines.append(f"  baseline  {data['baseline']}")
+    if data.get("trash"):
+        lines.append(f"  trash     {', '.join(data['trash'])} (berth restore NAME)")
+    if data["state"] == "provisioning":
+        failed = (
+            f"; the last attempt failed: {data['last_error']}" if data.get("last_error") else ""
+        )
+        lines.append(f"  not ready: berth up finishes it{failed}")
     return "\n".join(lines)
 
 
@@ -204,6 +211,7 @@ def env(fmt: str, as_json: bool) -> None:
     ctx = context.load()
     _, config = ctx.need_worktree()
     record = lifecycle.current_record(ctx)
+    lifecycle.require_usable(ctx, record)
     click.echo(format_env(lifecycle.berth_env(ctx, record, config), fmt), nl=False)
 
 

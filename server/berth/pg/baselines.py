@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -9,8 +10,10 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 
 from berth.core import naming
-from berth.errors import ConflictError, NotFoundError
+from berth.errors import ConflictError, NotFoundError, UsageError
 from berth.pg import admin
+
+BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 
 if TYPE_CHECKING:
     from berth.pg.server import Server
@@ -58,9 +61,21 @@ def list_baselines(conn: admin.Conn, project: str | None = None) -> list[Baselin
     return found
 
 
+def check_name(name: str) -> str:
+    """A baseline's name: letters, digits, ``.``, ``_`` and ``-`` (it goes into a database name)."""
+    if not BASELINE_NAME.match(name):
+        raise UsageError(
+            f"bad baseline name {name!r}",
+            hint="use 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit",
+        )
+    return name
+
+
 def find(conn: admin.Conn, project: str, name: str) -> Baseline:
+    """The baseline ``name``; names that make the same database name are the same baseline."""
+    database = database_name(project, name)
     for baseline in list_baselines(conn, project):
-        if baseline.name == name:
+        if baseline.name == name or baseline.database == database:
             return baseline
     raise NotFoundError(
         f"no baseline {name!r} for project {project!r}",
@@ -79,11 +94,16 @@ def create(
 ) -> Baseline:
     from berth.pg.templates import TEMPLATE_OWNER, ensure_owner_role
 
+    check_name(name)
     database = database_name(record.project, name)
     if admin.database_exists(conn, database):
         if in_use or not force:
+            existing = admin.marker_of(conn, database) or {}
+            same = existing.get("name", name)
             raise ConflictError(
-                f"baseline {name!r} exists" + (" and berths use it" if in_use else ""),
+                f"baseline {same!r} exists"
+                + (f" (the same database name as {name!r})" if same != name else "")
+                + (" and berths use it" if in_use else ""),
                 hint="choose another name" + ("" if in_use else ", or pass --force to replace it"),
             )
         admin.set_template(conn, database, is_template=False)

@@ -163,9 +163,11 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
     A process that listens on ``[::1]:port`` only does not hold the IPv4 port, yet a
     client of ``localhost`` may reach it first. Without IPv6 (no ``::1`` to bind) that
-    half counts as free.
+    half counts as free. SO_REUSEADDR, as servers set it (Postgres too): connections
+    of a stopped server that linger in TIME-WAIT do not hold its port.
     """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -177,6 +179,7 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
     except OSError:
         return True  # IPv6 is off in this kernel
     with sock6:
+        sock6.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock6.bind(("::1", port))
         except OSError as exc:
