@@ -343,3 +343,21 @@ def test_a_berth_whose_provisioning_failed_says_so(repo: Path) -> None:
         assert proc.returncode == 6, command
         assert "is not ready" in proc.stderr
         assert proc.stdout == ""  # no DATABASE_URL of a database that is not there
+
+
+def test_two_projects_main_checkouts_with_the_same_ports_are_told_apart(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "berth.toml").write_text('main = "berth"\n')
+    berth(repo, "up")
+    other = tmp_path / "other"
+    other.mkdir()
+    git(other, "init", "-q", "-b", "main")
+    (other / "berth.toml").write_text('main = "berth"\n')
+    git(other, "add", ".")
+    git(other, "commit", "-q", "-m", "init")
+    proc = berth(other, "up", check=False)
+    assert proc.returncode == 6
+    assert "needs the base ports app=8000" in proc.stderr
+    assert "project app)" in proc.stderr  # who holds them
+    assert "hint: give this project other bases in [ports]" in proc.stderr

@@ -38,10 +38,11 @@ def worktree_gone(record: BerthRecord) -> bool:
         return True
     # A worktree removed and added again at the same path has a new git dir of the
     # same name: the berth whose id it no longer names is gone with the old one.
-    return _id_in(git_dir) != record.id
+    return berth_id_in(git_dir) != record.id
 
 
-def _id_in(git_dir: Path) -> str | None:
+def berth_id_in(git_dir: Path) -> str | None:
+    """The berth id a worktree's git dir names (its ``berth.json``), if any."""
     import json
 
     try:

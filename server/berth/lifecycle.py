@@ -551,7 +551,10 @@ def _trash_entry(ctx: Context, ident: str) -> dict[str, object]:
     record = find_record(ctx, ident)
     entries = ctx.registry.trash(record.id)
     if not entries:
-        raise NotFoundError(f"berth {record.id} has nothing in the trash", hint="berth trash ls")
+        raise NotFoundError(
+            f"berth {record.id} has nothing in the trash",
+            hint='berth status --json (its "trash") and berth ls --all show what can be restored',
+        )
     return entries[0]
 
 

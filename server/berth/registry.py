@@ -196,7 +196,23 @@ class Registry:
             taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")]
             first = 0 if record.is_main else 1
             slot = choose_slot(bases, taken_slots, taken_ports, is_free, first=first)
-            if slot is None or (record.is_main and slot != 0):
+            if record.is_main and slot != 0:
+                wanted = ports_for(bases, 0)
+                holders = {
+                    f"{r['name']}={r['port']} (berth {r['berth_id']}, project {r['project']})"
+                    for r in db.execute(
+                        "SELECT p.name, p.port, p.berth_id, b.project FROM ports p"
+                        " JOIN berths b ON b.id = p.berth_id",
+                    )
+                    if r["port"] in wanted.values()
+                }
+                raise ConflictError(
+                    f"the main checkout of {record.project!r} needs the base ports"
+                    f" {', '.join(f'{k}={v}' for k, v in wanted.items())}, and"
+                    f" {', '.join(sorted(holders)) or 'another process'} holds them",
+                    hint="give this project other bases in [ports] (each project its own range)",
+                )
+            if slot is None:
                 raise ConflictError(
                     f"no free port slot for project {record.project!r}",
                     hint="retire unused berths (berth gc) or free the ports they need",

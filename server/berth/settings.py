@@ -83,6 +83,9 @@ def _home() -> tuple[Path, Path]:
     return home, config
 
 
+_CHOICES = {"sidecar": ("auto", "off")}  # settings with a fixed set of values
+
+
 def _coerce(key: str, raw: object, where: str) -> object:
     kind = _KEYS[key]
     if kind is bool and isinstance(raw, str):
@@ -103,6 +106,13 @@ def _coerce(key: str, raw: object, where: str) -> object:
                 f"{where}: {key} must be a finite number of 0 or more, got {raw!r}",
                 hint=f"fix {key} in {where}",
             )
+    elif key in _CHOICES and isinstance(raw, str):
+        if raw in _CHOICES[key]:
+            return raw
+        raise ConfigError(
+            f"{where}: {key} must be one of {', '.join(_CHOICES[key])}, got {raw!r}",
+            hint=f"fix {key} in {where}",
+        )
     elif isinstance(raw, kind):
         return raw
     raise ConfigError(

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -88,6 +89,23 @@ def test_events_without_a_sidecar_is_a_clean_error(
     proc = berth(tmp_path, "events", check=False)
     assert proc.returncode == 13
     assert proc.stderr.startswith("berth: error: cannot make")
+
+
+def test_with_the_sidecar_off_events_starts_none(tmp_path: Path) -> None:
+    """The suite runs with BERTH_SIDECAR=off: nothing may start one on demand."""
+    proc = berth(tmp_path, "events", check=False)
+    assert proc.returncode == 13
+    assert "the sidecar is off" in proc.stderr
+    assert daemons_of(protocol.paths().home) == []
+
+
+def test_a_bad_sidecar_setting_is_a_config_error(tmp_path: Path) -> None:
+    env = {**os.environ, "BERTH_SIDECAR": "bogus"}
+    proc = subprocess.run(
+        [*BERTH, "ls"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 3
+    assert "sidecar must be one of auto, off" in proc.stderr
 
 
 APP = """

@@ -89,6 +89,20 @@ def test_a_removed_worktrees_berth_is_retired_by_the_watcher(repo: Path, paths: 
     with embedded(load_settings()).connect() as conn:
         assert not admin.database_exists(conn, data["database"]["name"])
         assert admin.database_exists(conn, retired["trash"])
+    # Retired as berth gc retires: its slot is free for the next worktree.
+    assert client.up(add_worktree(repo, "next"))["slot"] == data["slot"]  # type: ignore[index]
+
+
+def test_a_worktree_added_again_at_its_path_retires_the_old_berth(repo: Path, paths: Paths) -> None:
+    app_repo(repo)
+    tree = add_worktree(repo, "again")
+    data = client.up(tree)
+    assert data is not None
+    events = Collector(cwd=repo, scope="repo")
+    git(repo, "worktree", "remove", "--force", str(tree))
+    add_worktree(repo, "again", branch="again-2")  # the same path, before the watcher looks
+    retired = events.wait_for(lambda e: e["event"] == "retired")
+    assert retired["instance"] == data["instance"]
 
 
 def test_kill_9_in_the_middle_of_provisioning_loses_nothing(

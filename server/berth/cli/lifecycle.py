@@ -100,10 +100,14 @@ def down(purge: bool, yes: bool, skip_redis: bool, instance: str | None, as_json
     record = lifecycle.find_record(ctx, instance) if instance else lifecycle.current_record(ctx)
     if purge:
         confirm(f"Drop database {record.database} for good?", yes)
+    was_trashed = record.state == "trashed"
     data = lifecycle.down(ctx, record, purge=purge, skip_redis=skip_redis)
     human = (
         f"berth {record.id}: database {record.database} dropped"
         if purge
+        else f"berth {record.id}: in the trash already (bring it back with: berth restore"
+        f" {record.id})"
+        if was_trashed
         else f"berth {record.id}: database {record.database} moved to the trash "
         f"(bring it back with: berth restore {record.id})"
     )

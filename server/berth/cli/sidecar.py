@@ -166,6 +166,14 @@ def _line(event: dict[str, Any]) -> str:
     return f"{stamp} {name:<12} {who:<8} {what}  {event.get('worktree') or ''}".rstrip()
 
 
+def _running(client: Any) -> bool:
+    probe = client.connect()
+    if probe is None:
+        return False
+    probe.close()
+    return True
+
+
 @click.command()
 @click.option("--repo", "scope", flag_value="repo", help="Events of every worktree of this repo.")
 @click.option("--all", "scope", flag_value="all", help="Events of every berth.")
@@ -191,8 +199,15 @@ def events(scope: str | None, instance: str | None, count: int | None, as_json: 
         except BerthError:
             scope, cwd = "all", None
     seen = 0
+    if not client.enabled() and not _running(client):
+        raise SidecarError(
+            "the sidecar is off (sidecar = off) and not running",
+            hint="berth sidecar starts it when you ask; or set sidecar = auto",
+        )
     try:
-        for event in client.subscribe(cwd=cwd, scope=scope, instance=instance):
+        for event in client.subscribe(
+            cwd=cwd, scope=scope, instance=instance, autostart=client.enabled()
+        ):
             if as_json:
                 click.echo(json.dumps(event))
             elif event.get("event") == "subscribed":

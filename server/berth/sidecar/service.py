@@ -36,6 +36,13 @@ STOP_GRACE = 120.0  # how long a stop waits for provisioning in flight
 Message = dict[str, Any]
 
 
+def _worktree_gone(git_dir: Path, ident: str) -> bool:
+    """Its git dir is gone, or names another berth now (a worktree added again at its path)."""
+    from berth.gc import berth_id_in
+
+    return not git_dir.is_dir() or berth_id_in(git_dir) != ident
+
+
 @dataclass(eq=False)
 class Subscriber:
     """One ``subscribe`` connection and what it asked to see."""
@@ -573,7 +580,7 @@ class Sidecar:
             repos.add(repo)
             state_dir = self.settings.berths_dir / project_slug(record["project"]) / record["id"]
             stamps[str(state_dir)] = record["id"]
-            gone = not record["is_main"] and not Path(record["git_dir"]).is_dir()
+            gone = not record["is_main"] and _worktree_gone(Path(record["git_dir"]), record["id"])
             if gone and key is not None and record["server"] == key:
                 self.spawn(self.retire(record))
         for repo in repos:

@@ -109,7 +109,8 @@ def provision(
 
 
 def retire(ident: str) -> dict[str, Any] | None:
-    from berth import lifecycle
+    """``berth gc`` for one berth whose worktree went: into the trash, its slot freed."""
+    from berth import gc
     from berth.context import Context
 
     ctx = Context(load_settings(), None, None)
@@ -117,9 +118,10 @@ def retire(ident: str) -> dict[str, Any] | None:
         record = ctx.registry.get(ident)
         if record is None or record.state == "trashed" or record.is_main:
             return None
-        if Path(record.git_dir).is_dir():
+        if not gc.worktree_gone(record):
             return None  # it came back (or was never gone): nothing to do
-        return lifecycle.down(ctx, record)
+        retired = gc.retire(ctx, record)
+        return {**retired, "state": "trashed"}
     finally:
         if "registry" in vars(ctx):
             ctx.registry.close()
