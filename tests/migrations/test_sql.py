@@ -66,6 +66,25 @@ def test_failing_file_names_file_and_line_and_rolls_back(database: Any, tree: An
     assert set(runner.applied_rows(database.conn)) == {"001"}
 
 
+def test_a_file_with_its_own_commit_is_refused_before_it_runs(database: Any, tree: Any) -> None:
+    tree.write("db/001_tx.sql", "BEGIN;\nCREATE TABLE xx (id int);\nCOMMIT;\nSELECT * FROM nope;\n")
+    with pytest.raises(MigrationError) as info:
+        runner.apply(database.conn, tree.files("db"))
+    assert "db/001_tx.sql:1 has its own BEGIN" in info.value.message
+    assert "xx" not in _tables(database.conn)  # nothing committed behind berth's back
+
+
+def test_function_bodies_and_strings_are_not_transaction_control(database: Any, tree: Any) -> None:
+    body = (
+        "CREATE FUNCTION f() RETURNS int AS $$\nBEGIN\n  RETURN 1;\nEND;\n$$ LANGUAGE plpgsql;\n"
+        "CREATE TABLE notes (v text);\nINSERT INTO notes VALUES ('COMMIT;');\n-- END;\n"
+        "DO $do$ BEGIN PERFORM f(); END $do$;\n"
+    )
+    tree.write("db/001_fn.sql", body)
+    assert [f.name for f in runner.apply(database.conn, tree.files("db"))] == ["001_fn.sql"]
+    assert database.conn.execute("SELECT f()").fetchone() == (1,)
+
+
 def test_duplicate_versions_are_refused_before_anything_runs(database: Any, tree: Any) -> None:
     tree.write("db/001_a.sql", "CREATE TABLE a (id int);\n")
     tree.write("db/001_b.sql", "CREATE TABLE b (id int);\n")

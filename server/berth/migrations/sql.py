@@ -7,6 +7,7 @@ sha256 of its content, so a file edited after it was applied is reported
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -82,8 +83,46 @@ def apply(
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 
 
+_QUOTED = re.compile(
+    r"--[^\n]*"  # a line comment
+    r"|/\*.*?\*/"  # a block comment
+    r"|'(?:[^']|'')*'"  # a string
+    r'|"(?:[^"]|"")*"'  # a quoted identifier
+    r"|(\$[A-Za-z_0-9]*\$).*?\1",  # a dollar-quoted body (functions, DO blocks)
+    re.DOTALL,
+)
+_CONTROL = re.compile(
+    r"^\s*(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|PREPARE\s+TRANSACTION)\b",
+    re.IGNORECASE,
+)
+
+
+def transaction_control(script: str) -> tuple[str, int] | None:
+    """The first statement that begins or ends a transaction, and its line; None if none.
+
+    Comments, strings and dollar-quoted bodies are skipped: ``BEGIN ... END;`` inside
+    a function body is PL/pgSQL, not transaction control.
+    """
+    bare = _QUOTED.sub(lambda m: re.sub(r"[^\n]", " ", m.group(0)), script)
+    offset = 0
+    for statement in bare.split(";"):
+        found = _CONTROL.match(statement)
+        if found:
+            start = offset + found.start(1)
+            return found.group(1).upper(), script.count("\n", 0, start) + 1
+        offset += len(statement) + 1
+    return None
+
+
 def _apply_one(conn: Conn, file: MigrationFile, retry: str) -> None:
     script = file.path.read_bytes()
+    control = transaction_control(script.decode("utf-8", errors="replace"))
+    if control is not None:
+        raise MigrationError(
+            f"migration {file.relpath}:{control[1]} has its own {control[0]}: berth runs each"
+            " file in one transaction, and cannot roll back what it commits",
+            hint=f"remove its BEGIN/COMMIT (nothing of it was applied); then {retry} again",
+        )
     try:
         with conn.transaction():
             if script.strip():
