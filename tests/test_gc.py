@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -93,9 +94,12 @@ def test_restore_from_outside_the_repository_gets_its_ports_back(
     berth(repo, "gc")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    restored = berth_json(elsewhere, "restore", first["instance"])
+    proc = berth(elsewhere, "restore", first["instance"], "--json")
+    restored = json.loads(proc.stdout)
     assert restored["state"] == "active"
     assert restored["ports"] == {"web": 9101}
+    assert "berth: warning: its worktree" in proc.stderr  # gc would retire it again
+    assert "berth fork --from" in restored["warning"]
 
 
 def test_restore_after_gc_gets_the_same_ports_when_still_free(repo: Path) -> None:

@@ -592,7 +592,15 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
     if config is not None and Path(record.worktree).is_dir():
         write_env(ctx, record, config)
     touch_changed(ctx, record)
-    return status(ctx, record)
+    data = status(ctx, record)
+    from berth.gc import worktree_gone
+
+    if not record.is_main and worktree_gone(record):
+        data["warning"] = (
+            f"its worktree {record.worktree} is gone, so berth gc (or the sidecar) retires it"
+            f" again; to keep its data, berth fork --from {record.id} in another worktree"
+        )
+    return data
 
 
 def _own_config(ctx: Context, record: BerthRecord) -> ProjectConfig | None:

@@ -123,6 +123,8 @@ def restore(instance: str, as_json: bool) -> None:
 
     ctx = context.load(need_repo=False)
     data = lifecycle.restore(ctx, instance)
+    if data.get("warning"):
+        click.echo(f"berth: warning: {data['warning']}", err=True)
     emit(data, as_json, describe(data))
 
 
