@@ -7,6 +7,7 @@ nothing stays open in long-running processes, and the hook path stays light.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +32,25 @@ def run_git(args: list[str], cwd: Path) -> str:
             ["git", *args], cwd=cwd, env=clean_env(), capture_output=True, text=True, check=False
         )
     except FileNotFoundError:
-        raise GitError("git is not installed", hint="install git and try again") from None
+        raise _not_found(cwd) from None
     except NotADirectoryError:
         raise GitError(f"{cwd} is not a directory", hint="run berth inside a worktree") from None
     if proc.returncode != 0:
         detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
         raise GitError(f"git {args[0]}: {detail}", hint="run berth inside a git worktree")
     return proc.stdout
+
+
+def _not_found(cwd: Path) -> GitError:
+    """What a FileNotFoundError from starting git means: no directory, or no git."""
+    if not cwd.exists():
+        return GitError(
+            f"{cwd} no longer exists",
+            hint="its worktree was removed or moved (git worktree list shows the others)",
+        )
+    if shutil.which("git") is None:
+        return GitError("git is not installed", hint="install git and try again")
+    return GitError(f"git could not be started in {cwd}", hint="check PATH and try again")
 
 
 @dataclass(frozen=True)

@@ -86,6 +86,18 @@ class Session:
 
         client.protocol.fm.features[types.PROGRESS] = on_progress
 
+        # Likewise for diagnostics: pytest-lsp keeps the latest per document, this
+        # keeps every publication in order.
+        self.published: list[types.PublishDiagnosticsParams] = []
+        record_diagnostics = client.protocol.fm.features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS]
+
+        def on_diagnostics(params: types.PublishDiagnosticsParams) -> None:
+            record_diagnostics(params)
+            self.published.append(params)
+            self.arrived.set()
+
+        client.protocol.fm.features[types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS] = on_diagnostics
+
         @client.feature(types.WINDOW_SHOW_MESSAGE_REQUEST)
         def on_question(params: types.ShowMessageRequestParams) -> types.MessageActionItem | None:
             self.questions.append(params.message)

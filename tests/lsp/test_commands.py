@@ -8,7 +8,7 @@ import psycopg
 import pytest
 from lsprotocol import types
 
-from berthtest import berth_json
+from berthtest import berth, berth_json, git
 
 from .conftest import Session, Start, add_migration, uri
 
@@ -131,3 +131,63 @@ async def test_snapshot_needs_a_name_and_saves_a_baseline(lsp: Start, provisione
     result = await session.command("berth.snapshot", uri(provisioned), "lsp_base")
 
     assert result["baseline"]["name"] == "lsp_base"
+
+
+async def test_reset_without_a_berth_fails_without_asking(lsp: Start, project: Path) -> None:
+    session = await lsp(project)  # the main checkout: no berth of its own
+    await session.status(project, lambda s: s["state"] == "unmanaged")
+
+    result = await session.command("berth.reset", uri(project))
+
+    assert result is None
+    assert session.questions == []
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error
+    assert "has no berth" in message.message
+
+
+async def test_reset_outside_a_git_repo_fails_without_asking(lsp: Start, tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    session = await lsp(folder)
+    await session.status(folder)
+
+    result = await session.command("berth.reset", uri(folder))
+
+    assert result is None
+    assert session.questions == []
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error
+    assert "not a git repository" in message.message
+
+
+async def test_reset_of_a_berth_in_the_trash_fails_without_asking(
+    lsp: Start, provisioned: Path
+) -> None:
+    ident = berth_json(provisioned, "status")["instance"]
+    berth(provisioned, "down")
+    session = await lsp(provisioned)
+    await session.status(provisioned)
+
+    result = await session.command("berth.reset", uri(provisioned))
+
+    assert result is None
+    assert session.questions == []
+    [message] = session.client.messages
+    assert f"berth restore {ident}" in message.message
+
+
+async def test_a_command_on_a_removed_worktree_says_so(
+    lsp: Start, project: Path, provisioned: Path
+) -> None:
+    session = await lsp(provisioned)
+    await session.status(provisioned, lambda s: s["state"] == "ready")
+    git(project, "worktree", "remove", "--force", str(provisioned))
+
+    result = await session.command("berth.migrate", uri(provisioned))
+
+    assert result is None
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error
+    assert "git is not installed" not in message.message
+    assert f"{provisioned} no longer exists" in message.message

@@ -90,3 +90,20 @@ def test_the_toml_section_is_the_nearest_table_above() -> None:
     assert _section(lines, 0) == ""
     assert _section(lines, 2) == "tool.berth.ports"
     assert _section(lines, 4) == "env"
+
+
+@pytest.mark.asyncio
+async def test_no_hover_in_an_env_file_that_is_neither_open_nor_on_disk(
+    lsp: Start, provisioned: Path
+) -> None:
+    session = await lsp(provisioned)
+    await session.status(provisioned, lambda s: s["state"] == "ready")
+
+    found = await session.client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri(provisioned / ".env.local")),
+            position=types.Position(0, 1),
+        )
+    )
+
+    assert found is None

@@ -9,7 +9,7 @@ from lsprotocol import types
 
 from berthtest import add_worktree, berth, berth_json
 
-from .conftest import Start, uri
+from .conftest import Start, add_migration, uri
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,3 +67,31 @@ async def test_commands_act_on_the_folder_they_name(
     url = await session.command("berth.copyDatabaseUrl", uri(other))
 
     assert berth_json(other, "status")["database"]["name"] in url
+
+
+async def test_removing_a_nested_folder_keeps_the_outer_folders_diagnostics(
+    lsp: Start, provisioned: Path
+) -> None:
+    pending = add_migration(provisioned, "0002_add_price.sql", "ALTER TABLE items ADD price int;\n")
+    nested = provisioned / "db"
+    session = await lsp(provisioned, nested)
+    await session.status(provisioned, lambda s: s["migrations"]["pending"] == 1)
+    await session.status(nested, lambda s: s["migrations"]["pending"] == 1)
+    [diagnostic] = session.client.diagnostics[uri(pending)]
+    start = len(session.published)
+
+    session.client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[], removed=[types.WorkspaceFolder(uri=uri(nested), name="db")]
+            )
+        )
+    )
+
+    def republished() -> list[types.PublishDiagnosticsParams]:
+        return [p for p in session.published[start:] if p.uri == uri(pending)]
+
+    [again] = await session.until(republished, "diagnostics for the pending migration")
+    assert list(again.diagnostics) == [diagnostic]
+    await session.command("berth.showStatus", uri(provisioned))
+    assert list(session.client.diagnostics[uri(pending)]) == [diagnostic]

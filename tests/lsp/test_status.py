@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lsprotocol import types
 
-from berthtest import berth, berth_json
+from berthtest import add_worktree, berth, berth_json, git
 
 from .conftest import Start, uri
+from .test_hover import hover
 
 pytestmark = pytest.mark.asyncio
 
@@ -128,3 +130,71 @@ async def test_show_secrets_can_be_switched_on_later(lsp: Start, provisioned: Pa
 
     shown = await session.next_status(provisioned, lambda s: "****" not in s["databaseUrl"])
     assert shown["databaseUrl"].split("@")[1] == masked["databaseUrl"].split("@")[1]
+
+
+async def test_the_branch_follows_a_checkout(lsp: Start, provisioned: Path) -> None:
+    session = await lsp(provisioned)
+    await session.status(provisioned, lambda s: s["branch"] == "feature")
+
+    git(provisioned, "checkout", "-q", "-b", "feature-other")
+    shown = await session.command("berth.showStatus", uri(provisioned))
+
+    assert shown["branch"] == "feature-other"
+    assert berth_json(provisioned, "status")["branch"] == "feature-other"
+    title = await hover(session, provisioned / ".env.berth", "DATABASE_URL")
+    assert title is not None and "branch feature-other)" in title
+    actions = await session.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri(provisioned / "berth.toml")),
+            range=types.Range(start=types.Position(0, 0), end=types.Position(0, 0)),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
+    [snapshot] = [a for a in actions or [] if a.title.startswith("berth: snapshot")]
+    assert snapshot.title.startswith("berth: snapshot the database as feature_other_")
+
+
+async def test_copy_database_url_refuses_a_berth_in_the_trash(
+    lsp: Start, provisioned: Path
+) -> None:
+    ident = berth_json(provisioned, "status")["instance"]
+    session = await lsp(provisioned)
+    await session.status(provisioned, lambda s: s["state"] == "ready")
+    berth(provisioned, "down")
+
+    copied = await session.command("berth.copyDatabaseUrl", uri(provisioned))
+
+    assert copied is None
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error
+    assert "in the trash" in message.message
+    assert f"berth restore {ident}" in message.message
+
+
+async def test_copy_database_url_refuses_a_berth_that_is_not_ready(
+    lsp: Start, project: Path
+) -> None:
+    tree = add_worktree(project, "broken")
+    (tree / "db" / "migrations" / "0002_bad.sql").write_text("CREATE TABLE broken (;\n")
+    assert berth(tree, "up", check=False).returncode == 9
+    session = await lsp(tree)
+    await session.status(tree, lambda s: s["state"] == "provisioning")
+
+    copied = await session.command("berth.copyDatabaseUrl", uri(tree))
+
+    assert copied is None
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error
+    assert "is not ready" in message.message
+
+
+async def test_copy_database_url_without_a_berth_fails(lsp: Start, project: Path) -> None:
+    session = await lsp(project)
+    await session.status(project, lambda s: s["state"] == "unmanaged")
+
+    copied = await session.command("berth.copyDatabaseUrl", uri(project))
+
+    assert copied is None
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error
+    assert "has no berth" in message.message

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 
-from berthtest import add_worktree, berth
+from berthtest import add_worktree, berth, git
 
 from .conftest import Start, add_migration, uri
 
@@ -89,3 +89,13 @@ async def test_without_client_watching_the_server_watches_migrations(
     await session.next_status(provisioned, lambda s: s["migrations"]["pending"] == 1)
     assert session.client.diagnostics[uri(new)]
     assert not session.registrations
+
+
+async def test_a_checkout_in_the_worktree_is_noticed(lsp: Start, provisioned: Path) -> None:
+    session = await lsp(provisioned)
+    await session.status(provisioned, lambda s: s["branch"] == "feature")
+
+    git(provisioned, "checkout", "-q", "-b", "feature-next")  # no editor event at all
+
+    status = await session.next_status(provisioned, lambda s: s["branch"] == "feature-next")
+    assert status["state"] == "ready"

@@ -118,13 +118,43 @@ async def _guarded(ls: BerthLanguageServer, args: tuple[Any, ...]) -> Folder | N
         return None
 
 
+def _usable_url(path: Path) -> str:
+    """The full URL of the berth of the worktree at ``path``, if it can be used now.
+
+    Raises berth's own error otherwise: not a worktree, no berth, a berth in the
+    trash, one whose provisioning did not finish, one on another server. Never
+    starts Postgres.
+    """
+    from berth import context, lifecycle
+    from berth.pg.server import from_settings
+
+    ctx = context.load(path)
+    try:
+        ctx.server = from_settings(ctx.settings, start=False)
+        record = lifecycle.current_record(ctx)
+        lifecycle.require_usable(ctx, record)
+        return ctx.server.url(record.role, record.password, record.database)
+    finally:
+        if "registry" in ctx.__dict__:
+            ctx.registry.close()
+
+
+async def _usable(ls: BerthLanguageServer, folder: Folder) -> str | None:
+    """``_usable_url`` off the loop; a failure is shown and gives ``None``."""
+    try:
+        return await asyncio.to_thread(_usable_url, folder.path)
+    except BerthError as exc:
+        _fail(ls, exc)
+        return None
+
+
 # -- the commands -------------------------------------------------------------
 
 
 async def reset(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
     folder = await _guarded(ls, args)
-    if folder is None:
-        return None
+    if folder is None or await _usable(ls, folder) is None:
+        return None  # nothing to reset: said so without asking
     database = folder.snapshot.database if folder.snapshot else None
     question = (
         f"Reset {database or 'the database'}? A fresh copy of the template replaces it; "
@@ -237,11 +267,7 @@ async def copy_database_url(ls: BerthLanguageServer, *args: Any) -> str | None:
     folder = await _guarded(ls, args)
     if folder is None:
         return None
-    snapshot = folder.snapshot or await status.fresh(ls, folder)
-    if snapshot is None or snapshot.url is None:
-        _show(ls, types.MessageType.Error, "berth: this folder has no berth (berth.provision)")
-        return None
-    return snapshot.url
+    return await _usable(ls, folder)
 
 
 async def show_status(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:

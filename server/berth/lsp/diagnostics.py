@@ -1,7 +1,9 @@
 """Diagnostics on migration files: pending, edited after apply, applied but missing here.
 
 Published for files whether or not they are open, so the problems panel shows
-them; a file that no longer has any gets an empty list.
+them; a file that no longer has any gets an empty list. Folders that nest
+report on the same files: a file one folder stops reporting on keeps what
+another still reports.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def publish(ls: BerthLanguageServer, folder: Folder) -> None:
         return
     found = for_snapshot(folder.snapshot)
     for uri in set(folder.diagnosed) - set(found):
-        _send(ls, uri, [])
+        _send(ls, uri, _elsewhere(ls, folder, uri))
     for uri, diagnostics in found.items():
         if folder.diagnosed.get(uri) != diagnostics:
             _send(ls, uri, diagnostics)
@@ -90,9 +92,22 @@ def publish(ls: BerthLanguageServer, folder: Folder) -> None:
 
 
 def clear(ls: BerthLanguageServer, folder: Folder) -> None:
+    """Withdraw what ``folder`` published (it left the workspace).
+
+    A document another folder also reports on (folders that nest share their
+    worktree's files) gets that folder's diagnostics again instead of none.
+    """
     for uri in folder.diagnosed:
-        _send(ls, uri, [])
+        _send(ls, uri, _elsewhere(ls, folder, uri))
     folder.diagnosed = {}
+
+
+def _elsewhere(ls: BerthLanguageServer, folder: Folder, uri: str) -> list[types.Diagnostic]:
+    """What the other workspace folders report for ``uri``: the deepest one's, or none."""
+    others = [f for f in ls.folders.values() if f is not folder and uri in f.diagnosed]
+    if not others:
+        return []
+    return max(others, key=lambda f: len(f.path.parts)).diagnosed[uri]
 
 
 def _send(ls: BerthLanguageServer, uri: str, diagnostics: list[types.Diagnostic]) -> None:

@@ -86,27 +86,35 @@ def _toml_hover(snapshot: Snapshot, section: str, key: str, show_secrets: bool) 
     return None
 
 
+def _lines(ls: BerthLanguageServer, uri: str) -> list[str]:
+    """The open document's lines, or else the file's on disk; none when it is neither."""
+    try:
+        return list(ls.workspace.get_text_document(uri).lines)
+    except (OSError, UnicodeDecodeError):  # not on disk, unreadable, or not text
+        return []
+
+
 def _hover(ls: BerthLanguageServer, params: types.HoverParams) -> types.Hover | None:
     uri = params.text_document.uri
     path, folder = to_fs_path(uri), ls.folder(uri)
-    if path is None or folder is None or folder.snapshot is None:
-        return None
-    if folder.snapshot.status.get("instance") is None:
+    snapshot = folder.snapshot if folder is not None else None
+    if path is None or snapshot is None or snapshot.status.get("instance") is None:
         return None
     name = Path(path).name
-    lines = list(ls.workspace.get_text_document(uri).lines)
+    in_env = name.startswith(".env")
+    if not in_env and name not in {"berth.toml", "pyproject.toml"}:
+        return None
+    lines = _lines(ls, uri)
     row, column = params.position.line, params.position.character
     if row >= len(lines):
         return None
-    if name.startswith(".env"):
+    if in_env:
         found = _key_at(_ENV_LINE, lines[row], column)
-        text = env_hover(folder.snapshot, found[0], ls.show_secrets) if found else None
-    elif name in {"berth.toml", "pyproject.toml"}:
+        text = env_hover(snapshot, found[0], ls.show_secrets) if found else None
+    else:
         found = _key_at(_TOML_KEY, lines[row], column)
         section = _section(lines, row)
-        text = _toml_hover(folder.snapshot, section, found[0], ls.show_secrets) if found else None
-    else:
-        return None
+        text = _toml_hover(snapshot, section, found[0], ls.show_secrets) if found else None
     if text is None or found is None:
         return None
     return types.Hover(

@@ -185,7 +185,7 @@ def _with_record(ctx: Context, bare: Snapshot, record: BerthRecord) -> Snapshot:
         instance=record.id,
         project=record.project,
         worktree=record.worktree,
-        branch=record.branch,
+        branch=info["branch"],  # the branch checked out now, as berth status says
         database={"name": record.database, "url": info["database"]["url"]},
         databaseUrl=info["database"]["url"],
         ports=info["ports"],

@@ -6,7 +6,8 @@
   hook's ``berth up``, ``berth reset``): the server watches, with watchfiles,
   the berth's change stamp ``<state dir>/changed`` (every berth command that
   changes a database touches it), the worktree's ``<git dir>/berth.json`` (a
-  berth appears) and its env file (written by ``up``, removed by ``down``).
+  berth appears), its ``<git dir>/HEAD`` (a checkout: another branch) and its
+  env file (written by ``up``, removed by ``down``).
   A client without dynamic registration gets the migration dirs and config
   files watched here too.
 - Server and app health: a cheap check (a socket file, a TCP connect) every
@@ -125,7 +126,7 @@ def _changed_files(ls: BerthLanguageServer, params: types.DidChangeWatchedFilesP
     status.refresh_all(ls, touched)
 
 
-# -- berth side: watchfiles on the berth's stamp, berth.json and env file ------------------
+# -- berth side: watchfiles on the berth's stamp, berth.json, HEAD and env file ------------
 
 
 def _targets(ls: BerthLanguageServer, client_watches: bool) -> dict[Path, set[Path]]:
@@ -145,6 +146,7 @@ def _targets(ls: BerthLanguageServer, client_watches: bool) -> dict[Path, set[Pa
             continue
         add(snapshot.state_dir / "changed" if snapshot.state_dir else None)
         add(snapshot.git_dir / "berth.json" if snapshot.git_dir else None)
+        add(snapshot.git_dir / "HEAD" if snapshot.git_dir else None)  # a checkout
         add(snapshot.env_file)
         if not client_watches:
             root = snapshot.root or folder.path
