@@ -37,6 +37,8 @@ case $hook in
     post-merge)
         old=ORIG_HEAD
         new=HEAD
+        # A squash merge ($1 = 1) commits nothing: its changes are in the work tree.
+        if [ "$1" = 1 ]; then old=HEAD; new=; fi
         ;;
     post-rewrite)
         new=HEAD
@@ -54,6 +56,11 @@ nl='
 dirs=$(git rev-parse --path-format=absolute --git-dir --git-common-dir 2>/dev/null) || exit $status
 git_dir=${dirs%%"$nl"*}
 common_dir=${dirs#*"$nl"}
+
+# A rebase checks out its base first; post-rewrite reports once it is done.
+if [ "$hook" = post-checkout ] && { [ -d "$git_dir/rebase-merge" ] || [ -d "$git_dir/rebase-apply" ]; }; then
+    exit $status
+fi
 
 # Does berth (Python) have to look? Only when this worktree is new, has no
 # berth yet, or its migrations (or berth's config) differ between old and new.
@@ -76,7 +83,7 @@ elif [ -f "$cache" ]; then
         ask=
     elif [ -f "$git_dir/berth.json" ] && [ -z "$fresh" ]; then
         eval "set -- $berth_watch"
-        if [ $# -eq 0 ] || git diff --quiet "$old" "$new" -- "$@" 2>/dev/null; then
+        if [ $# -eq 0 ] || git diff --quiet "$old" ${new:+"$new"} -- "$@" 2>/dev/null; then
             ask=
         fi
     fi

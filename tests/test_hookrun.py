@@ -46,6 +46,8 @@ def test_events_from_git_arguments() -> None:
     assert event.branch
     assert not hookrun.event_from("post-checkout", ["abc", "abc", "0"]).branch
     assert hookrun.event_from("post-merge", ["0"]).old == "ORIG_HEAD"
+    squash = hookrun.event_from("post-merge", ["1"])
+    assert (squash.old, squash.new) == ("HEAD", "")  # against the work tree
     amend = hookrun.event_from("post-rewrite", ["amend"], "1111 2222\n")
     assert (amend.old, amend.new) == ("1111", "HEAD")
     assert hookrun.event_from("post-rewrite", ["rebase"], "1 2\n3 4\n").old == "ORIG_HEAD"
@@ -118,6 +120,31 @@ def test_checkout_that_changes_migrations_reports_them(repo: Path) -> None:
         ["git", "merge", "-q", "more"], cwd=wt, capture_output=True, text=True, check=True
     )
     assert "1 pending" in merge.stderr  # post-merge looks too
+
+
+def test_a_rebase_reports_once_and_a_squash_merge_reports_too(repo: Path) -> None:
+    configure(repo, '[database]\nmigrations = ["db"]\n[hooks]\ntimeout = 300\n', migrations())
+    branch_with_new_migration(repo)
+    hooks.install(repo)
+    wt = add_worktree(repo, "rb")
+    berth(wt, "wait")
+    (wt / "notes.txt").write_text("mine\n")
+    git(wt, "add", "notes.txt")
+    git(wt, "commit", "-q", "-m", "notes")
+    rebase = subprocess.run(
+        ["git", "rebase", "-q", "more"], cwd=wt, capture_output=True, text=True, check=True
+    )
+    assert rebase.stderr.count("1 pending (berth migrate)") == 1  # post-rewrite, not also checkout
+    squash_tree = add_worktree(repo, "sq")
+    berth(squash_tree, "wait")
+    squash = subprocess.run(
+        ["git", "merge", "-q", "--squash", "more"],
+        cwd=squash_tree,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "1 pending (berth migrate)" in squash.stderr  # nothing committed, files changed
 
 
 def test_on_checkout_migrate_applies_them(repo: Path) -> None:

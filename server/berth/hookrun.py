@@ -64,6 +64,8 @@ def event_from(hook: str, args: list[str], stdin_text: str = "") -> Event:
             )
         return Event(hook, args[0], args[1], args[2] == "1")
     if hook == "post-merge":
+        if args[:1] == ["1"]:  # a squash merge commits nothing: compare HEAD with the work tree
+            return Event(hook, "HEAD", "", True)
         return Event(hook, "ORIG_HEAD", "HEAD", True)
     if hook == "post-rewrite":
         fields = stdin_text.split()
@@ -75,11 +77,16 @@ def event_from(hook: str, args: list[str], stdin_text: str = "") -> Event:
     )
 
 
+def rebasing(git_dir: Path) -> bool:
+    """A rebase is under way in this worktree (it checks out its base first)."""
+    return (git_dir / "rebase-merge").is_dir() or (git_dir / "rebase-apply").is_dir()
+
+
 def migrations_changed(worktree: Worktree, paths: list[str], old: str, new: str) -> bool:
     if not paths:
         return False
     proc = subprocess.run(
-        ["git", "diff", "--quiet", old, new, "--", *paths],
+        ["git", "diff", "--quiet", old, *([new] if new else []), "--", *paths],
         cwd=worktree.root,
         env=clean_env(),
         capture_output=True,
@@ -91,7 +98,9 @@ def migrations_changed(worktree: Worktree, paths: list[str], old: str, new: str)
 def decide(ctx: Context, event: Event) -> str | None:
     """The action this hook call needs, or None when there is nothing to do."""
     worktree, config = ctx.need_worktree()
-    if not event.branch or (worktree.is_main and not config.main_gets_berth):
+    # A rebase checks out its base first: its post-rewrite reports once it is done.
+    mid_rebase = event.hook == "post-checkout" and rebasing(worktree.git_dir)
+    if not event.branch or mid_rebase or (worktree.is_main and not config.main_gets_berth):
         return None
     ident = instance.read_id(worktree)
     record = ctx.registry.get(ident) if ident else None
