@@ -188,8 +188,13 @@ def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> i
 
     if not client.enabled():
         return None
+
+    def notices(event: dict[str, Any]) -> None:
+        if event.get("event") == "notice" and event.get("message"):
+            say(f"berth: {event['message']}")
+
     try:
-        data = client.try_up(worktree.root, timeout=timeout)
+        data = client.try_up(worktree.root, timeout=timeout, on_event=notices)
     except client.TimedOut:
         say("berth: still provisioning in the sidecar; berth wait blocks until it is ready")
         return 0

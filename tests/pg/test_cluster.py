@@ -149,3 +149,21 @@ def test_a_port_whose_connections_linger_in_time_wait_is_free() -> None:
         client.close()
         assert not port_is_free(port)  # still listening
     assert port_is_free(port)
+
+
+def test_notices_go_where_the_sidecar_sends_them(capsys: pytest.CaptureFixture[str]) -> None:
+    """In the sidecar a notice becomes an event for the client (the hook prints it)."""
+    import contextvars
+
+    from berth.pg import cluster
+
+    heard: list[str] = []
+
+    def in_a_request() -> None:
+        cluster.NOTICES.set(heard.append)
+        cluster.notice("the server runs as the system user berth")
+
+    contextvars.copy_context().run(in_a_request)
+    assert heard == ["the server runs as the system user berth"]
+    cluster.notice("outside a request")
+    assert capsys.readouterr().err == "berth: outside a request\n"

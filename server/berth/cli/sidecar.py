@@ -49,7 +49,7 @@ def up_through_sidecar(
         return None
 
     def on_event(event: dict[str, Any]) -> None:
-        if event.get("event") == "progress" and event.get("message"):
+        if event.get("event") in ("progress", "notice") and event.get("message"):
             say(str(event["message"]))
 
     try:

@@ -10,6 +10,7 @@ and its files live where that user can reach them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import fcntl
 import hashlib
@@ -23,7 +24,7 @@ import socket
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,8 +192,18 @@ def _conf_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+# Where notices go instead of stderr: the sidecar sends them to the client it works for.
+NOTICES: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "berth_notices", default=None
+)
+
+
 def notice(message: str) -> None:
     """A one-time note for the user; stderr, because stdout is for --json and LSP."""
+    sink = NOTICES.get()
+    if sink is not None:
+        sink(message)
+        return
     sys.stderr.write(f"berth: {message}\n")
 
 

@@ -456,9 +456,18 @@ class Sidecar:
             def progress(message: str) -> None:
                 self.loop.call_soon_threadsafe(functools.partial(emit, "progress", message=message))
 
+            def notify(message: str) -> None:
+                self.loop.call_soon_threadsafe(functools.partial(emit, "notice", message=message))
+
             try:
                 data = await asyncio.to_thread(
-                    work.provision, cwd, baseline, env, progress, self.settings.sidecar_spares
+                    work.provision,
+                    cwd,
+                    baseline,
+                    env,
+                    progress,
+                    self.settings.sidecar_spares,
+                    notify=notify,
                 )
             except BerthError as exc:
                 emit("failed", error=exc.to_json())

@@ -88,15 +88,22 @@ def provision(
     env: dict[str, str] | None,
     progress: Callable[[str], None],
     use_spares: bool,
+    *,
+    notify: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """``berth up`` in ``cwd``, as the client would run it (its environment, our spares)."""
+    """``berth up`` in ``cwd``, as the client would run it (its environment, our spares).
+
+    ``notify`` hears the notes berth prints once (the server runs as another user).
+    """
     from berth import context, lifecycle
-    from berth.pg import templates
+    from berth.pg import cluster, templates
     from berth.sidecar import spares
 
     if env is not None:
         # to_thread runs us in a copy of the context: this sets it for this request only.
         templates.caller_env.set(env)
+    if notify is not None:
+        cluster.NOTICES.set(notify)
     ctx = context.load(Path(cwd))
     ctx.progress = progress
     if use_spares:
