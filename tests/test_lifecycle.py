@@ -361,3 +361,11 @@ def test_two_projects_main_checkouts_with_the_same_ports_are_told_apart(
     assert "needs the base ports app=8000" in proc.stderr
     assert "project app)" in proc.stderr  # who holds them
     assert "hint: give this project other bases in [ports]" in proc.stderr
+
+
+def test_the_main_checkout_left_alone_says_how_to_get_a_berth(repo: Path) -> None:
+    berth(repo, "up")  # leaves it alone
+    proc = berth(repo, "run", "--", "true", check=False)
+    assert proc.returncode == 7
+    assert "berth leaves it to your own setup" in proc.stderr
+    assert 'main = "berth"' in proc.stderr

@@ -189,6 +189,21 @@ def test_app_flushdb_does_not_lose_the_database(repo: Path, redis_url: str) -> N
     assert owner_id(env_of(one)["REDIS_URL"]) == berth_json(one, "status")["instance"]
 
 
+def test_purge_after_the_app_flushed_its_database_still_frees_it(
+    repo: Path, redis_own_url: str
+) -> None:
+    redis_repo(repo, redis_own_url)
+    one = add_worktree(repo, "one")
+    index = berth_json(one, "up")["redis"]["index"]
+    conn = client(env_of(one)["REDIS_URL"])
+    conn.flushdb()  # the owner key goes too
+    conn.set("session:1", "data")
+    berth(one, "down", "--purge", "--yes")
+    assert conn.dbsize() == 0  # the berth's data went with it
+    two = add_worktree(repo, "two")
+    assert berth_json(two, "up")["redis"]["index"] == index  # and the database is free again
+
+
 def test_single_database_server_uses_key_prefixes(repo: Path, redis_single_url: str) -> None:
     redis_repo(repo, redis_single_url)
     one, two = add_worktree(repo, "one"), add_worktree(repo, "two")

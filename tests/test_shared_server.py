@@ -260,6 +260,41 @@ def test_the_admin_acts_only_as_roles_it_may(team: Team, server: Any) -> None:
             conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(other)))
 
 
+def test_a_second_admin_without_the_template_owner_is_told_which_grant(
+    tmp_path: Path, repo: Path, team: Team, server: Any
+) -> None:
+    """Templates made by one admin; another admin of the team has no grant on their owner."""
+    origin = origin_repo(repo, team.project)
+    first = a_machine(tmp_path, origin, team, "mone")
+    first.json("up")  # builds the template, owned by berth_templates
+    second_admin = f"team2_{secrets.token_hex(4)}"
+    with server.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEDB CREATEROLE PASSWORD {}").format(
+                sql.Identifier(second_admin), sql.Literal(PASSWORD)
+            )
+        )
+    second = a_machine(tmp_path, origin, team, "mtwo")
+    second.env["BERTH_SERVER"] = team.url.replace(team.admin, second_admin)
+    try:
+        refused = second.run(second.worktree, "up", check=False)
+        assert refused.returncode == 10, refused.stderr
+        assert f"GRANT {TEMPLATE_OWNER} TO" in refused.stderr
+        assert "internal error" not in refused.stderr
+        with server.connect() as conn:  # what the DBA does, as the hint says
+            conn.execute(
+                sql.SQL("GRANT {} TO {} WITH ADMIN TRUE").format(
+                    sql.Identifier(TEMPLATE_OWNER), sql.Identifier(second_admin)
+                )
+            )
+        assert second.json("up")["state"] == "active"  # the next up repairs the berth
+        second.run(second.worktree, "down", "--purge", "--yes")
+    finally:
+        with server.connect() as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(second_admin)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(second_admin)))
+
+
 def test_derive_is_stable_and_short() -> None:
     first = machine.derive("abc", "host1")
     assert first == machine.derive("abc", "host1")

@@ -432,10 +432,16 @@ def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:
 
 
 def current_record(ctx: Context) -> BerthRecord:
-    worktree, _ = ctx.need_worktree()
+    worktree, config = ctx.need_worktree()
     ident = instance.read_id(worktree)
     record = ctx.registry.get(ident) if ident else None
     if record is None:
+        if worktree.is_main and not config.main_gets_berth:
+            raise NotFoundError(
+                "the main checkout has no berth: berth leaves it to your own setup",
+                hint="work in a worktree (git worktree add ../feature), or set"
+                ' main = "berth" in berth.toml and run berth up',
+            )
         where = "the main checkout" if worktree.is_main else str(worktree.root)
         raise NotFoundError(f"{where} has no berth", hint="run berth up")
     return record

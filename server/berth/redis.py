@@ -337,12 +337,18 @@ def release(ctx: Context, record: BerthRecord, *, skip: bool = False) -> dict[st
 
 
 def flush_if_owned(url: str, index: int, record: BerthRecord) -> bool:
-    """FLUSHDB, atomically guarded by the owner key: a database not ours stays untouched."""
+    """FLUSHDB, atomically guarded by the owner key: a database not ours stays untouched.
+
+    The registry says the berth holds ``index``: without an owner key (the app ran
+    FLUSHDB since) what is there is still the berth's, since any other berth marks a
+    database before it uses it.
+    """
     import redis as redis_py
 
     with _errors(url), contextlib.closing(client(url, index)) as conn, conn.pipeline() as pipe:
         pipe.watch(OWNER_KEY)  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
-        if not is_owner(pipe.get(OWNER_KEY), record):
+        current = pipe.get(OWNER_KEY)
+        if current is not None and not is_owner(current, record):
             pipe.unwatch()
             log.warning("redis database not flushed: not ours", instance=record.id, index=index)
             return False

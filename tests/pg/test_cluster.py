@@ -167,3 +167,19 @@ def test_notices_go_where_the_sidecar_sends_them(capsys: pytest.CaptureFixture[s
     assert heard == ["the server runs as the system user berth"]
     cluster.notice("outside a request")
     assert capsys.readouterr().err == "berth: outside a request\n"
+
+
+@pytest.mark.parametrize(
+    ("output", "major"),
+    [
+        ("postgres (PostgreSQL) 18.1\n", 18),
+        ("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)\n", 15),
+        ("postgres (PostgreSQL) 16.4 (Ubuntu 16.4-1.pgdg22.04+1)\n", 16),
+        ("postgres (PostgreSQL) 17devel\n", 17),
+        ("something else\n", None),
+    ],
+)
+def test_the_version_of_any_distributions_postgres_is_read(output: str, major: int | None) -> None:
+    from berth.pg.cluster import parse_version
+
+    assert parse_version(output) == major

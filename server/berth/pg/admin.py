@@ -184,12 +184,14 @@ def set_marker(conn: Conn, name: str, marker: str) -> None:
 def hand_over(db_conn: Conn, owner: str, previous: str | None) -> None:
     """Inside one database: give ``owner`` the public schema and ``previous``'s objects."""
     role = sql.Identifier(owner)
+    moving = previous if previous and previous != owner else None
+    if moving and not role_exists(db_conn, moving):
+        moving = None
+    if moving:
+        act_as(db_conn, moving)  # first: the schema is previous's until it is handed over
     db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
-    if previous and previous != owner and role_exists(db_conn, previous):
-        act_as(db_conn, previous)
-        db_conn.execute(
-            sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(previous), role)
-        )
+    if moving:
+        db_conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(moving), role))
 
 
 def set_template(conn: Conn, name: str, *, is_template: bool) -> None:

@@ -36,7 +36,7 @@ SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with its terminating NU
 ADMIN_ROLE = "berth_admin"
 FIRST_PORT = 55432
 ROOT_SERVER_BASE = Path("/var/lib/berth")
-_VERSION = re.compile(r"(\d+)(?:\.(\d+))?")
+_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
 
 
 @dataclass(frozen=True)
@@ -82,10 +82,17 @@ def server_version(bindir: Path) -> int:
         raise ServerError(
             f"cannot run {bindir / 'postgres'}: {exc}", hint="check BERTH_PG_BIN"
         ) from None
-    match = _VERSION.search(out.split(")")[-1])
-    if not match:
+    version = parse_version(out)
+    if version is None:
         raise ServerError(f"cannot read the version of {bindir / 'postgres'}", hint=out.strip())
-    return int(match.group(1))
+    return version
+
+
+def parse_version(text: str) -> int | None:
+    """The major version in ``postgres --version``'s output, distributions' suffixes and all:
+    ``postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`` is 15."""
+    match = _VERSION.search(text)
+    return int(match.group(1)) if match else None
 
 
 def find_binaries(pg_bin: str | None) -> Binaries:
