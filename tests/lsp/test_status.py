@@ -178,7 +178,10 @@ async def test_copy_database_url_refuses_a_berth_that_is_not_ready(
     (tree / "db" / "migrations" / "0002_bad.sql").write_text("CREATE TABLE broken (;\n")
     assert berth(tree, "up", check=False).returncode == 9
     session = await lsp(tree)
-    await session.status(tree, lambda s: s["state"] == "provisioning")
+    failed = await session.status(tree, lambda s: s["state"] == "error")
+    # Not a spinner for ever: the editor shows that it failed, and why.
+    assert failed["error"].startswith("provisioning did not finish")
+    assert "provision again" in failed["message"]
 
     copied = await session.command("berth.copyDatabaseUrl", uri(tree))
 

@@ -198,6 +198,12 @@ def _with_record(ctx: Context, bare: Snapshot, record: BerthRecord) -> Snapshot:
     data["state"] = {"active": "ready", "provisioning": "provisioning"}.get(record.state, "none")
     if record.state == "trashed":
         data["message"] = f"this worktree's berth is in the trash: berth restore {record.id}"
+    if record.state == "provisioning" and not _provisioning_now(Path(record.git_dir)):
+        # Nobody is at it (it failed, or was killed): a spinner would wait for ever.
+        why = info.get("last_error")
+        data["state"] = "error"
+        data["error"] = f"provisioning failed: {why}" if why else "provisioning did not finish"
+        data["message"] = "fix it, then provision again (berth up, or the provision action)"
     env = lifecycle.berth_env(ctx, record, config)
     items = None
     if record.state == "active" and running:
@@ -215,6 +221,14 @@ def _with_record(ctx: Context, bare: Snapshot, record: BerthRecord) -> Snapshot:
         slot=record.slot,
     )
     return replace(snapshot, status=_masked(data, snapshot))
+
+
+def _provisioning_now(git_dir: Path) -> bool:
+    """``berth up`` (its worktree lock) or a hook's worker or sidecar request holds a lock."""
+    from berth.hookrun import LOCK_FILE
+    from berth.sidecar.client import lock_held
+
+    return lock_held(git_dir / "berth.lock") or lock_held(git_dir / LOCK_FILE)
 
 
 def _masked(data: dict[str, Any], snapshot: Snapshot) -> dict[str, Any]:
