@@ -101,6 +101,8 @@ def test_migrations_applied(repo: Path, hook_repo: Path) -> None:
     ok = try_repo(wt, hook_repo, "berth-migrations-applied")
     assert ok.returncode == 0, ok.stdout + ok.stderr
     (wt / "db" / "0002_names.sql").write_text("ALTER TABLE items ADD COLUMN name text;\n")
+    wip = try_repo(wt, hook_repo, "berth-migrations-applied")  # untracked, not in this commit
+    assert wip.returncode == 0, wip.stdout + wip.stderr
     git(wt, "add", "db")
     pending = try_repo(wt, hook_repo, "berth-migrations-applied")
     assert pending.returncode != 0

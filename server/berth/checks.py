@@ -7,6 +7,7 @@ file berth wrote (it holds the berth's password).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,22 @@ def env_files(paths: list[Path], env_file: str = DEFAULT_ENV_FILE) -> list[str]:
     return [str(p) for p in paths if p.name in names or _written_by_berth(p)]
 
 
+def _in_git(root: Path, dirs: Sequence[str]) -> set[str]:
+    """The files under ``dirs`` that git tracks or has staged (relative to ``root``)."""
+    import subprocess
+
+    from berth.git import clean_env
+
+    proc = subprocess.run(
+        ["git", "ls-files", "-z", "--", *dirs],
+        cwd=root,
+        env=clean_env(),
+        capture_output=True,
+        check=False,
+    )
+    return {p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p}
+
+
 def migrations(ctx: Context) -> dict[str, Any]:
     """Pending or edited-after-apply migrations of this worktree's berth."""
     from berth import instance, lifecycle
@@ -47,10 +64,13 @@ def migrations(ctx: Context) -> dict[str, Any]:
         why = "no migrations configured" if not config.database.migrations else "no berth here"
         return {"ok": True, "instance": ident, "skipped": why, "problems": []}
     report = lifecycle.migration_report(ctx, record)
+    known = _in_git(worktree.root, config.database.migrations)
     problems = [
         {"file": item.relpath or item.name, "state": item.state, "fix": FIXES[item.state]}
         for item in report.items
         if item.state in FIXES
+        # A new file git does not know yet (untracked, not staged) is not in this commit.
+        and not (item.state == "pending" and item.relpath and item.relpath not in known)
     ]
     problems += [
         {"file": None, "state": "unknown", "detail": p, "fix": "berth migrations shows why"}
