@@ -12,10 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pynvim
 import pytest
 
-from berthtest import ROOT, berth_json, tables, url_of
+from berthtest import ROOT, berth, berth_json, tables, url_of
 
 from .conftest import DEADLINE, NEOVIM_PLUGIN, PENDING, Shop, need
 
@@ -105,3 +106,107 @@ def test_statusline_commands_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:
     # Nothing the plugin does is deprecated on the Neovim it runs on.
     messages = lua(nvim, 'return vim.fn.execute("messages")')
     assert "deprecated" not in messages, json.dumps(messages)
+
+
+# Records what the server says and asks on Neovim's own handlers (the ones a
+# user's UI sees); a question is answered Cancel, as a person might.
+RECORD = """
+_G.berth_test = { messages = {}, asked = {}, done = false }
+vim.lsp.handlers["window/showMessage"] = function(_, params)
+  table.insert(_G.berth_test.messages, params.message)
+  return vim.NIL
+end
+vim.lsp.handlers["window/showMessageRequest"] = function(_, params)
+  table.insert(_G.berth_test.asked, params.message)
+  return { title = "Cancel" }
+end
+"""
+
+# workspace/executeCommand berth.reset as a code action or a lens sends it: no :BerthReset.
+RESET_REQUEST = """
+local client = require("berth").client(0)
+local folder = vim.uri_from_fname(client.config.root_dir)
+local params = { command = "berth.reset", arguments = { folder } }
+local function done() _G.berth_test.done = true end
+if vim.fn.has("nvim-0.11") == 1 then
+  client:request("workspace/executeCommand", params, done)
+else
+  client.request("workspace/executeCommand", params, done)
+end
+"""
+
+STOP = """
+local client = require("berth").client(0)
+if vim.fn.has("nvim-0.11") == 1 then client:stop() else client.stop() end
+"""
+
+
+def said(text: str) -> str:
+    """A Lua condition: the server said something containing ``text``."""
+    return (
+        "(function() for _, m in ipairs(_G.berth_test.messages) do"
+        f" if m:find({json.dumps(text)}, 1, true) then return true end end"
+        " return false end)()"
+    )
+
+
+def test_refused_reset_leaves_no_answer_behind(nvim: pynvim.Nvim, shop: Shop) -> None:
+    lua(nvim, 'require("berth").setup()')
+    nvim.command(f"edit {shop.root / PENDING}")
+    statusline = 'require("berth").statusline()'
+    state = "(require('berth').status(0) or {}).state"
+    wait(nvim, f"{state} == 'ready'")
+    lua(nvim, RECORD)
+
+    # A berth in the trash: :BerthReset! is refused without a question.
+    berth(shop.root, "down")
+    wait(nvim, f"{state} ~= 'ready'")
+    nvim.command("BerthReset!")
+    wait(nvim, said("is in the trash"))
+    assert lua(nvim, "return _G.berth_test.asked") == []
+
+    # Back from the trash, with data of its own that a reset would throw away.
+    berth(shop.root, "restore", shop.instance)
+    with psycopg.connect(url_of(shop.root)) as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+    wait(nvim, f"{state} == 'ready'")
+
+    # A reset that did not come from :BerthReset is asked through Neovim's own
+    # handler (the refused command left no answer behind); Cancel keeps the data.
+    lua(nvim, RESET_REQUEST)
+    wait(nvim, "_G.berth_test.done")
+    asked = lua(nvim, "return _G.berth_test.asked")
+    assert len(asked) == 1
+    assert asked[0].startswith(f"Reset {shop.database}?")
+    wait(nvim, said("reset cancelled"))
+    status = berth_json(shop.root, "status")
+    assert status["instance"] == shop.instance
+    assert status["database"]["name"] == shop.database
+    assert status["trash"] == []
+    assert "kept" in tables(url_of(shop.root))
+
+    # The server goes away: so does its berth from the statusline.
+    wait(nvim, f"{statusline} ~= ''")
+    lua(nvim, STOP)
+    wait(nvim, f"{statusline} == ''")
+    assert lua(nvim, "return require('berth').status(0) == nil")
+
+
+def test_error_statusline_is_short(nvim: pynvim.Nvim, shop: Shop) -> None:
+    config = shop.root / "berth.toml"
+    config.write_text('project = "shop"\n[database]\nmigrations = 5\n')
+    lua(nvim, 'require("berth").setup()')
+    nvim.command(f"edit {shop.root / PENDING}")
+    statusline = 'require("berth").statusline()'
+    wait(nvim, f"{statusline} ~= ''")
+
+    # The reason is cut to 40 characters, as in VS Code's status bar item...
+    line = lua(nvim, f"return {statusline}")
+    assert line.startswith("✗ berth: "), line
+    assert line.endswith("…"), line
+    assert len(line) == len("✗ berth: ") + 40, line
+    # ...and :BerthStatus says all of it.
+    nvim.command("BerthStatus")
+    wait(nvim, f"vim.fn.execute('messages'):find({json.dumps(str(config))}, 1, true) ~= nil")
+    messages = lua(nvim, 'return vim.fn.execute("messages")')
+    assert "database.migrations must be a list of paths" in messages

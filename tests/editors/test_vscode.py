@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from berthtest import berth_json, tables, url_of
+from berthtest import add_worktree, berth, berth_json, migration, tables, url_of
 
 from .conftest import (
     CHROMIUM,
@@ -28,6 +28,7 @@ from .conftest import (
     Shop,
     need,
     need_command,
+    shop_worktree,
     wait_for_output,
 )
 
@@ -63,8 +64,11 @@ def editor_env() -> dict[str, str]:
     return env
 
 
-def start_code_server(tmp_path: Path, folder: Path, started: list[Any]) -> str:
-    """Install the .vsix, start code-server on a free port, and return the URL of ``folder``."""
+def start_code_server(
+    tmp_path: Path, folder: Path, started: list[Any], *, workspace: bool = False
+) -> str:
+    """Install the .vsix, start code-server on a free port, and return the URL of ``folder``
+    (of the ``.code-workspace`` file ``folder`` when ``workspace``)."""
     user = tmp_path / "vscode-user" / "User"
     user.mkdir(parents=True)
     (user / "settings.json").write_text(json.dumps(SETTINGS))
@@ -92,11 +96,11 @@ def start_code_server(tmp_path: Path, folder: Path, started: list[Any]) -> str:
     out = wait_for_output(proc, b"HTTP server listening on", DEADLINE).decode()
     base = re.search(r"HTTP server listening on (http://\S+?)/?\s", out)
     assert base, out
-    return f"{base.group(1)}/?folder={folder}"
+    return f"{base.group(1)}/?{'workspace' if workspace else 'folder'}={folder}"
 
 
-def drive(tmp_path: Path, url: str) -> dict[str, dict[str, Any]]:
-    """Run the browser driver; return its reports by step."""
+def drive(tmp_path: Path, url: str, **extra: str) -> dict[str, dict[str, Any]]:
+    """Run the browser driver (``extra`` goes into its config); return its reports by step."""
     need(CHROMIUM, "Debian's chromium")
     need(PLAYWRIGHT, "playwright-core")
     config = {
@@ -104,6 +108,7 @@ def drive(tmp_path: Path, url: str) -> dict[str, dict[str, Any]]:
         "migration": PENDING,
         "screenshot": str(tmp_path / "vscode-status.png"),
         "failShot": str(tmp_path / "vscode-failure.png"),
+        **extra,
     }
     proc = subprocess.run(
         [need_command("node"), str(HERE / "vscode_driver.mjs"), json.dumps(config)],
@@ -139,6 +144,13 @@ def test_status_bar_quick_fix_and_reset(
     assert steps["confirm"]["text"].startswith(f"Reset {shop.database}?")
     assert "fresh database" in steps["reset"]["text"]
     assert steps["after"]["text"] == f"shop_feature_cart :{shop.port} ✓"
+    # The palette lists each action once (the extension's command, not also the
+    # server's), and runs it on this folder's berth.
+    palette = steps["palette"]["items"]
+    for title in ("Reset database (the old one goes to the trash)", "Provision this worktree"):
+        assert sum(title in item for item in palette) == 1, palette
+    assert steps["provisioned"]["text"] == f"berth {shop.instance}: ready ({shop.database})"
+    assert steps["final"]["text"] == f"shop_feature_cart :{shop.port} ✓"
 
     # What the editor showed is what the berth is: the old database in the
     # trash, a fresh one with all three migrations (the template now has 0003).
@@ -153,3 +165,47 @@ def test_status_bar_quick_fix_and_reset(
     if UPDATE_SCREENSHOT or not SCREENSHOT.exists():
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, SCREENSHOT)
+
+
+def test_palette_acts_on_the_active_editors_folder(
+    tmp_path: Path, repo: Path, server: object, started: list[Any]
+) -> None:
+    # Two worktrees in one window, each with a pending migration of its own.
+    first = shop_worktree(repo)
+    second = add_worktree(repo, "shop-other", "feature/other")
+    berth(second, "up")
+    migration(second, "0004_t4.sql", "CREATE TABLE t4 (id int PRIMARY KEY);\n")
+    (second / ".venv").symlink_to(first.root / ".venv")
+    workspace = tmp_path / "shop.code-workspace"
+    folders = [{"path": str(first.root)}, {"path": str(second)}]
+    workspace.write_text(json.dumps({"folders": folders}))
+
+    # The item reads `<project>_<slug> :<port> <migrations>`, its database's name without the id.
+    ours = berth_json(second, "status")
+    name = ours["database"]["name"].removesuffix("_" + ours["instance"])
+    other = f"{name} :{ours['ports']['app']}"
+    cart = f"{first.database.removesuffix('_' + first.instance)} :{first.port}"
+
+    url = start_code_server(tmp_path, workspace, started, workspace=True)
+    steps = drive(
+        tmp_path,
+        url,
+        mode="multiroot",
+        migration="db/migrations/0004_t4.sql",
+        pick=first.root.name,
+        second=name,
+    )
+
+    # With the second worktree's migration open, the palette's Migrate is for it.
+    assert steps["status"]["text"] == f"{other} ⚠ 1 pending"
+    assert "applied 1 migration" in steps["migrated"]["text"]
+    assert steps["after"]["text"] == f"{other} ✓"
+    assert "t4" in tables(url_of(second))
+    assert berth_json(second, "status")["migrations"]["pending"] == 0
+
+    # With no editor open it asks which worktree; the first one is picked.
+    assert steps["pick"]["placeholder"] == "berth: which worktree?"
+    assert sorted(steps["pick"]["items"]) == sorted([first.root.name, second.name])
+    assert steps["first"]["before"] == f"{cart} ⚠ 1 pending"
+    assert steps["first"]["text"] == f"{cart} ✓"
+    assert "t3" in tables(url_of(first.root))

@@ -1,8 +1,10 @@
 // Drives code-server (VS Code) in Debian's headless Chromium through playwright-core,
 // as a person would: read the berth status bar item, open the pending migration,
-// apply it with the quick fix, hover the item, then reset from its quick pick.
+// apply it with the quick fix, hover the item, reset from its quick pick, then
+// provision from the command palette.
 //
-// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot}.
+// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot}
+// (and {mode: "multiroot", pick} for runMultiRoot).
 // Prints one JSON object per step on stdout; test_vscode.py asserts on them and on
 // the database. Every wait is on something appearing in the page, with a deadline.
 
@@ -112,10 +114,76 @@ async function run() {
   await done.waitFor();
   report("reset", { text: (await done.locator(".notification-list-item-message").innerText()).trim() });
   report("after", await itemWith(/✓/));
+
+  // The palette's berth commands are the extension's: they act on the active
+  // editor's folder (the migration's) and never end in "command not found".
+  await page.keyboard.press("F1");
+  const palette = page.locator(".quick-input-widget");
+  await palette.locator("input").fill(">berth: ");
+  await palette.locator(".monaco-list-row").filter({ hasText: "Provision this worktree" }).first().waitFor();
+  report("palette", {
+    items: (await palette.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+  });
+  await palette.locator("input").fill(">berth: Provision this worktree");
+  await palette.locator(".monaco-list-row").filter({ hasText: "Provision this worktree" }).first().waitFor();
+  await page.keyboard.press("Enter");
+  const provisioned = toast(/ready \(/).first();
+  await provisioned.waitFor();
+  report("provisioned", {
+    text: (await provisioned.locator(".notification-list-item-message").innerText()).trim(),
+  });
+  report("final", await itemWith(/✓/));
+}
+
+// A multi-root workspace of two worktrees: the palette's Migrate acts on the
+// active editor's folder (the second), and without an editor asks which one.
+// config.migration is a pending migration of the second folder; config.pick the
+// name of the folder to choose when asked; config.second the second berth's name.
+async function runMultiRoot() {
+  await page.goto(config.url);
+  await page.locator(".statusbar").waitFor();
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
+  await page.keyboard.press("Control+P");
+  const file = config.migration.split("/").pop();
+  await page.locator(".quick-input-widget input").fill(file);
+  await page.locator(".quick-input-list .monaco-list-row").filter({ hasText: file }).first().waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".monaco-editor .view-lines").first().waitFor();
+  // The item follows the active editor: the second folder's berth, not the first's.
+  report("status", await itemWith(config.second));
+
+  const palette = page.locator(".quick-input-widget");
+  /** Run `category: title` from the command palette. */
+  async function command(name) {
+    await page.keyboard.press("F1");
+    await palette.locator("input").fill(`>${name}`);
+    const title = name.slice(name.indexOf(": ") + 2);
+    await palette.locator(".monaco-list-row").filter({ hasText: title }).first().waitFor();
+    await page.keyboard.press("Enter");
+  }
+  await command("berth: Apply pending migrations");
+  const applied = toast(/applied/).first();
+  await applied.waitFor();
+  report("migrated", { text: (await applied.locator(".notification-list-item-message").innerText()).trim() });
+  report("after", await itemWith(/✓/));
+
+  // No editor: the item shows the first folder's berth, and the palette asks.
+  await command("View: Close All Editors");
+  const first = await itemWith(/pending/);
+  await command("berth: Apply pending migrations");
+  const pick = palette.locator(".monaco-list-row").filter({ hasText: config.pick });
+  await pick.first().waitFor();
+  report("pick", {
+    placeholder: await palette.locator("input").getAttribute("placeholder"),
+    items: (await palette.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+  });
+  await palette.locator("input").fill(config.pick);
+  await page.keyboard.press("Enter");
+  report("first", { before: first.text, ...(await itemWith(/✓/)) });
 }
 
 try {
-  await run();
+  await (config.mode === "multiroot" ? runMultiRoot() : run());
 } catch (error) {
   await page.screenshot({ path: config.failShot }).catch(() => {});
   report("error", { message: String(error?.message ?? error), failShot: config.failShot });

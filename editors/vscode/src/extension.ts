@@ -7,15 +7,13 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
+  State,
 } from "vscode-languageclient/node";
 
 import { resolveBerthPath } from "./berthPath";
+import { commandFolder, FOLDER_COMMANDS, snapshotNameError } from "./commands";
 import { type MenuItem, menuItems } from "./menu";
 import { type BerthStatus, statusView, type Tone } from "./status";
-
-// Commands the server executes (workspace/executeCommand); the client registers
-// them when it starts, from the server's capabilities.
-const SERVER_COMMANDS = new Set(["berth.reset", "berth.migrate", "berth.provision"]);
 
 let client: LanguageClient | undefined;
 let item: vscode.StatusBarItem;
@@ -38,7 +36,14 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       if (event.affectsConfiguration("berth.path")) void restart();
     }),
     vscode.commands.registerCommand("berth.showMenu", showMenu),
-    vscode.commands.registerCommand("berth.forkFromMain", () => runServer("berth.fork", "main")),
+    // The server's reset, migrate and provision (workspace/executeCommand) take
+    // the folder they act on; these pass it: the palette never means "the first folder".
+    ...Object.entries(FOLDER_COMMANDS).map(([command, serverCommand]) =>
+      vscode.commands.registerCommand(command, (target?: unknown) => runServer(serverCommand, target)),
+    ),
+    vscode.commands.registerCommand("berth.forkFromMain", (target?: unknown) =>
+      runServer("berth.fork", target, "main"),
+    ),
     vscode.commands.registerCommand("berth.snapshotAs", snapshotAs),
     vscode.commands.registerCommand("berth.copyUrl", copyUrl),
     vscode.commands.registerCommand("berth.openLog", () => output.show(true)),
@@ -135,11 +140,33 @@ function paint(tone: Tone): void {
   item.color = tone === "idle" ? new vscode.ThemeColor("disabledForeground") : undefined;
 }
 
-/** The folder of the active editor, else the first workspace folder. */
-function currentFolder(): vscode.WorkspaceFolder | undefined {
+/** The workspace folder of the active editor, if any. */
+function activeFolder(): vscode.WorkspaceFolder | undefined {
   const document = vscode.window.activeTextEditor?.document;
-  const folder = document ? vscode.workspace.getWorkspaceFolder(document.uri) : undefined;
-  return folder ?? vscode.workspace.workspaceFolders?.[0];
+  return document ? vscode.workspace.getWorkspaceFolder(document.uri) : undefined;
+}
+
+/** The folder the status bar shows: the active editor's, else the first workspace folder. */
+function currentFolder(): vscode.WorkspaceFolder | undefined {
+  return activeFolder() ?? vscode.workspace.workspaceFolders?.[0];
+}
+
+/**
+ * The folder (URI) a command acts on: the one it was given (the status bar
+ * menu gives the item's), else the active editor's, else the only one, else
+ * the one the user picks. Undefined when there is none or the pick was cancelled.
+ */
+async function targetFolder(target: unknown): Promise<string | undefined> {
+  if (typeof target === "string" && target) return target;
+  if (target instanceof vscode.Uri) return target.toString();
+  const choice = commandFolder(activeFolder(), vscode.workspace.workspaceFolders ?? []);
+  if (choice === undefined) {
+    void vscode.window.showErrorMessage("berth: open a worktree as a workspace folder first");
+    return undefined;
+  }
+  if ("folder" in choice) return choice.folder.uri.toString();
+  const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: "berth: which worktree?" });
+  return picked?.uri.toString();
 }
 
 function currentStatus(): BerthStatus | undefined {
@@ -148,42 +175,73 @@ function currentStatus(): BerthStatus | undefined {
 }
 
 async function showMenu(): Promise<void> {
+  // The menu acts on the berth the item shows, whichever editor is active once picked.
+  const folder = currentFolder();
   const status = currentStatus();
   const picked = await vscode.window.showQuickPick(
     menuItems(status).map((entry) => ({ ...entry, entry })),
     { title: status?.database?.name ?? "berth", placeHolder: "berth: what should happen?" },
   );
-  if (picked) await run(picked.entry);
+  if (picked) await run(picked.entry, folder);
 }
 
-async function run(entry: MenuItem): Promise<void> {
-  if (SERVER_COMMANDS.has(entry.command)) {
-    await runServer(entry.command);
-  } else {
-    await vscode.commands.executeCommand(entry.command);
+/** Run a menu entry on the folder whose berth the status bar (and so the menu) shows. */
+async function run(entry: MenuItem, folder: vscode.WorkspaceFolder | undefined): Promise<void> {
+  await vscode.commands.executeCommand(entry.command, ...(folder ? [folder.uri.toString()] : []));
+}
+
+/** Why the server's commands cannot run now, or undefined when they can. */
+function notRunning(): string | undefined {
+  if (client?.state === State.Starting) {
+    return "berth: the language server is still starting; try again in a moment";
   }
+  if (client === undefined || !client.isRunning()) {
+    return "berth: the language server is not running (see the log, or: berth: Restart the language server)";
+  }
+  return undefined;
 }
 
-async function runServer(command: string, ...args: unknown[]): Promise<unknown> {
-  if (client === undefined) {
-    void vscode.window.showErrorMessage("berth: the language server is not running (see the log)");
+/** Run the server's `command` on the folder `target` names (see targetFolder). */
+async function runServer(command: string, target: unknown, ...args: unknown[]): Promise<unknown> {
+  const why = notRunning();
+  if (why !== undefined) {
+    void vscode.window.showErrorMessage(why);
     return undefined;
   }
-  const folder = currentFolder()?.uri.toString();
-  return vscode.commands.executeCommand(command, folder, ...args);
+  const folder = await targetFolder(target);
+  if (folder === undefined) return undefined;
+  return executeOnServer(command, folder, ...args);
 }
 
-async function snapshotAs(): Promise<void> {
+async function executeOnServer(command: string, folder: string, ...args: unknown[]): Promise<unknown> {
+  try {
+    return await vscode.commands.executeCommand(command, folder, ...args);
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    output.appendLine(`${command} failed: ${why}`);
+    void vscode.window.showErrorMessage(`berth: ${command} failed: ${why}`);
+    return undefined;
+  }
+}
+
+async function snapshotAs(target?: unknown): Promise<void> {
+  const why = notRunning();
+  if (why !== undefined) {
+    void vscode.window.showErrorMessage(why);
+    return;
+  }
+  const folder = await targetFolder(target);
+  if (folder === undefined) return;
   const name = await vscode.window.showInputBox({
     title: "berth: snapshot",
     prompt: "Name of the baseline (new berths can start from it with `berth up --baseline NAME`)",
-    validateInput: (value) => (/^[\w.-]+$/.test(value) ? undefined : "letters, digits, _, . and - only"),
+    validateInput: snapshotNameError,
   });
-  if (name) await runServer("berth.snapshot", name);
+  if (name) await executeOnServer("berth.snapshot", folder, name.trim());
 }
 
-async function copyUrl(): Promise<void> {
-  const url = await runServer("berth.copyDatabaseUrl");
+async function copyUrl(target?: unknown): Promise<void> {
+  const url = await runServer("berth.copyDatabaseUrl", target);
   if (typeof url === "string" && url) {
     await vscode.env.clipboard.writeText(url);
     void vscode.window.showInformationMessage("berth: DATABASE_URL copied");

@@ -5,7 +5,7 @@ import type { BerthStatus } from "./status";
 export interface MenuItem {
   label: string;
   description: string;
-  /** A command of this extension (`contributes.commands` in package.json). */
+  /** A command of this extension (`contributes.commands` in package.json); it gets the folder's URI. */
   command: string;
 }
 
@@ -13,9 +13,9 @@ export function menuItems(status: BerthStatus | undefined): MenuItem[] {
   const pending = status?.migrations.pending ?? 0;
   const name = status?.database?.name ?? "";
   const items: MenuItem[] = [
-    { label: "$(history) Reset", description: "fresh database from the template; the old one goes to the trash", command: "berth.reset" },
-    { label: "$(play) Migrate", description: pending ? `apply ${pending} pending migration${pending === 1 ? "" : "s"}` : "apply pending migrations", command: "berth.migrate" },
-    { label: "$(add) Provision", description: "give this worktree its berth (idempotent)", command: "berth.provision" },
+    { label: "$(history) Reset", description: "fresh database from the template; the old one goes to the trash", command: "berth.resetDatabase" },
+    { label: "$(play) Migrate", description: pending ? `apply ${pending} pending migration${pending === 1 ? "" : "s"}` : "apply pending migrations", command: "berth.applyMigrations" },
+    { label: "$(add) Provision", description: "give this worktree its berth (idempotent)", command: "berth.provisionWorktree" },
     { label: "$(repo-forked) Fork from main", description: "this database becomes a copy of main's", command: "berth.forkFromMain" },
     { label: "$(device-camera) Snapshot…", description: "save this database as a named baseline", command: "berth.snapshotAs" },
     { label: "$(copy) Copy DATABASE_URL", description: name, command: "berth.copyUrl" },
@@ -26,7 +26,7 @@ export function menuItems(status: BerthStatus | undefined): MenuItem[] {
     return items.filter((item) => item.command === "berth.openLog");
   }
   if (status === undefined || status.state === "none") {
-    return items.filter((item) => ["berth.provision", "berth.openLog"].includes(item.command));
+    return items.filter((item) => ["berth.provisionWorktree", "berth.openLog"].includes(item.command));
   }
   return items;
 }

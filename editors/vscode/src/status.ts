@@ -140,7 +140,10 @@ function migrationsText(m: Migrations): string {
 /** Tooltip lines (markdown). The URL is masked unless the user asked to see secrets. */
 export function tooltipLines(status: BerthStatus, showSecrets: boolean): string[] {
   if (status.state === "error") {
-    return [`**berth**: ${status.error ?? "error"}`, "", "Click for actions and the log."];
+    // The whole reason, line by line (the item shows its first 40 characters).
+    const [first, ...rest] = (status.error ?? "error").split("\n");
+    const hint = status.message ? ["", status.message] : [];
+    return [`**berth**: ${first}`, ...rest, ...hint, "", "Click for actions and the log."];
   }
   if (status.state === "unmanaged" || status.state === "none") {
     const why = status.message ?? (status.state === "none" ? "this worktree has no berth yet" : "");

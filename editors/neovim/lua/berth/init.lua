@@ -18,10 +18,15 @@ local defaults = {
 M.config = vim.deepcopy(defaults)
 -- berth/status tables by worktree root (a path).
 M.statuses = {}
--- Client ids by worktree root, for Neovim 0.7 where vim.lsp.start does not exist.
+-- Client ids by worktree root: the client serving it now (reused on Neovim 0.7,
+-- where vim.lsp.start does not exist; an older client's exit leaves it alone).
 local clients = {}
--- Roots whose next reset question the user already answered (with :BerthReset).
+-- Roots whose reset question the user already answered with :BerthReset:
+-- { title = "Reset", token = n } until that command's response arrives.
 local confirmed = {}
+local tokens = 0
+-- Statusline length of an error's reason (as the VS Code extension's item).
+local ERROR_WIDTH = 40
 
 local uv = vim.uv or vim.loop
 
@@ -155,9 +160,18 @@ function M.format(status)
     return M.name(status) .. " provisioning…"
   elseif status.state == "error" then
     local err = type(status.error) == "string" and status.error or "error"
-    return "berth: " .. vim.split(err, "\n")[1]
+    return "✗ berth: " .. M.shorten(err, ERROR_WIDTH)
   end
   return ""
+end
+
+--- The first line of `text`, cut to `max` characters (the last one an ellipsis).
+function M.shorten(text, max)
+  local line = vim.split(text, "\n")[1]
+  if vim.fn.strchars(line) <= max then
+    return line
+  end
+  return vim.fn.strcharpart(line, 0, max - 1) .. "…"
 end
 
 --- Statusline component: the berth of the current buffer's worktree, or "".
@@ -183,7 +197,12 @@ function M.describe(status)
   end
   if status.state ~= "ready" and status.state ~= "provisioning" then
     local why = status.error or status.message or status.state
-    return { "berth: " .. tostring(why) }
+    local lines = { "berth: " .. tostring(why) }
+    if status.error and type(status.message) == "string" then
+      -- e.g. a failed provisioning: what to do about it.
+      table.insert(lines, "  " .. status.message)
+    end
+    return lines
   end
   local ports = {}
   for name, port in pairs(status.ports or {}) do
@@ -229,20 +248,40 @@ local function on_status(_, status)
   vim.api.nvim_exec_autocmds("User", { pattern = "BerthStatus", modeline = false })
 end
 
--- The server confirms a reset with window/showMessageRequest. After :BerthReset
--- the user has answered already; otherwise (a code action) ask here.
+-- The server confirms a reset with window/showMessageRequest. While a
+-- :BerthReset is in flight the user has answered already; otherwise (a code
+-- action, a lens, or a reset the server refused without asking) ask here.
 local function on_message_request(err, params, ctx, config)
   local client = vim.lsp.get_client_by_id(ctx.client_id)
   local root = client and client.config.root_dir
-  if root and confirmed[root] and type(params) == "table" then
+  local answer = root and confirmed[root]
+  if answer and type(params) == "table" then
     for _, action in ipairs(params.actions or {}) do
-      if action.title == confirmed[root] then
+      if action.title == answer.title then
         confirmed[root] = nil
         return action
       end
     end
   end
   return vim.lsp.handlers["window/showMessageRequest"](err, params, ctx, config)
+end
+
+-- Forget what a server that is gone pushed or was told (unless a newer client took over).
+local function on_exit(root, client_id)
+  if clients[root] ~= nil and client_id ~= nil and clients[root] ~= client_id then
+    return
+  end
+  clients[root] = nil
+  confirmed[root] = nil
+  if M.statuses[root] == nil then
+    return
+  end
+  M.statuses[root] = nil
+  -- on_exit may run in a libuv callback, where the editor's API is off limits.
+  vim.schedule(function()
+    vim.cmd("redrawstatus!")
+    vim.api.nvim_exec_autocmds("User", { pattern = "BerthStatus", modeline = false })
+  end)
 end
 
 local function client_config(root)
@@ -258,8 +297,8 @@ local function client_config(root)
       ["berth/status"] = on_status,
       ["window/showMessageRequest"] = on_message_request,
     },
-    on_exit = function()
-      clients[root] = nil
+    on_exit = function(_, _, client_id)
+      on_exit(root, client_id)
     end,
   }
 end
@@ -272,7 +311,11 @@ function M.attach(bufnr)
     return nil
   end
   if vim.lsp.start then
-    return vim.lsp.start(client_config(root), { bufnr = bufnr })
+    local id = vim.lsp.start(client_config(root), { bufnr = bufnr })
+    if id then
+      clients[root] = id
+    end
+    return id
   end
   local id = clients[root]
   if id == nil or vim.lsp.get_client_by_id(id) == nil then
@@ -315,21 +358,37 @@ local function request(client, method, params, handler)
   return client.request(method, params, handler)
 end
 
+-- workspace/executeCommand of `command` for the client's worktree; `finish(err, result)`
+-- runs when the response arrives, whatever it is.
+local function send(client, command, args, finish)
+  local arguments = { vim.uri_from_fname(client.config.root_dir) }
+  for _, arg in ipairs(args or {}) do
+    table.insert(arguments, arg)
+  end
+  local params = { command = command, arguments = arguments }
+  return request(client, "workspace/executeCommand", params, function(err, result)
+    finish(err, result)
+  end)
+end
+
+local function no_client()
+  vim.notify("berth: no berth language server for this buffer", vim.log.levels.ERROR)
+end
+
+local function report(err)
+  vim.notify("berth: " .. tostring(err.message or err), vim.log.levels.ERROR)
+end
+
 --- Run a berth command on the server for the current buffer's worktree.
 --- `done(result)` gets the command's result.
 function M.execute(command, args, done)
   local client = M.client(0)
   if client == nil then
-    vim.notify("berth: no berth language server for this buffer", vim.log.levels.ERROR)
-    return
+    return no_client()
   end
-  local arguments = { vim.uri_from_fname(client.config.root_dir) }
-  for _, arg in ipairs(args or {}) do
-    table.insert(arguments, arg)
-  end
-  request(client, "workspace/executeCommand", { command = command, arguments = arguments }, function(err, result)
+  send(client, command, args, function(err, result)
     if err then
-      vim.notify("berth: " .. tostring(err.message or err), vim.log.levels.ERROR)
+      report(err)
     elseif done then
       done(result)
     end
@@ -340,12 +399,26 @@ end
 function M.reset(force)
   local client = M.client(0)
   if client == nil then
-    return M.execute("berth.reset")
+    return no_client()
   end
   local root = client.config.root_dir
   local function go()
-    confirmed[root] = "Reset"
-    M.execute("berth.reset")
+    -- The answer is for this command's question only: a reset the server refuses
+    -- without asking must not leave it for the next one (a code action, a lens).
+    tokens = tokens + 1
+    local answer = { title = "Reset", token = tokens }
+    confirmed[root] = answer
+    local sent = send(client, "berth.reset", {}, function(err)
+      if confirmed[root] == answer then
+        confirmed[root] = nil
+      end
+      if err then
+        report(err)
+      end
+    end)
+    if not sent and confirmed[root] == answer then
+      confirmed[root] = nil
+    end
   end
   if force then
     return go()

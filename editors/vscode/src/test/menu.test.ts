@@ -28,9 +28,9 @@ test("a berth offers every action, reset first", () => {
   assert.deepEqual(
     items.map((i) => i.command),
     [
-      "berth.reset",
-      "berth.migrate",
-      "berth.provision",
+      "berth.resetDatabase",
+      "berth.applyMigrations",
+      "berth.provisionWorktree",
       "berth.forkFromMain",
       "berth.snapshotAs",
       "berth.copyUrl",
@@ -46,7 +46,7 @@ test("the main checkout is never offered a reset", () => {
 });
 
 test("a worktree without a berth is offered provisioning", () => {
-  assert.deepEqual(menuItems(undefined).map((i) => i.command), ["berth.provision", "berth.openLog"]);
+  assert.deepEqual(menuItems(undefined).map((i) => i.command), ["berth.provisionWorktree", "berth.openLog"]);
 });
 
 test("berth.path wins, then the workspace's .venv, then PATH", () => {

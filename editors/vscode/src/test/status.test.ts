@@ -112,3 +112,14 @@ test("the tooltip names the berth, ports, template and baseline", () => {
   assert.ok(lines.includes("migrations: 12 applied"));
   assert.ok(lines.includes("app: unknown on :8012"));
 });
+
+test("a failed provisioning is an error whose tooltip has the whole reason", () => {
+  const why = "provisioning failed: could not create database shop_feature_cart_1a2b3c4d: disk full\nDETAIL: no space left";
+  const s = status({ state: "error", error: why, message: "fix it, then provision again" });
+  assert.equal(statusTone(s), "error");
+  assert.equal(statusText(s), "$(error) berth: provisioning failed: could not create d…");
+  const lines = tooltipLines(s, false);
+  assert.equal(lines[0], "**berth**: provisioning failed: could not create database shop_feature_cart_1a2b3c4d: disk full");
+  assert.ok(lines.includes("DETAIL: no space left"));
+  assert.ok(lines.includes("fix it, then provision again"));
+});

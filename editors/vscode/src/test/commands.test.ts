@@ -1,0 +1,73 @@
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { test } from "node:test";
+
+import { commandFolder, FOLDER_COMMANDS, snapshotNameError } from "../commands";
+import { menuItems } from "../menu";
+
+const a = { name: "shop-a", uri: "file:///w/shop-a" };
+const b = { name: "shop-b", uri: "file:///w/shop-b" };
+
+test("a command acts on the active editor's folder, not the first one", () => {
+  assert.deepEqual(commandFolder(b, [a, b]), { folder: b });
+  assert.deepEqual(commandFolder(a, [a, b]), { folder: a });
+});
+
+test("without an active editor: the only folder, else the user picks", () => {
+  assert.deepEqual(commandFolder(undefined, [a]), { folder: a });
+  assert.deepEqual(commandFolder(undefined, [a, b]), { pick: [a, b] });
+  assert.equal(commandFolder(undefined, []), undefined);
+});
+
+test("snapshot names follow the server's rule", () => {
+  for (const good of ["demo", "demo-data", "v1.2_rc", "0day", "a".repeat(40), " padded "]) {
+    assert.equal(snapshotNameError(good), undefined, good);
+  }
+  for (const bad of ["", "-demo", ".hidden", "_x", "a".repeat(41), "with space", "naïve", "a/b"]) {
+    assert.equal(
+      snapshotNameError(bad),
+      "use 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit",
+      bad,
+    );
+  }
+});
+
+// The palette must not offer the server's own commands (they act on the first
+// folder when called without one): every berth command there is the extension's.
+test("the palette and the menu offer the extension's commands, each registered", () => {
+  const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8"));
+  const contributed: string[] = manifest.contributes.commands.map((c: { command: string }) => c.command);
+  const server = new Set(Object.values(FOLDER_COMMANDS));
+  assert.deepEqual(contributed.filter((c) => server.has(c)), []);
+  for (const command of Object.keys(FOLDER_COMMANDS)) {
+    assert.ok(contributed.includes(command), command);
+  }
+  for (const item of menuItems({ ...readyStatus(), state: "ready" })) {
+    assert.ok(contributed.includes(item.command), item.command);
+  }
+  const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "extension.ts"), "utf8");
+  for (const command of contributed.filter((c) => !(c in FOLDER_COMMANDS))) {
+    assert.ok(source.includes(`registerCommand("${command}"`), `${command} is registered`);
+  }
+});
+
+function readyStatus() {
+  return {
+    folder: "file:///w/shop-a",
+    state: "ready" as const,
+    instance: "1a2b3c4d",
+    project: "shop",
+    worktree: "/w/shop-a",
+    database: { name: "shop_a_1a2b3c4d", url: "postgresql://u:****@h/d" },
+    databaseUrl: null,
+    ports: {},
+    template: null,
+    baseline: null,
+    migrations: { applied: 1, pending: 0, edited: 0, missing: 0, state: "ok" as const },
+    server: { state: "running" as const, kind: "embedded" as const },
+    app: { health: "unknown" as const },
+    message: null,
+    error: null,
+  };
+}
