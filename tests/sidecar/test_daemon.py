@@ -16,7 +16,9 @@ import sys
 import tempfile
 import threading
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -320,9 +322,20 @@ def test_a_sidecar_whose_socket_is_removed_exits(paths: Paths) -> None:
     assert pid not in daemons_of(paths.home)
 
 
-def test_provisioning_is_one_at_a_time_per_repository(
-    repo: Path, paths: Paths, tmp_path: Path
-) -> None:
+@dataclass
+class Queued:
+    """Two worktrees' requests: the first seeding its template until the gate opens, the
+    second waiting for its turn in the sidecar."""
+
+    gate: Path
+    first: Path
+    second: Path
+    events: Collector
+    ups: list[subprocess.Popen[bytes]]
+    waiting: dict[str, Any]
+
+
+def _queue_two(repo: Path, tmp_path: Path) -> Queued:
     gate = tmp_path / "gate"
     os.mkfifo(gate)
     app_repo(repo)
@@ -336,10 +349,18 @@ def test_provisioning_is_one_at_a_time_per_repository(
     events.wait_for(lambda e: e["event"] == "progress" and e["message"] == "seeding template")
     ups.append(subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(second)]))
     waiting = events.wait_for(lambda e: e["event"] == "progress" and "waiting" in e["message"])
-    assert waiting["worktree"] == str(second.resolve())
-    with gate.open("w") as fifo:  # the first berth's template build goes on
+    return Queued(gate, first, second, events, ups, waiting)
+
+
+def test_provisioning_is_one_at_a_time_per_repository(
+    repo: Path, paths: Paths, tmp_path: Path
+) -> None:
+    queued = _queue_two(repo, tmp_path)
+    first, second, events = queued.first, queued.second, queued.events
+    assert queued.waiting["worktree"] == str(second.resolve())
+    with queued.gate.open("w") as fifo:  # the first berth's template build goes on
         fifo.write("go\n")
-    assert [up.wait(TIMEOUT) for up in ups] == [0, 0]
+    assert [up.wait(TIMEOUT) for up in queued.ups] == [0, 0]
     events.wait_for(lambda e: e["event"] == "status" and e["worktree"] == str(second.resolve()))
     order = [
         (e["event"], e["worktree"])
@@ -359,19 +380,8 @@ def test_berth_wait_waits_for_a_request_queued_in_the_sidecar(
 ) -> None:
     from berth import hookrun
 
-    gate = tmp_path / "gate"
-    os.mkfifo(gate)
-    app_repo(repo)
-    config = (repo / "berth.toml").read_text()  # [database] is its last table
-    (repo / "berth.toml").write_text(config + f"seed = 'read line < {gate} || :'\n")
-    git(repo, "commit", "-q", "-am", "seed")
-    first, second = add_worktree(repo, "first"), add_worktree(repo, "second")
-    client.start()
-    events = Collector(cwd=repo, scope="repo")
-    ups = [subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(first)])]
-    events.wait_for(lambda e: e["event"] == "progress" and e["message"] == "seeding template")
-    ups.append(subprocess.Popen([*CLIENT, "up", "--quiet", "--cwd", str(second)]))
-    events.wait_for(lambda e: e["event"] == "progress" and "waiting" in e["message"])
+    queued = _queue_two(repo, tmp_path)
+    gate, second, ups = queued.gate, queued.second, queued.ups
     # Queued: no berth yet in `second`, but its hook lock is held, so wait has something to wait on.
     git_dir = Path(git(second, "rev-parse", "--absolute-git-dir").strip())
     assert client.lock_held(git_dir / hookrun.LOCK_FILE)
