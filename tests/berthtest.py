@@ -7,6 +7,7 @@ unambiguous name, whatever conftest files the test directories have.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
@@ -29,11 +30,14 @@ def add_worktree(repo: Path, name: str, branch: str | None = None) -> Path:
     return path
 
 
-def berth(cwd: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the real ``berth`` command line in ``cwd``."""
+def berth(
+    cwd: Path, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real ``berth`` command line in ``cwd`` (``env``: variables to set for it)."""
     proc = subprocess.run(
         [*BERTH, *args],
         cwd=cwd,
+        env={**os.environ, **env} if env else None,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

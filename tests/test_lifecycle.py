@@ -179,15 +179,8 @@ def test_not_a_repository(tmp_path: Path) -> None:
 
 
 def test_unreachable_external_server(worktree: Path) -> None:
-    env = {**os.environ, "BERTH_SERVER": "postgresql://admin:pw@127.0.0.1:9/postgres"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "berth", "up"],
-        cwd=worktree,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {"BERTH_SERVER": "postgresql://admin:pw@127.0.0.1:9/postgres"}
+    proc = berth(worktree, "up", check=False, env=env)
     assert proc.returncode == 5
     assert "cannot connect" in proc.stderr
     assert "hint:" in proc.stderr
@@ -291,15 +284,8 @@ def test_a_berth_moves_to_a_baseline_with_reset(repo: Path) -> None:
 
 def test_another_server_is_named_not_silently_used(worktree: Path) -> None:
     data = berth_json(worktree, "up")
-    env = {**os.environ, "BERTH_SERVER": "postgresql://admin@127.0.0.1:9/postgres"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "berth", "up"],
-        cwd=worktree,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    env = {"BERTH_SERVER": "postgresql://admin@127.0.0.1:9/postgres"}
+    proc = berth(worktree, "up", check=False, env=env)
     assert proc.returncode == 6
     assert f"berth {data['instance']} lives on another server" in proc.stderr
 

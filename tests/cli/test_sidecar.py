@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -100,10 +99,7 @@ def test_with_the_sidecar_off_events_starts_none(tmp_path: Path) -> None:
 
 
 def test_a_bad_sidecar_setting_is_a_config_error(tmp_path: Path) -> None:
-    env = {**os.environ, "BERTH_SIDECAR": "bogus"}
-    proc = subprocess.run(
-        [*BERTH, "ls"], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
+    proc = berth(tmp_path, "ls", check=False, env={"BERTH_SIDECAR": "bogus"})
     assert proc.returncode == 3
     assert "sidecar must be one of auto, off" in proc.stderr
 
