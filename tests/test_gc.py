@@ -124,3 +124,13 @@ def test_a_worktree_added_again_at_the_same_path_retires_the_old_berth(repo: Pat
     assert [r["instance"] for r in berth_json(repo, "gc")["retired"]] == [old]
     states = {b["instance"]: b["state"] for b in berth_json(repo, "ls")["berths"]}
     assert states == {old: "trashed", new: "active"}
+
+
+def test_a_retired_berths_freed_slot_reads_as_none(repo: Path) -> None:
+    x = add_worktree(repo, "x")
+    ident = berth_json(x, "up")["instance"]
+    git(repo, "worktree", "remove", "--force", str(x))
+    berth(repo, "gc")
+    (row,) = berth_json(repo, "ls")["berths"]
+    assert (row["instance"], row["slot"]) == (ident, None)
+    assert f"{ident}  trashed      slot -" in berth(repo, "ls").stdout

@@ -693,7 +693,7 @@ def status(
         "worktree": record.worktree,
         "branch": _live_branch(ctx, record),
         "state": record.state,
-        "slot": record.slot,
+        "slot": record.slot if record.slot >= 0 else None,  # None: freed when its worktree went
         "database": {
             "name": record.database,
             "user": record.role,

@@ -20,6 +20,10 @@ secrets_option = click.option(
 )
 
 
+def _slot(slot: int | None) -> str:
+    return "-" if slot is None or slot < 0 else str(slot)
+
+
 def describe(data: dict[str, Any]) -> str:
     if data.get("instance") is None:
         return f"{data['worktree']}: {data.get('message', 'no berth')}"
@@ -29,7 +33,7 @@ def describe(data: dict[str, Any]) -> str:
         f"berth {data['instance']} ({data['state']}) for {data['worktree']}",
         f"  database  {db['name']}",
         f"  url       {db['url']}",
-        f"  ports     {ports} (slot {data['slot']})",
+        f"  ports     {ports} (slot {_slot(data['slot'])})",
         f"  state dir {data['state_dir']}",
         f"  env file  {data['env_file']}",
     ]
@@ -175,7 +179,7 @@ def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
             "instance": r.id,
             "project": r.project,
             "state": r.state,
-            "slot": r.slot,
+            "slot": r.slot if r.slot >= 0 else None,  # None: freed when its worktree went
             "database": r.database,
             "ports": ctx.registry.ports(r.id),
             "branch": r.branch,
@@ -186,7 +190,8 @@ def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
         for r in records
     ]
     lines = [
-        f"{r['instance']}  {r['state']:<12} slot {r['slot']:<3} {r['database']:<40} {r['worktree']}"
+        f"{r['instance']}  {r['state']:<12} slot {_slot(r['slot']):<3} {r['database']:<40}"
+        f" {r['worktree']}"
         + ("" if r["worktree_exists"] else "  (worktree gone)")
         + apps.summary(r["app"], r["ports"])
         for r in rows
