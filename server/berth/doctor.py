@@ -132,9 +132,10 @@ def pid_alive(pid: int) -> bool:
 
 def _busy(record: BerthRecord) -> bool:
     """A ``berth up`` (or hook worker) holds this worktree's lock right now."""
+    from berth import instance
     from berth.sidecar.client import lock_held
 
-    lock = Path(record.git_dir) / "berth.lock"
+    lock = Path(record.git_dir) / instance.LOCK_FILE
     return lock.exists() and lock_held(lock)
 
 

@@ -38,18 +38,9 @@ def worktree_gone(record: BerthRecord) -> bool:
         return True
     # A worktree removed and added again at the same path has a new git dir of the
     # same name: the berth whose id it no longer names is gone with the old one.
-    return berth_id_in(git_dir) != record.id
+    from berth.instance import id_in
 
-
-def berth_id_in(git_dir: Path) -> str | None:
-    """The berth id a worktree's git dir names (its ``berth.json``), if any."""
-    import json
-
-    try:
-        data = json.loads((git_dir / "berth.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("id") if isinstance(data, dict) else None
+    return id_in(git_dir) != record.id
 
 
 @contextlib.contextmanager

@@ -14,11 +14,18 @@ from berth.core.naming import is_id, new_id
 from berth.envfile import write_private
 from berth.git import Worktree
 
+LOCK_FILE = "berth.lock"  # in the worktree's git dir: held while a berth command works on it
+
 
 def read_id(worktree: Worktree) -> str | None:
+    return id_in(worktree.git_dir)
+
+
+def id_in(git_dir: Path) -> str | None:
+    """The berth id a worktree's git dir names (its ``berth.json``), if any."""
     try:
-        data = json.loads(worktree.berth_file.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError, UnicodeDecodeError):
+        data = json.loads((git_dir / "berth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):  # missing, unreadable, not JSON, not UTF-8
         return None
     value = data.get("id") if isinstance(data, dict) else None
     return value if isinstance(value, str) and is_id(value) else None
@@ -49,7 +56,7 @@ def locked(git_dir: Path) -> Iterator[None]:
     Re-entrant within a thread: a second flock on a new descriptor would wait
     for the first one, in the same thread, for ever.
     """
-    path = str((git_dir / "berth.lock").absolute())
+    path = str((git_dir / LOCK_FILE).absolute())
     held: set[str] = _held.__dict__.setdefault("paths", set())
     if path in held:
         yield

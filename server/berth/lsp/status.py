@@ -225,10 +225,11 @@ def _with_record(ctx: Context, bare: Snapshot, record: BerthRecord) -> Snapshot:
 
 def _provisioning_now(git_dir: Path) -> bool:
     """``berth up`` (its worktree lock) or a hook's worker or sidecar request holds a lock."""
+    from berth import instance
     from berth.hookrun import LOCK_FILE
     from berth.sidecar.client import lock_held
 
-    return lock_held(git_dir / "berth.lock") or lock_held(git_dir / LOCK_FILE)
+    return lock_held(git_dir / instance.LOCK_FILE) or lock_held(git_dir / LOCK_FILE)
 
 
 def _masked(data: dict[str, Any], snapshot: Snapshot) -> dict[str, Any]:

@@ -38,9 +38,9 @@ Message = dict[str, Any]
 
 def _worktree_gone(git_dir: Path, ident: str) -> bool:
     """Its git dir is gone, or names another berth now (a worktree added again at its path)."""
-    from berth.gc import berth_id_in
+    from berth.instance import id_in
 
-    return not git_dir.is_dir() or berth_id_in(git_dir) != ident
+    return not git_dir.is_dir() or id_in(git_dir) != ident
 
 
 @dataclass(eq=False)
