@@ -223,11 +223,7 @@ class Registry:
                 f"INSERT INTO berths ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",  # noqa: S608 - column names are the dataclass's own
                 [getattr(record, n) for n in names],
             )
-            for name, port in ports_for(bases, slot).items():
-                db.execute(
-                    "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)",
-                    (port, record.id, name),
-                )
+            _insert_ports(db, record.id, ports_for(bases, slot))
         return record
 
     def update(self, berth_id: str, **values: object) -> None:
@@ -338,11 +334,7 @@ class Registry:
                         hint="choose another base for it in [ports], or free the port",
                     )
             db.execute("DELETE FROM ports WHERE berth_id = ?", (berth_id,))
-            for name, port in wanted.items():
-                db.execute(
-                    "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)",
-                    (port, berth_id, name),
-                )
+            _insert_ports(db, berth_id, wanted)
 
     def release_slot(self, berth_id: str) -> None:
         """Give a retired berth's slot and ports back.
@@ -399,11 +391,7 @@ class Registry:
                     hint="retire unused berths (berth gc) or free the ports they need",
                 )
             db.execute("UPDATE berths SET slot = ? WHERE id = ?", (slot, berth_id))
-            for name, port in ports_for(bases, slot).items():
-                db.execute(
-                    "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)",
-                    (port, berth_id, name),
-                )
+            _insert_ports(db, berth_id, ports_for(bases, slot))
 
     def processes(self) -> ProcessRows:
         rows = self.db.execute("SELECT * FROM processes ORDER BY started_at")
@@ -420,3 +408,10 @@ def open_registry(path: Path) -> Registry:
         with contextlib.suppress(OSError):
             path.chmod(0o600)
     return registry
+
+
+def _insert_ports(db: sqlite3.Connection, berth_id: str, ports: Mapping[str, int]) -> None:
+    for name, port in ports.items():
+        db.execute(
+            "INSERT INTO ports (port, berth_id, name) VALUES (?, ?, ?)", (port, berth_id, name)
+        )
