@@ -211,19 +211,32 @@ def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> i
     return 0
 
 
+def take_hook_lock(git_dir: Path) -> int | None:
+    """The worktree's ``berth-hook.lock``, locked, as a descriptor; None when someone has it.
+
+    Whoever holds it (an inline worker, or the sidecar for a request) is what
+    ``berth wait`` waits on.
+    """
+    fd = os.open(git_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say: Say) -> int:
     """Start the worker; wait up to ``timeout``; report what it did (one line)."""
     git_dir = worktree.git_dir
-    fd = os.open(git_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = take_hook_lock(git_dir)
+    if fd is None:
+        say(
+            "berth: this worktree's berth is being set up already; "
+            "berth wait blocks until it is ready"
+        )
+        return 0
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            say(
-                "berth: this worktree's berth is being set up already; "
-                "berth wait blocks until it is ready"
-            )
-            return 0
         # The worker inherits the locked descriptor: the lock lives exactly as long
         # as the worker does, which is what ``berth wait`` waits on.
         with _private(git_dir / RESULT_FILE) as result, _private(git_dir / LOG_FILE) as log:

@@ -39,21 +39,13 @@ def hold_hook_lock(git_dir: str) -> int | None:
     While a request waits for its turn and provisions, ``berth wait`` in that
     worktree blocks on this lock, as it does on an inline hook worker's.
     """
-    import fcntl
-    import os
-
-    from berth.hookrun import LOCK_FILE
+    from berth.hookrun import take_hook_lock
 
     try:
-        fd = os.open(Path(git_dir) / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        # None: a hook's worker (or another request) has it, and reports for itself.
+        return take_hook_lock(Path(git_dir))
     except OSError:
-        return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None  # a hook's worker (or another request) has it: it reports for itself
-    return fd
+        return None  # the worktree's git dir went away: nobody will wait in it
 
 
 def release_hook_lock(fd: int | None, git_dir: str, outcome: dict[str, Any]) -> None:
@@ -61,21 +53,19 @@ def release_hook_lock(fd: int | None, git_dir: str, outcome: dict[str, Any]) -> 
     import json
     import os
 
+    from berth.envfile import write_private
     from berth.hookrun import LOG_FILE, RESULT_FILE
 
     if fd is None:
         return
     try:
         where = Path(git_dir)
-        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
-        with os.fdopen(os.open(where / RESULT_FILE, flags, 0o600), "w") as result:
-            result.write(json.dumps(outcome) + "\n")
+        write_private(where / RESULT_FILE, json.dumps(outcome) + "\n")
         if "error" in outcome:
             lines = [f"berth: error: {outcome.get('message')}"]
             if outcome.get("hint"):
                 lines.append(f"hint: {outcome['hint']}")
-            with os.fdopen(os.open(where / LOG_FILE, flags, 0o600), "w") as log_file:
-                log_file.write("\n".join(lines) + "\n")
+            write_private(where / LOG_FILE, "\n".join(lines) + "\n")
     except OSError as exc:  # the worktree went away meanwhile: nobody will wait in it
         log.warning("cannot write the hook's result", git_dir=git_dir, error=str(exc))
     finally:
