@@ -39,18 +39,9 @@ def env_files(paths: list[Path], env_file: str = DEFAULT_ENV_FILE) -> list[str]:
 
 def _in_git(root: Path, dirs: Sequence[str]) -> set[str]:
     """The files under ``dirs`` that git tracks or has staged (relative to ``root``)."""
-    import subprocess
+    from berth.git import run_git
 
-    from berth.git import clean_env
-
-    proc = subprocess.run(
-        ["git", "ls-files", "-z", "--", *dirs],
-        cwd=root,
-        env=clean_env(),
-        capture_output=True,
-        check=False,
-    )
-    return {p for p in proc.stdout.decode("utf-8", "replace").split("\0") if p}
+    return {p for p in run_git(["ls-files", "-z", "--", *dirs], root).split("\0") if p}
 
 
 def migrations(ctx: Context) -> dict[str, Any]:
