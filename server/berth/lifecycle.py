@@ -378,9 +378,16 @@ def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:
     )
 
 
-def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, object]:
+def env_values(
+    ctx: Context,
+    record: BerthRecord,
+    config: ProjectConfig,
+    *,
+    ports: dict[str, int] | None = None,
+) -> dict[str, object]:
+    """What ``[env]`` templates may name; ``ports`` when the caller has read them already."""
     server = ctx.server
-    ports = berth_ports(ctx, record)
+    ports = berth_ports(ctx, record) if ports is None else ports
     return {
         "database": {
             "url": server.url(record.role, record.password, record.database),
@@ -406,8 +413,9 @@ def env_values(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict
 
 
 def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, str]:
+    ports = berth_ports(ctx, record)
     if record.slot >= 0:
-        missing = [name for name in config.ports if name not in ctx.registry.ports(record.id)]
+        missing = [name for name in config.ports if name not in ports]
         if missing:
             raise ConflictError(
                 f"[ports] names {', '.join(missing)}, which berth {record.id} has no port for yet",
@@ -418,7 +426,8 @@ def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[
         defaults.update(berth_redis.default_templates(ctx, record))
     if record.baseline:
         defaults["BERTH_BASELINE"] = "{baseline}"
-    return render_env({**defaults, **config.env}, env_values(ctx, record, config), config.source)
+    values = env_values(ctx, record, config, ports=ports)
+    return render_env({**defaults, **config.env}, values, config.source)
 
 
 def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:
