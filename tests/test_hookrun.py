@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from berth import context, hookrun, hooks
+from berth import context, hookrun, hooks, hookstate
 from berth.errors import GitError
 from berthtest import add_worktree, berth, berth_json, git
 
@@ -176,11 +176,11 @@ def test_a_hook_retires_berths_of_vanished_worktrees(repo: Path) -> None:
     ident = berth_json(gone, "status")["instance"]
     git(repo, "worktree", "remove", str(gone))
     ctx = context.load(repo)
-    assert hooks.vanished_gitdirs(ctx.worktree.common_dir)  # type: ignore[union-attr]
+    assert hookstate.vanished_gitdirs(ctx.worktree.common_dir)  # type: ignore[union-attr]
     proc = hookrun.gc_if_needed(ctx.worktree)  # type: ignore[arg-type]
     assert proc is not None
     assert proc.wait() == 0
     record = ctx.registry.get(ident)
     assert record is not None
     assert record.state == "trashed"
-    assert not hooks.vanished_gitdirs(ctx.worktree.common_dir)  # type: ignore[union-attr]
+    assert not hookstate.vanished_gitdirs(ctx.worktree.common_dir)  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ import fcntl
 import subprocess
 from pathlib import Path
 
-from berth import hookrun, hooks
+from berth import hooks, hookstate
 from berth.errors import ConflictError, NotFoundError
 from berthtest import berth, berth_json, git
 
@@ -33,12 +33,12 @@ def test_slow_provisioning_goes_on_in_the_background(repo: Path) -> None:
 
 def test_wait_gives_up_after_its_timeout(worktree: Path) -> None:
     git_dir = Path(git(worktree, "rev-parse", "--absolute-git-dir").strip())
-    with (git_dir / hookrun.LOCK_FILE).open("a") as held:  # as a worker holds it
+    with (git_dir / hookstate.LOCK_FILE).open("a") as held:  # as a worker holds it
         fcntl.flock(held, fcntl.LOCK_EX)
         proc = berth(worktree, "wait", "--timeout", "0.2", check=False)
     assert proc.returncode == ConflictError.exit_code
     assert "not ready within 0.2 s" in proc.stderr
-    assert hookrun.LOG_FILE in proc.stderr
+    assert hookstate.LOG_FILE in proc.stderr
 
 
 def test_wait_without_a_berth_is_a_clear_error(worktree: Path) -> None:

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from berth import gc
+from berth import gc, hookstate
 from berth.context import Context
 from berth.errors import BerthError
 from berth.pg import admin
@@ -148,7 +148,7 @@ def up_in(worktree: str) -> dict[str, Any]:
 def missing_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
     found = []
     for record in records:
-        if record.state == "trashed" or gc.worktree_gone(record) or _busy(record):
+        if record.state == "trashed" or hookstate.worktree_gone(record) or _busy(record):
             continue
         if record.state == "active" and admin.database_exists(conn, record.database):
             continue

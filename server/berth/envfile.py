@@ -7,7 +7,6 @@ each value byte for byte and never runs anything, whatever a branch name or an
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -16,6 +15,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from berth.errors import OwnershipError
+from berth.fsutil import open_append, write_private
+
+# write_private is berth.fsutil's, kept here for the callers that import it from here.
+__all__ = [
+    "HEADER",
+    "dotenv_value",
+    "exclude",
+    "format_env",
+    "is_ours",
+    "write_env_file",
+    "write_private",
+]
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
 _SPECIAL = re.compile(r'([\\"$`])')  # what sh still interprets inside double quotes
@@ -40,24 +51,6 @@ def format_env(env: Mapping[str, str], fmt: str) -> str:
     if fmt == "sh":
         return "".join(f"export {key}={shlex.quote(value)}\n" for key, value in env.items())
     return "".join(f"{key}={dotenv_value(value)}\n" for key, value in env.items())
-
-
-def write_private(path: Path, text: str) -> bool:
-    """Write ``text`` to ``path`` with mode 0600, atomically; False when it was already so."""
-    with contextlib.suppress(OSError):
-        if path.read_text(encoding="utf-8") == text and (path.stat().st_mode & 0o777) == 0o600:
-            return False
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        tmp.chmod(0o600)
-        tmp.replace(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return True
 
 
 def is_ours(path: Path) -> bool:
@@ -92,7 +85,7 @@ def exclude(exclude_file: Path, name: str) -> None:
     if line in lines:
         return
     exclude_file.parent.mkdir(parents=True, exist_ok=True)
-    with exclude_file.open("a", encoding="utf-8") as handle:
+    with os.fdopen(open_append(exclude_file, 0o644), "a", encoding="utf-8") as handle:
         if lines and lines[-1] != "":
             handle.write("\n")
         handle.write(f"# berth's env file\n{line}\n")

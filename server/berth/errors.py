@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from berth.redact import urls
+
 
 class BerthError(Exception):
-    """A failure with a one-line message, a hint, and a stable exit code."""
+    """A failure with a one-line message, a hint, and a stable exit code.
+
+    The message goes to stderr, ``--json`` output, hook results and logs: the
+    password of any URL in it is masked here, whatever it quotes.
+    """
 
     exit_code: ClassVar[int] = 1
     kind: ClassVar[str] = "error"
 
     def __init__(self, message: str, hint: str | None = None) -> None:
+        message = urls(message)
         super().__init__(message)
         self.message = message
         self.hint = hint

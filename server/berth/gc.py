@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,39 +16,18 @@ from typing import Any
 
 from berth.context import Context
 from berth.errors import BerthError
+from berth.fsutil import open_lock
+from berth.hookstate import worktree_gone, write_gitdirs
 from berth.registry import BerthRecord
 
 DAY = 86400.0
-
-
-def worktree_gone(record: BerthRecord) -> bool:
-    """True when git would prune the worktree: its git dir is gone, or its work tree is.
-
-    A worktree that ``git worktree lock`` protects (a removable disk, say) is not gone.
-    """
-    git_dir = Path(record.git_dir)
-    if not git_dir.is_dir():
-        return True
-    if (git_dir / "locked").exists():
-        return False
-    try:
-        dot_git = (git_dir / "gitdir").read_text(encoding="utf-8").strip()
-    except OSError:
-        return False  # the main checkout: its git dir is the repository itself
-    if not Path(dot_git).exists():
-        return True
-    # A worktree removed and added again at the same path has a new git dir of the
-    # same name: the berth whose id it no longer names is gone with the old one.
-    from berth.instance import id_in
-
-    return id_in(git_dir) != record.id
 
 
 @contextlib.contextmanager
 def locked(ctx: Context) -> Iterator[None]:
     """One gc (or doctor --fix) at a time per berth home: hooks may start several."""
     ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with (ctx.settings.home / "gc.lock").open("a") as handle:
+    with os.fdopen(open_lock(ctx.settings.home / "gc.lock"), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -107,7 +87,7 @@ def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> d
     The hooks' list of git dirs is rewritten for every repository touched (and
     the one gc runs in), so a shim stops asking once its vanished worktree is retired.
     """
-    from berth import hooks, lifecycle
+    from berth import lifecycle
 
     retired: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
@@ -128,7 +108,7 @@ def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> d
             repos.add(ctx.worktree.common_dir)
         for common in repos:
             if common.is_dir():
-                hooks.write_gitdirs(common, ctx.registry)
+                write_gitdirs(common, ctx.registry)
     return {"retired": retired, "purged": purged, "errors": errors, "trash_ttl_days": ttl}
 
 

@@ -9,8 +9,6 @@ instead of holding git up, and ``berth wait`` blocks until it is done.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import os
 import re
 import subprocess
@@ -20,15 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from berth import hooks, instance
+from berth import fsutil, hooks, hookstate, instance, redact
 from berth.context import Context
 from berth.errors import BerthError, GitError
 from berth.git import Worktree, clean_env
+from berth.hookstate import (
+    LOG_FILE,
+    RESULT_FILE,
+    last_log_line,
+    last_result,
+    take_hook_lock,
+)
 
-ACTIONS = ("provision", "status", "migrate", "reset")
-LOCK_FILE = "berth-hook.lock"  # held by a worker for its whole life
-LOG_FILE = "berth-hook.log"  # the worker's progress and errors
-RESULT_FILE = "berth-hook.json"  # the worker's JSON result (or error object)
 _ZERO = re.compile(r"^0+$")
 _RETRY = {
     "provision": "berth up",
@@ -138,7 +139,7 @@ def run(hook: str, args: list[str], stdin_text: str, cwd: Path, say: Say) -> int
         if action == "provision":
             handled = via_sidecar(worktree, config.hooks.timeout, strict, say)
             if handled is not None:
-                hooks.write_gitdirs(worktree.common_dir, ctx.registry)
+                hookstate.write_gitdirs(worktree.common_dir, ctx.registry)
                 return handled
         ctx.registry.close()
         return dispatch(worktree, action, config.hooks.timeout, strict, say)
@@ -148,13 +149,14 @@ def run(hook: str, args: list[str], stdin_text: str, cwd: Path, say: Say) -> int
     except Exception as exc:  # the hook must not break git over a bug of berth's
         if os.environ.get("BERTH_DEBUG"):
             raise
-        say(f"berth: {hook}: internal error ({type(exc).__name__}: {exc}); retry with: berth up")
+        detail = redact.urls(f"{type(exc).__name__}: {exc}")
+        say(f"berth: {hook}: internal error ({detail}); retry with: berth up")
         return 1 if strict else 0
 
 
 def gc_if_needed(worktree: Worktree) -> subprocess.Popen[bytes] | None:
     """Retire the berths of vanished worktrees, in the background: git does not wait."""
-    if not hooks.vanished_gitdirs(worktree.common_dir):
+    if not hookstate.vanished_gitdirs(worktree.common_dir):
         return None
     return spawn_detached([sys.executable, "-m", "berth", "gc"], worktree.root)
 
@@ -211,21 +213,6 @@ def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> i
     return 0
 
 
-def take_hook_lock(git_dir: Path) -> int | None:
-    """The worktree's ``berth-hook.lock``, locked, as a descriptor; None when someone has it.
-
-    Whoever holds it (an inline worker, or the sidecar for a request) is what
-    ``berth wait`` waits on.
-    """
-    fd = os.open(git_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
 def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say: Say) -> int:
     """Start the worker; wait up to ``timeout``; report what it did (one line)."""
     git_dir = worktree.git_dir
@@ -262,8 +249,7 @@ def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say:
 
 @contextlib.contextmanager
 def _private(path: Path) -> Iterator[Any]:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
+    with os.fdopen(fsutil.create_private(path), "wb") as handle:
         yield handle
 
 
@@ -271,23 +257,6 @@ def _doing(action: str) -> str:
     return {"provision": "provisioning", "status": "checking", "migrate": "migrating"}.get(
         action, "resetting"
     )
-
-
-def last_result(git_dir: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((git_dir / RESULT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _last_log_line(git_dir: Path) -> str:
-    try:
-        lines = (git_dir / LOG_FILE).read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return "no output"
-    lines = [line for line in lines if line.strip() and not line.startswith("hint:")]
-    return lines[-1].removeprefix("berth: error: ") if lines else "no output"
 
 
 def report(worktree: Worktree, action: str, code: int, strict: bool, say: Say) -> int:
@@ -298,7 +267,7 @@ def report(worktree: Worktree, action: str, code: int, strict: bool, say: Say) -
             say(line)
         return 0
     message = (
-        str(data["message"]) if data and "message" in data else _last_log_line(worktree.git_dir)
+        str(data["message"]) if data and "message" in data else last_log_line(worktree.git_dir)
     )
     say(f"berth: could not {action} this worktree's berth: {message}; retry with: {_RETRY[action]}")
     return (code or 1) if strict else 0
@@ -345,7 +314,7 @@ def work(ctx: Context, action: str) -> dict[str, Any]:
     worktree, _ = ctx.need_worktree()
     data = lifecycle.up(ctx)
     if data.get("instance") is not None:
-        hooks.write_gitdirs(worktree.common_dir, ctx.registry)
+        hookstate.write_gitdirs(worktree.common_dir, ctx.registry)
         record = lifecycle.current_record(ctx)
         if action == "migrate":
             data = {**data, **lifecycle.migrate(ctx, record)}

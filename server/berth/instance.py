@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from berth.core.naming import is_id, new_id
-from berth.envfile import write_private
+from berth.fsutil import open_lock, write_private
 from berth.git import Worktree
 
 LOCK_FILE = "berth.lock"  # in the worktree's git dir: held while a berth command works on it
@@ -41,11 +42,6 @@ def ensure_id(worktree: Worktree, project: str) -> str:
     return instance
 
 
-def write_id(worktree: Worktree, instance: str, project: str) -> None:
-    data = {"id": instance, "project": project, "created_at": time.time()}
-    write_private(worktree.berth_file, json.dumps(data, indent=2) + "\n")
-
-
 _held = threading.local()  # lock files this thread holds: ``up`` calls ``restore``
 
 
@@ -61,7 +57,7 @@ def locked(git_dir: Path) -> Iterator[None]:
     if path in held:
         yield
         return
-    with Path(path).open("a") as handle:
+    with os.fdopen(open_lock(Path(path)), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         held.add(path)
         try:

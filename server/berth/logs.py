@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
@@ -16,13 +15,16 @@ from typing import Any
 
 import structlog
 
-_URL_SECRET = re.compile(r"(://[^:/@\s]+:)([^@\s]+)(@)")
+from berth.redact import urls
+
 _SECRET_KEYS = ("password", "secret", "token")
 _configured = False
 
 
 def redact_text(text: str) -> str:
-    return _URL_SECRET.sub(r"\1****\3", text)
+    """``text`` with the password of every ``scheme://user:password@`` (and ``password=``)
+    in it masked."""
+    return urls(text)
 
 
 def _redact(value: Any) -> Any:
@@ -54,10 +56,11 @@ def configure(log_dir: Path) -> None:
     handlers: list[logging.Handler] = []
     try:
         log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path = log_dir / "berth.log"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.close(fd)
-        file_handler = logging.FileHandler(path, encoding="utf-8")
+        from berth.fsutil import open_append
+
+        # Opened once, never through a link: a FileHandler would open the path again.
+        stream = os.fdopen(open_append(log_dir / "berth.log"), "a", encoding="utf-8")
+        file_handler = logging.StreamHandler(stream)
         file_handler.setLevel(logging.DEBUG)
         handlers.append(file_handler)
     except OSError:

@@ -3,22 +3,30 @@
 SQLite in WAL mode, one file per berth home. UNIQUE constraints make two
 berths holding the same slot, port or database name impossible, however many
 ``berth up`` run at once.
+
+The schema is versioned by ``PRAGMA user_version``: ``MIGRATIONS[n - 1]`` takes
+a registry from version ``n - 1`` to ``n``. Opening one applies what it lacks,
+all in one write transaction; a registry of a newer berth is refused. Only this
+module runs SQL on the registry's tables.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 from berth.core.slots import choose_slot, ports_for
-from berth.errors import ConflictError
+from berth.errors import ConfigError, ConflictError
 
-SCHEMA = """
+# Version 1: the schema as berth created it before the registry had a version
+# (such registries have user_version 0 and these tables: IF NOT EXISTS makes
+# applying it to them stamp them, and create only a table they lack).
+_V1 = (
+    """
 CREATE TABLE IF NOT EXISTS berths (
     id          TEXT PRIMARY KEY,
     project     TEXT NOT NULL,
@@ -42,19 +50,22 @@ CREATE TABLE IF NOT EXISTS berths (
     UNIQUE (server, database),
     UNIQUE (server, role),
     UNIQUE (project, slot)
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS ports (
     port     INTEGER PRIMARY KEY,
     berth_id TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
     name     TEXT NOT NULL
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS trash (
     name       TEXT PRIMARY KEY,
     berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
     original   TEXT NOT NULL,
     trashed_at REAL NOT NULL,
     reason     TEXT NOT NULL
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS redis (
     berth_id TEXT PRIMARY KEY REFERENCES berths(id) ON DELETE CASCADE,
     server   TEXT NOT NULL,  -- host:port of the Redis server
@@ -63,7 +74,8 @@ CREATE TABLE IF NOT EXISTS redis (
     idx      INTEGER,        -- the berth's logical database in index mode
     prefix   TEXT,           -- the berth's key prefix in prefix mode
     UNIQUE (server, idx)
-);
+)""",
+    """
 CREATE TABLE IF NOT EXISTS processes (
     pid        INTEGER NOT NULL,
     berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
@@ -71,8 +83,14 @@ CREATE TABLE IF NOT EXISTS processes (
     started_at REAL NOT NULL,
     heartbeat  REAL NOT NULL,
     PRIMARY KEY (pid, berth_id)
-);
-"""
+)""",
+)
+
+# The statements of each version, in order: append a new version, never edit one.
+# Each is run with ``execute`` (``executescript`` would commit the transaction),
+# with foreign keys on: a migration that rebuilds a table must mind ON DELETE CASCADE.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
+VERSION = len(MIGRATIONS)
 
 STATES = ("provisioning", "active", "trashed")
 TrashRows = list[dict[str, object]]  # named here: inside Registry, ``list`` is a method
@@ -107,33 +125,68 @@ class BerthRecord:
 
 
 class Registry:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, timeout: float = 60.0) -> None:
+        """Open (creating or upgrading it) the registry at ``path``.
+
+        ``timeout``: how long to wait for a lock another process holds, in seconds.
+        """
         self.path = path
+        self.timeout = timeout
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         new = not path.exists()
-        self.db = sqlite3.connect(path, timeout=60, isolation_level=None)
+        self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
         if new:
             with contextlib.suppress(OSError):
                 path.chmod(0o600)
         self.db.row_factory = sqlite3.Row
-        self._set_up()
+        try:
+            self._set_up()
+        except BaseException:
+            self.db.close()
+            raise
 
     def _set_up(self) -> None:
         # Switching a new file to WAL (and creating the schema) can report
         # "locked" at once, without waiting, while many berth commands open the
         # same new registry together: retry for a while instead of failing.
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.timeout
         while True:
             try:
-                self.db.execute("PRAGMA busy_timeout=60000")
+                self.db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
-                self.db.executescript(SCHEMA)
+                self._migrate()
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.02)
+
+    def version(self) -> int:
+        """The schema version this registry file has (``PRAGMA user_version``)."""
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
+
+    def _migrate(self) -> None:
+        """Bring the schema to ``VERSION``: the missing migrations in one transaction."""
+        if self._check_version() == VERSION:
+            return  # the usual case: no write, no lock
+        with self.transaction() as db:
+            current = self._check_version()  # again: another process may have migrated it
+            for statements in MIGRATIONS[current:]:
+                for statement in statements:
+                    db.execute(statement)
+            if current != VERSION:
+                db.execute(f"PRAGMA user_version = {VERSION}")
+
+    def _check_version(self) -> int:
+        current = self.version()
+        if current > VERSION:
+            raise ConfigError(
+                f"the registry {self.path} has schema version {current}: a newer berth"
+                f" wrote it, and this one knows versions up to {VERSION}",
+                hint="upgrade berth, or set BERTH_HOME to another directory for this one",
+            )
+        return current
 
     def close(self) -> None:
         self.db.close()
@@ -393,21 +446,43 @@ class Registry:
             db.execute("UPDATE berths SET slot = ? WHERE id = ?", (slot, berth_id))
             _insert_ports(db, berth_id, ports_for(bases, slot))
 
-    def processes(self) -> ProcessRows:
-        rows = self.db.execute("SELECT * FROM processes ORDER BY started_at")
+    # -- processes of ``berth run`` (berth.apps) ----------------------------------------
+
+    def processes(self, berth_id: str | None = None) -> ProcessRows:
+        """The registered processes (of one berth, or all), oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM processes WHERE (? IS NULL OR berth_id = ?) ORDER BY started_at",
+            (berth_id, berth_id),
+        )
         return [dict(row) for row in rows]
+
+    def add_process(self, pid: int, berth_id: str, command: str) -> None:
+        """Register ``pid`` as an app of the berth, started (and last seen) now."""
+        now = time.time()
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO processes (pid, berth_id, command, started_at, heartbeat)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (pid, berth_id, command, now, now),
+            )
+
+    def refresh_processes(
+        self, live: Iterable[tuple[int, str]], dead: Iterable[tuple[int, str]]
+    ) -> None:
+        """A heartbeat for the ``(pid, berth_id)`` seen alive; the dead ones removed."""
+        with self.transaction() as db:
+            now = time.time()
+            for pid, berth_id in live:
+                db.execute(
+                    "UPDATE processes SET heartbeat = ? WHERE pid = ? AND berth_id = ?",
+                    (now, pid, berth_id),
+                )
+            for pid, berth_id in dead:
+                db.execute("DELETE FROM processes WHERE pid = ? AND berth_id = ?", (pid, berth_id))
 
     def remove_process(self, pid: int, berth_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM processes WHERE pid = ? AND berth_id = ?", (pid, berth_id))
-
-
-def open_registry(path: Path) -> Registry:
-    registry = Registry(path)
-    if os.name == "posix":
-        with contextlib.suppress(OSError):
-            path.chmod(0o600)
-    return registry
 
 
 def _insert_ports(db: sqlite3.Connection, berth_id: str, ports: Mapping[str, int]) -> None:

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from berth import hookrun, instance
+from berth import hookstate, instance
 from berth.context import Context
 from berth.errors import ERROR_CLASSES, ConflictError, NotFoundError
+from berth.fsutil import open_lock
 
 
 class _TimedOut(Exception):
@@ -50,7 +52,7 @@ def deadline(seconds: float | None, hint: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _flocked(path: Path) -> Iterator[None]:
-    with path.open("a") as handle:
+    with os.fdopen(open_lock(path), "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -63,9 +65,9 @@ def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
     from berth import lifecycle
 
     worktree, config = ctx.need_worktree()
-    log = worktree.git_dir / hookrun.LOG_FILE
+    log = worktree.git_dir / hookstate.LOG_FILE
     with deadline(timeout, f"berth wait again; what the hook's worker did so far: {log}"):
-        with _flocked(worktree.git_dir / hookrun.LOCK_FILE):
+        with _flocked(worktree.git_dir / hookstate.LOCK_FILE):
             pass
         with instance.locked(worktree.git_dir):
             ident = instance.read_id(worktree)
@@ -73,7 +75,7 @@ def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
         return lifecycle.unmanaged_status(worktree, config)
     record = ctx.registry.get(ident) if ident else None
     if record is None or record.state != "active":
-        failed = hookrun.last_result(worktree.git_dir)
+        failed = hookstate.last_result(worktree.git_dir)
         state = "has no berth" if record is None else f"has a {record.state} berth"
         if failed and "message" in failed:
             # The failure's own kind and exit code (a migration's is 9), as berth up gives it.

@@ -60,7 +60,7 @@ async def test_reset_from_a_code_action_asks_then_trashes_the_old_database(
     assert len(trash) == 1 and result["previous"] == trash[0]
     assert database_exists(server, trash[0])
     with server.connect(trash[0]) as old:  # type: ignore[attr-defined]
-        assert old.execute("SELECT name FROM items").fetchall() == [("kept in the trash",)]
+        assert old.execute("SELECT name FROM public.items").fetchall() == [("kept in the trash",)]
     assert any("berth restore" in m.message for m in session.client.messages)
     reports = [r for rs in session.client.progress_reports.values() for r in rs]
     assert type(reports[0]) is types.WorkDoneProgressBegin

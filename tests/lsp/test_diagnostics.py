@@ -9,7 +9,7 @@ import pytest
 from lsprotocol import types
 
 from berth.lsp.diagnostics import for_snapshot
-from berth.lsp.status import Item, Snapshot
+from berth.lsp.snapshot import Item, Snapshot
 from berthtest import berth
 
 from .conftest import Start, add_migration, uri

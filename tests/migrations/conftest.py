@@ -45,7 +45,7 @@ def database(server: Server) -> Iterator[Database]:
     with server.connect() as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        with server.connect(name) as conn:
+        with server.connect(name, search_path=None) as conn:  # the tools' own search path
             yield Database(server, name, conn)
     finally:
         with server.connect() as admin:

@@ -60,7 +60,7 @@ def test_usage_errors(tmp_path: Path, paths: Paths) -> None:
 
 def test_git_worktree_add_provisions_through_the_sidecar(repo: Path, paths: Paths) -> None:
     """With hooks installed, the post-checkout hook hands provisioning to the sidecar."""
-    from berth import hookrun
+    from berth import hookstate
     from berthtest import add_worktree, berth, berth_json, git
 
     berth(repo, "hooks", "install")
@@ -74,5 +74,5 @@ def test_git_worktree_add_provisions_through_the_sidecar(repo: Path, paths: Path
     # The inline path would have left its worker's log in the worktree's git dir; the
     # sidecar leaves only the result, for berth wait.
     git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir").strip())
-    assert not (git_dir / hookrun.LOG_FILE).exists()
-    assert hookrun.last_result(git_dir)["instance"] == status["instance"]
+    assert not (git_dir / hookstate.LOG_FILE).exists()
+    assert hookstate.last_result(git_dir)["instance"] == status["instance"]

@@ -378,13 +378,13 @@ def test_provisioning_is_one_at_a_time_per_repository(
 def test_berth_wait_waits_for_a_request_queued_in_the_sidecar(
     repo: Path, paths: Paths, tmp_path: Path
 ) -> None:
-    from berth import hookrun
+    from berth import hookstate
 
     queued = _queue_two(repo, tmp_path)
     gate, second, ups = queued.gate, queued.second, queued.ups
     # Queued: no berth yet in `second`, but its hook lock is held, so wait has something to wait on.
     git_dir = Path(git(second, "rev-parse", "--absolute-git-dir").strip())
-    assert client.lock_held(git_dir / hookrun.LOCK_FILE)
+    assert client.lock_held(git_dir / hookstate.LOCK_FILE)
     waiting = subprocess.Popen(
         [*BERTH, "wait", "--json"], cwd=second, stdout=subprocess.PIPE, text=True
     )

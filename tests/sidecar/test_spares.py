@@ -21,7 +21,7 @@ def _make_source(server: Server, name: str) -> None:
     with server.connect() as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     with server.connect(name) as db:
-        db.execute("CREATE TABLE kept (id int)")
+        db.execute("CREATE TABLE public.kept (id int)")
 
 
 def _drop(server: Server, name: str) -> None:
@@ -45,7 +45,7 @@ def test_a_spare_is_claimed_once_and_goes_stale_with_its_template(server: Server
             assert admin.marker_of(conn, target) == admin.parse_marker(marker)
             assert not spares.claim(conn, source, f"{target}_2", "berth_1a2b3c4d", marker)
         with server.connect(target) as db:
-            assert db.execute("SELECT count(*) FROM kept").fetchone() == (0,)
+            assert db.execute("SELECT count(*) FROM public.kept").fetchone() == (0,)
         _drop(server, target)
         stale = spares.make(server, source, "proj", OWNER)
         _drop(server, source)

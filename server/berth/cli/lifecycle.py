@@ -12,12 +12,24 @@ from typing import Any
 import click
 
 from berth.cli import emit
+from berth.cli._common import json_option, secrets_option, up_through_sidecar
 from berth.errors import ConfirmationError, NotFoundError
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-secrets_option = click.option(
-    "--show-secrets", is_flag=True, help="Show the database password instead of ****."
-)
+# json_option is the other command modules' too: they import it from here.
+__all__ = [
+    "confirm",
+    "describe",
+    "down",
+    "env",
+    "json_option",
+    "ls",
+    "psql",
+    "restore",
+    "run",
+    "secrets_option",
+    "status",
+    "up",
+]
 
 
 def _slot(slot: int | None) -> str:
@@ -70,7 +82,6 @@ def confirm(question: str, yes: bool) -> None:
 def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
     """Give this worktree its berth: database, role, ports, state dir, env file."""
     from berth import context, lifecycle
-    from berth.cli.sidecar import up_through_sidecar
 
     def say(message: str) -> None:
         click.echo(f"berth: {message}", err=True)
@@ -161,8 +172,7 @@ def status(as_json: bool, show_secrets: bool) -> None:
 @json_option
 def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
     """List the berths of this project (or of every project with --all)."""
-    from berth import context
-    from berth.sidecar import apps
+    from berth import apps, context
 
     ctx = context.load(need_repo=not all_projects)
     project = None if all_projects or ctx.config is None else ctx.config.project
@@ -240,7 +250,7 @@ def run(command: tuple[str, ...]) -> None:
     program = shutil.which(command[0], path=env.get("PATH"))
     if program is None:
         raise NotFoundError(f"command not found: {command[0]}", hint="check the command and PATH")
-    from berth.sidecar import apps
+    from berth import apps
 
     # exec keeps our pid: registered now, it is the app's (berth ls shows it; dead ones are reaped).
     apps.register(ctx.registry, os.getpid(), record.id, command)

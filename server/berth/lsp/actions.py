@@ -13,11 +13,10 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from berth.lsp import commands
-from berth.lsp.diagnostics import SOURCE
+from berth.lsp import names
 
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer, Folder
+    from berth.lsp.workspace import BerthLanguageServer, Folder
 
 KINDS = [types.CodeActionKind.QuickFix, types.CodeActionKind.Source]
 
@@ -43,7 +42,7 @@ def _is_berth_file(folder: Folder, path: Path) -> bool:
 
 def _quick_fixes(folder: Folder, diagnostics: list[types.Diagnostic]) -> list[types.CodeAction]:
     fixes = []
-    codes = {d.code for d in diagnostics if d.source == SOURCE}
+    codes = {d.code for d in diagnostics if d.source == names.DIAGNOSTIC_SOURCE}
     for code, (title, command) in _FIXES.items():
         if code in codes:
             action = _action(title, command, [folder.uri], types.CodeActionKind.QuickFix)
@@ -54,8 +53,8 @@ def _quick_fixes(folder: Folder, diagnostics: list[types.Diagnostic]) -> list[ty
 
 # diagnostic code -> the quick fix offered for it
 _FIXES = {
-    "pending": ("Apply pending migrations (berth migrate)", commands.MIGRATE),
-    "edited": ("Reset the database; the old one goes to the trash (berth reset)", commands.RESET),
+    "pending": ("Apply pending migrations (berth migrate)", names.MIGRATE),
+    "edited": ("Reset the database; the old one goes to the trash (berth reset)", names.RESET),
 }
 
 
@@ -70,17 +69,17 @@ def _sources(folder: Folder) -> list[types.CodeAction]:
     state = folder.snapshot.status.get("state") if folder.snapshot else None
     uri = folder.uri
     if state in {"none", "error", None}:
-        return [_action("berth: provision this worktree", commands.PROVISION, [uri])]
+        return [_action("berth: provision this worktree", names.PROVISION, [uri])]
     if state != "ready":
         return []
     name = _snapshot_name(folder)
     return [
-        _action("berth: apply pending migrations", commands.MIGRATE, [uri]),
-        _action("berth: reset the database (old one to the trash)", commands.RESET, [uri]),
-        _action("berth: fork the database from main", commands.FORK, [uri, "main"]),
-        _action(f"berth: snapshot the database as {name}", commands.SNAPSHOT, [uri, name]),
-        _action("berth: copy DATABASE_URL", commands.COPY_URL, [uri]),
-        _action("berth: show status", commands.SHOW_STATUS, [uri]),
+        _action("berth: apply pending migrations", names.MIGRATE, [uri]),
+        _action("berth: reset the database (old one to the trash)", names.RESET, [uri]),
+        _action("berth: fork the database from main", names.FORK, [uri, "main"]),
+        _action(f"berth: snapshot the database as {name}", names.SNAPSHOT, [uri, name]),
+        _action("berth: copy DATABASE_URL", names.COPY_URL, [uri]),
+        _action("berth: show status", names.SHOW_STATUS, [uri]),
     ]
 
 

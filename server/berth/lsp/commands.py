@@ -17,10 +17,11 @@ from lsprotocol import types
 from berth import logs
 from berth.errors import BerthError, NotFoundError
 from berth.lsp import status
+from berth.lsp.names import COPY_URL, FORK, MIGRATE, PROVISION, RESET, SHOW_STATUS, SNAPSHOT
 from berth.lsp.progress import Progress
 
 # Resolved at run time: pygls reads the command handlers' annotations.
-from berth.lsp.server import BerthLanguageServer, Folder
+from berth.lsp.workspace import BerthLanguageServer, Folder
 
 if TYPE_CHECKING:
     from berth.context import Context
@@ -28,9 +29,6 @@ if TYPE_CHECKING:
 log = logs.get("berth.lsp")
 
 Work = Callable[["Context"], dict[str, Any]]
-RESET, MIGRATE, PROVISION, FORK = "berth.reset", "berth.migrate", "berth.provision", "berth.fork"
-SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "berth.showStatus"
-ALL = (RESET, MIGRATE, PROVISION, FORK, SNAPSHOT, COPY_URL, SHOW_STATUS)
 
 
 def _split(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list[Any]]:

@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from berth.lsp.server import uri_of
+from berth.lsp.names import DIAGNOSTIC_SOURCE as SOURCE
+from berth.lsp.workspace import uri_of
 
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer, Folder
-    from berth.lsp.status import Snapshot
+    from berth.lsp.snapshot import Snapshot
+    from berth.lsp.workspace import BerthLanguageServer, Folder
 
-SOURCE = "berth"
 FIRST_LINE = types.Range(start=types.Position(0, 0), end=types.Position(1, 0))
 
 
@@ -118,5 +118,10 @@ def _send(ls: BerthLanguageServer, uri: str, diagnostics: list[types.Diagnostic]
     )
 
 
+async def _refreshed(ls: BerthLanguageServer, folder: Folder, before: Snapshot | None) -> None:
+    publish(ls, folder)
+
+
 def register(server: BerthLanguageServer) -> None:
-    """Diagnostics are pushed by status.refresh; no handler to register."""
+    """Diagnostics are pushed on every new snapshot, before its status; no handler."""
+    server.hooks.publish.append(_refreshed)

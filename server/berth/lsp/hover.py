@@ -13,8 +13,8 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer
-    from berth.lsp.status import Snapshot
+    from berth.lsp.snapshot import Snapshot
+    from berth.lsp.workspace import BerthLanguageServer
 
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 _TOML_KEY = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*|\"[^\"]+\")\s*=")

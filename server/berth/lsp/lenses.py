@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from berth.lsp.names import MIGRATE, RESET, SHOW_STATUS
+
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer
-    from berth.lsp.status import Item
+    from berth.lsp.snapshot import Item, Snapshot
+    from berth.lsp.workspace import BerthLanguageServer, Folder
 
 LINE0 = types.Range(start=types.Position(0, 0), end=types.Position(0, 0))
 
@@ -19,15 +21,13 @@ def lens_for(item: Item, folder_uri: str) -> types.CodeLens | None:
     if item.state == "applied":
         when = item.applied_at.astimezone().date().isoformat() if item.applied_at else "?"
         command = types.Command(
-            title=f"applied {when}", command="berth.showStatus", arguments=[folder_uri]
+            title=f"applied {when}", command=SHOW_STATUS, arguments=[folder_uri]
         )
     elif item.state == "pending":
-        command = types.Command(
-            title="pending — apply", command="berth.migrate", arguments=[folder_uri]
-        )
+        command = types.Command(title="pending — apply", command=MIGRATE, arguments=[folder_uri])
     elif item.state == "edited":
         command = types.Command(
-            title="edited after apply — reset", command="berth.reset", arguments=[folder_uri]
+            title="edited after apply — reset", command=RESET, arguments=[folder_uri]
         )
     else:
         return None
@@ -53,7 +53,14 @@ def refresh(ls: BerthLanguageServer) -> None:
         ls.workspace_code_lens_refresh(None)
 
 
+async def _refreshed(ls: BerthLanguageServer, folder: Folder, before: Snapshot | None) -> None:
+    snapshot = folder.snapshot
+    if before is None or snapshot is None or before.items != snapshot.items:
+        refresh(ls)
+
+
 def register(server: BerthLanguageServer) -> None:
     server.feature(types.TEXT_DOCUMENT_CODE_LENS, types.CodeLensOptions(resolve_provider=False))(
         _code_lens
     )
+    server.hooks.published.append(_refreshed)

@@ -12,7 +12,7 @@ from lsprotocol import types
 from berth import logs
 
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer
+    from berth.lsp.workspace import BerthLanguageServer
 
 log = logs.get("berth.lsp")
 

@@ -19,7 +19,8 @@ from berth.lsp import status
 from berth.lsp.progress import Progress
 
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer, Folder
+    from berth.lsp.snapshot import Snapshot
+    from berth.lsp.workspace import BerthLanguageServer, Folder
 
 log = logs.get("berth.lsp")
 
@@ -114,10 +115,25 @@ class Follower:
                 status.publish(self.ls, folder)
 
 
-def follow(ls: BerthLanguageServer) -> None:
-    if ls.sidecar is not None:
-        ls.sidecar.follow()
+class Following:
+    """One server's :class:`Follower`, made once the client is initialized (on the loop)."""
+
+    def __init__(self) -> None:
+        self.follower: Follower | None = None
+
+    def start(self, ls: BerthLanguageServer) -> None:
+        self.follower = Follower(ls)
+
+    async def follow(
+        self, ls: BerthLanguageServer, folder: Folder, before: Snapshot | None
+    ) -> None:
+        """After every refresh: subscribe for the worktrees not followed yet."""
+        if self.follower is not None:
+            self.follower.follow()
 
 
 def register(server: BerthLanguageServer) -> None:
-    """Nothing to register: status.refresh calls follow()."""
+    """No LSP handler: the follower starts at initialized and follows every refresh."""
+    following = Following()
+    server.hooks.initialized.append(following.start)
+    server.hooks.published.append(following.follow)

@@ -26,9 +26,12 @@ from pygls.uris import to_fs_path
 
 from berth import logs
 from berth.lsp import status
+from berth.lsp.snapshot import app_health, server_running
+from berth.lsp.workspace import uri_of
 
 if TYPE_CHECKING:
-    from berth.lsp.server import BerthLanguageServer, Folder
+    from berth.lsp.snapshot import Snapshot
+    from berth.lsp.workspace import BerthLanguageServer, Folder
 
 log = logs.get("berth.lsp")
 
@@ -42,8 +45,6 @@ CONFIG_FILES = ("berth.toml", "pyproject.toml")
 
 def _patterns(ls: BerthLanguageServer) -> list[tuple[str, str]]:
     """``(base uri, glob)`` pairs for the config files and migration dirs of every folder."""
-    from berth.lsp.server import uri_of
-
     wanted: set[tuple[str, str]] = set()
     for folder in ls.folders.values():
         snapshot = folder.snapshot
@@ -224,29 +225,45 @@ def _berth_path(folder: Folder, path: Path) -> bool:
     return any(d is not None and (path == d or d in path.parents) for d in own)
 
 
-async def follow_berth(ls: BerthLanguageServer) -> None:
-    """Watch what berth commands change for the folders' current berths."""
-    if ls.watcher is not None:
-        await ls.watcher.follow()
+class Watching:
+    """One server's watch, made once the client is initialized and stopped at shutdown."""
 
+    def __init__(self) -> None:
+        self.watcher: Watcher | None = None
 
-async def follow_client(ls: BerthLanguageServer) -> None:
-    """Have the client watch the folders' current config files and migration dirs."""
-    if ls.watcher is not None:
-        await ls.watcher.registrations.follow(ls)
+    def start(self, ls: BerthLanguageServer) -> None:
+        self.watcher = Watcher(ls)
+
+    def stop(self, ls: BerthLanguageServer) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+
+    async def follow_berth(
+        self, ls: BerthLanguageServer, folder: Folder, before: Snapshot | None
+    ) -> None:
+        """Watch what berth commands change for the folders' current berths."""
+        if self.watcher is not None:
+            await self.watcher.follow()
+
+    async def follow_client(
+        self, ls: BerthLanguageServer, folder: Folder, before: Snapshot | None
+    ) -> None:
+        """Have the client watch the folders' current config files and migration dirs."""
+        if self.watcher is not None:
+            await self.watcher.registrations.follow(ls)
 
 
 # -- health --------------------------------------------------------------------------------
 
 
-def _health(snapshot: status.Snapshot) -> tuple[str, str]:
+def _health(snapshot: Snapshot) -> tuple[str, str]:
     from berth.pg.server import from_settings
     from berth.settings import load_settings
 
     ports = snapshot.status.get("ports") or {}
     server = from_settings(load_settings(), start=False)
-    running = "running" if status.server_running(server) else "down"
-    return running, status.app_health(ports)
+    running = "running" if server_running(server) else "down"
+    return running, app_health(ports)
 
 
 async def health_loop(ls: BerthLanguageServer) -> None:
@@ -264,5 +281,15 @@ async def health_loop(ls: BerthLanguageServer) -> None:
                     status.refresh_all(ls, [folder])
 
 
+def _start_health(ls: BerthLanguageServer) -> None:
+    ls.spawn(health_loop(ls))
+
+
 def register(server: BerthLanguageServer) -> None:
     server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)(_changed_files)
+    watching = Watching()
+    server.hooks.initialized.append(watching.start)
+    server.hooks.ready.append(_start_health)
+    server.hooks.shutdown.append(watching.stop)
+    server.hooks.watch.append(watching.follow_berth)
+    server.hooks.published.append(watching.follow_client)

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import psycopg
 from psycopg import sql
 
-from berth.migrations import MigrationStatus, Report
 from berth.migrations.files import MigrationFile
+from berth.migrations.report import MigrationStatus, Report
 
 Conn = psycopg.Connection[Any]
 

@@ -6,14 +6,20 @@ marker) and refuses to rename or drop a database that lacks it.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import secrets
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from psycopg import sql
 
 from berth.errors import ConflictError, OwnershipError
+
+if TYPE_CHECKING:
+    from berth.pg.server import Server
 
 Conn = psycopg.Connection[Any]
 MARKER_PREFIX = "berth:"
@@ -234,3 +240,49 @@ def drop_database(conn: Conn, name: str, instance: str) -> None:
 
 def now_stamp() -> int:
     return int(time.time())
+
+
+READER_PREFIX = "berth_reader_"
+
+
+def is_reader_role(name: str) -> bool:
+    return name.startswith(READER_PREFIX)
+
+
+@contextlib.contextmanager
+def reader(conn: Conn, server: Server, database: str, owner: str) -> Iterator[Conn]:
+    """A connection to ``database`` as a throw-away role with ``owner``'s rights, not admin's.
+
+    For reading databases whose objects a berth's role or a migration made
+    (templates, baselines, other berths): whatever runs while berth reads
+    (a view's function, a trigger, a cast) runs as this role, which can do
+    in that database what ``owner`` can and nothing else. It is dropped
+    afterwards, with anything it was made to create.
+    """
+    name = READER_PREFIX + secrets.token_hex(4)
+    password = secrets.token_urlsafe(24)
+    conn.execute(
+        sql.SQL(
+            "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+            " NOBYPASSRLS INHERIT CONNECTION LIMIT 1 PASSWORD {}"
+        ).format(sql.Identifier(name), sql.Literal(password))
+    )
+    try:
+        act_as(conn, owner)
+        version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+        grant = "GRANT {} TO {}" + (" WITH INHERIT TRUE, SET FALSE" if version >= 160000 else "")
+        conn.execute(sql.SQL(grant).format(sql.Identifier(owner), sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(database), sql.Identifier(name)
+            )
+        )
+        with server.connect_as(name, password, database, search_path="pg_catalog,pg_temp") as db:
+            yield db
+    finally:
+        terminate(conn, role=name)
+        if database_exists(conn, database):
+            # Also revokes its CONNECT; drops what it was made to create in there.
+            with contextlib.suppress(psycopg.Error), server.connect(database) as db:
+                db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+        drop_role(conn, name)

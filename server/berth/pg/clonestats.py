@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+
+from berth.fsutil import write_private
 
 STRATEGIES = ("WAL_LOG", "FILE_COPY")
 TRIALS = 2  # copies per strategy before berth trusts the numbers
@@ -48,10 +49,8 @@ def record(path: Path, strategy: str, size: int, seconds: float) -> None:
     n = int(entry.get("n", 0))
     average = cost if n == 0 else (1 - _WEIGHT) * entry["ms_per_mb"] + _WEIGHT * cost
     stats[strategy] = {"n": n + 1, "ms_per_mb": round(average, 3)}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    with contextlib.suppress(OSError):
-        tmp.write_text(json.dumps(stats, indent=2), encoding="utf-8")
-        tmp.replace(path)
+    with contextlib.suppress(OSError):  # LinkRefused is one too
+        write_private(path, json.dumps(stats, indent=2))
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.errors import ConflictError, ServerError
+from berth.fsutil import open_append, open_lock, write_atomic, write_private
 from berth.settings import Settings
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with its terminating NUL
@@ -245,10 +246,7 @@ class Cluster:
         return data if isinstance(data, dict) else {}
 
     def _write_meta(self, meta: dict[str, object]) -> None:
-        tmp = self.meta_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(meta, indent=2, sort_keys=True), encoding="utf-8")
-        tmp.chmod(0o600)
-        tmp.replace(self.meta_file)
+        write_private(self.meta_file, json.dumps(meta, indent=2, sort_keys=True))
 
     @property
     def port(self) -> int | None:
@@ -288,6 +286,12 @@ class Cluster:
         if self.user is not None:
             os.chown(path, self.user.pw_uid, self.user.pw_gid)
 
+    def _write_config(self, path: Path, text: str) -> None:
+        """A file in the data dir, which the server user owns: written by root too, it
+        is a new file of the server user's, never one a link there points at."""
+        owner = (self.user.pw_uid, self.user.pw_gid) if self.user is not None else None
+        write_atomic(path, text, mode=0o600, owner=owner)
+
     def _binaries(self) -> Binaries:
         found = find_binaries(self.settings.pg_bin)
         if self.user is None or _can_traverse(found.bindir, self.user):
@@ -320,7 +324,7 @@ class Cluster:
     def _lock(self) -> Iterator[None]:
         # The lock lives with the cluster: several berth homes may share one server.
         self._make_root()
-        with (self.root / "cluster.lock").open("a") as handle:
+        with os.fdopen(open_lock(self.root / "cluster.lock"), "a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
@@ -384,7 +388,7 @@ class Cluster:
             ]
         )
         self._write_hba()
-        with (self.data / "postgresql.conf").open("a", encoding="utf-8") as conf:
+        with os.fdopen(open_append(self.data / "postgresql.conf"), "a", encoding="utf-8") as conf:
             conf.write("\ninclude_if_exists = 'berth.conf'\n")
         chosen = port or _free_port(FIRST_PORT)
         self._write_meta(
@@ -409,9 +413,7 @@ class Cluster:
             "host all all 127.0.0.1/32 scram-sha-256\n"
             "host all all ::1/128 scram-sha-256\n"
         )
-        path = self.data / "pg_hba.conf"
-        path.write_text(hba, encoding="utf-8")
-        self._chown(path)
+        self._write_config(self.data / "pg_hba.conf", hba)
 
     def _write_conf(self, port: int) -> None:
         lines = [
@@ -426,9 +428,7 @@ class Cluster:
             f"full_page_writes = {'on' if self.settings.pg_fsync else 'off'}",
             "logging_collector = off",
         ]
-        path = self.data / "berth.conf"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        self._chown(path)
+        self._write_config(self.data / "berth.conf", "\n".join(lines) + "\n")
 
     def is_running(self) -> bool:
         meta = self.meta()
@@ -455,9 +455,12 @@ class Cluster:
                 hint="stop that process, or choose another: berth server start --port N",
             )
         self._write_conf(port)
-        if not self.log_file.exists():
-            self.log_file.touch(mode=0o600)
-            self._chown(self.log_file)
+        log_fd = open_append(self.log_file)  # the server user's to append to; never a link
+        try:
+            if self.user is not None:
+                os.fchown(log_fd, self.user.pw_uid, self.user.pw_gid)
+        finally:
+            os.close(log_fd)
         pg_ctl = str(Path(str(meta["bindir"])) / "pg_ctl")
         self._run(
             [

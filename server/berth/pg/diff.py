@@ -38,6 +38,7 @@ ORDER BY 1, 2, k.ord
 """
 
 Table = tuple[str, str]
+Side = tuple[str, str]
 
 
 @contextlib.contextmanager
@@ -87,13 +88,19 @@ def _name(table: Table) -> str:
     return table[1] if table[0] == "public" else f"{table[0]}.{table[1]}"
 
 
-def compare(server: Server, current: str, other: str) -> dict[str, Any]:
-    """Differences of database ``current`` against database ``other``."""
+def compare(server: Server, current: Side, other: Side) -> dict[str, Any]:
+    """Differences of database ``current`` against database ``other``.
+
+    Each side is ``(database, the role that owns what is inside it)``. Both
+    are read as throw-away roles with that owner's rights, never as the
+    admin: a berth's role or a branch's migration may have left a trap (a
+    cast, a policy, a function) for whoever reads its tables.
+    """
     with (
         server.connect() as conn,
-        readable(conn, other),
-        server.connect(current) as mine,
-        server.connect(other) as theirs,
+        readable(conn, other[0]),
+        admin.reader(conn, server, *current) as mine,
+        admin.reader(conn, server, *other) as theirs,
     ):
         return _compare(mine, theirs)
 

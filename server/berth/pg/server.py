@@ -16,6 +16,13 @@ if TYPE_CHECKING:
     from berth.pg.cluster import Cluster
 
 
+# What the admin resolves names in: nothing a berth's role can create (pg_temp last,
+# so no temporary table or function shadows a catalog).
+ADMIN_SEARCH_PATH = "pg_catalog,pg_temp"
+# What a tool connecting as the berth's role sees by default, pinned.
+ROLE_SEARCH_PATH = '"$user",public'
+
+
 @dataclass
 class Server:
     kind: str  # "embedded" or "external"
@@ -25,10 +32,20 @@ class Server:
     port: int
     cluster: Cluster | None = field(default=None, repr=False)
 
-    def connect(self, dbname: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+    def connect(
+        self, dbname: str = "postgres", *, search_path: str | None = ADMIN_SEARCH_PATH
+    ) -> psycopg.Connection[tuple[object, ...]]:
+        """An admin connection; its ``search_path`` holds nothing a berth's role can create.
+
+        The admin only runs berth's own statements in app databases (DDL on
+        ownership and markers), never reads what a berth's role or a migration
+        made: see :meth:`connect_as` and :func:`berth.pg.admin.reader` for that.
+        """
         import psycopg
 
         params = {**self.admin, "dbname": dbname}
+        if search_path is not None:
+            params["options"] = _with_search_path(params.get("options"), search_path)
         attempts = 2 if self.cluster is not None else 1
         failure = ""
         for attempt in range(attempts):
@@ -43,6 +60,35 @@ class Server:
             f"cannot connect to the {self.kind} Postgres server: {failure}", hint=self._hint()
         )
 
+    def connect_as(
+        self, user: str, password: str, dbname: str, *, search_path: str = ROLE_SEARCH_PATH
+    ) -> psycopg.Connection[tuple[object, ...]]:
+        """A connection as an unprivileged role (a berth's own, or a reader), never the admin.
+
+        What runs inside it (a view's function, a trigger, a cast) runs with
+        that role's rights. ``search_path`` is pinned: role or database
+        settings do not move the tables berth reads.
+        """
+        import psycopg
+
+        params = {
+            **{k: v for k, v in self.admin.items() if k.startswith("ssl")},
+            "host": self.host,
+            "port": self.port,
+            "user": user,
+            "password": password,
+            "dbname": dbname,
+            "options": _with_search_path(None, search_path),
+        }
+        try:
+            return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" in str(exc):
+                raise LoginError(f"cannot log in as {user}: {_first_line(exc)}") from None
+            raise ServerError(
+                f"cannot connect to {dbname} as {user}: {_first_line(exc)}", hint=self._hint()
+            ) from None
+
     def _hint(self) -> str:
         if self.kind == "embedded":
             return "see berth server status and its log"
@@ -53,6 +99,19 @@ class Server:
         host = f"[{self.host}]" if ":" in self.host else self.host
         auth = f"{quote(user, safe='')}:{secret}"
         return f"postgresql://{auth}@{host}:{self.port}/{quote(dbname, safe='')}"
+
+
+class LoginError(ServerError):
+    """A role's recorded password no longer logs it in (it was changed behind berth)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, hint="berth up sets the recorded password again")
+
+
+def _with_search_path(options: object, search_path: str) -> str:
+    # libpq splits options at spaces; the path has none, and berth composes it.
+    pinned = f"-c search_path={search_path}"
+    return f"{options} {pinned}" if options else pinned
 
 
 def _first_line(exc: BaseException) -> str:

@@ -15,7 +15,7 @@ import os
 import secrets
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from berth import logs
+from berth import logs, redact
 from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
@@ -295,11 +295,25 @@ class Builder:
             env=command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"}),
             failure=f"the {what} command failed while building the template",
             hint="fix it, then run berth up again",
+            passwords=server_secrets(self.server),
         )
 
 
-def run_command(command: str, *, cwd: Path, env: dict[str, str], failure: str, hint: str) -> None:
-    """Run a user's migrate or seed command; a failure is a MigrationError with its last line."""
+def run_command(
+    command: str,
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    failure: str,
+    hint: str,
+    passwords: Iterable[str | None] = (),
+) -> None:
+    """Run a user's migrate or seed command; a failure is a MigrationError with its last line.
+
+    The command may print ``DATABASE_URL`` or a password: every password in
+    ``env`` (URLs, ``*PASSWORD*`` variables) and each of ``passwords`` is masked in
+    what berth relays of its output, and any URL's password besides.
+    """
     proc = subprocess.run(
         ["/bin/sh", "-c", command],
         cwd=cwd,
@@ -310,11 +324,18 @@ def run_command(command: str, *, cwd: Path, env: dict[str, str], failure: str, h
         check=False,
     )
     if proc.returncode != 0:
-        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        hidden = redact.secrets_in(env) | {p for p in passwords if p}
+        lines = redact.mask(proc.stderr or proc.stdout, hidden).strip().splitlines()
         raise MigrationError(
             f"{failure} (exit {proc.returncode}): {lines[-1] if lines else 'no output'}",
-            hint=f"{hint}; the command was: {command}",
+            hint=redact.mask(f"{hint}; the command was: {command}", hidden),
         )
+
+
+def server_secrets(server: Server) -> tuple[str, ...]:
+    """The admin's password, when the server's conninfo has one (an external server)."""
+    password = server.admin.get("password")
+    return (password,) if isinstance(password, str) and password else ()
 
 
 def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:

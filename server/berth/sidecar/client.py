@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from berth import __version__
+from berth.fsutil import open_append, open_lock
 from berth.sidecar import protocol
 from berth.sidecar.protocol import Paths
 
@@ -96,8 +97,8 @@ def prepare_run_dir(paths: Paths) -> None:
 def lock_held(path: Path) -> bool:
     """Whether a live process holds ``path``'s lock (a running sidecar holds its lock file)."""
     try:
-        handle = path.open("a")
-    except OSError:
+        handle = os.fdopen(open_lock(path), "a")
+    except OSError:  # LinkRefused too: no sidecar of ours holds a link
         return False
     with handle:
         try:
@@ -110,7 +111,7 @@ def lock_held(path: Path) -> bool:
 
 @contextlib.contextmanager
 def _locked(path: Path, timeout: float) -> Iterator[None]:
-    with path.open("a") as handle:
+    with os.fdopen(open_lock(path), "a") as handle:
         deadline = time.monotonic() + timeout
         delay = 0.005
         while True:
@@ -189,7 +190,7 @@ def _spawn(paths: Paths, timeout: float) -> None:
     env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV}
     read_end, write_end = os.pipe()
     try:
-        log_fd = os.open(paths.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        log_fd = open_append(paths.log_file)
         try:
             launcher = subprocess.Popen(
                 [

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from berth import logs
 from berth.errors import BerthError, ConflictError
+from berth.fsutil import open_lock, write_private
 from berth.settings import load_settings
 from berth.sidecar import protocol
 from berth.sidecar.protocol import Paths
@@ -29,7 +30,7 @@ from berth.sidecar.service import Sidecar
 def _acquire(lock_file: Path) -> int | None:
     """The lock that makes this the one sidecar (a bare descriptor: nothing closes it
     before the kernel does, at exit); None when another sidecar holds it."""
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    fd = open_lock(lock_file)
     for _ in range(40):
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -74,9 +75,7 @@ def serve(ready: Callable[[str], None]) -> int:
     inode = None
     try:
         listener, inode = _listen(paths)
-        fd = os.open(paths.pid_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as pid_file:
-            pid_file.write(f"{os.getpid()}\n")
+        write_private(paths.pid_file, f"{os.getpid()}\n")
         asyncio.run(Sidecar(paths, settings).run(listener, lambda: ready("ready")))
     except OSError as exc:
         ready(f"error: {exc}")

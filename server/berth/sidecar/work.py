@@ -39,7 +39,7 @@ def hold_hook_lock(git_dir: str) -> int | None:
     While a request waits for its turn and provisions, ``berth wait`` in that
     worktree blocks on this lock, as it does on an inline hook worker's.
     """
-    from berth.hookrun import take_hook_lock
+    from berth.hookstate import take_hook_lock
 
     try:
         # None: a hook's worker (or another request) has it, and reports for itself.
@@ -53,8 +53,8 @@ def release_hook_lock(fd: int | None, git_dir: str, outcome: dict[str, Any]) -> 
     import json
     import os
 
-    from berth.envfile import write_private
-    from berth.hookrun import LOG_FILE, RESULT_FILE
+    from berth.fsutil import write_private
+    from berth.hookstate import LOG_FILE, RESULT_FILE
 
     if fd is None:
         return
@@ -107,7 +107,7 @@ def provision(
 
 def retire(ident: str) -> dict[str, Any] | None:
     """``berth gc`` for one berth whose worktree went: into the trash, its slot freed."""
-    from berth import gc
+    from berth import gc, hookstate
     from berth.context import Context
 
     ctx = Context(load_settings(), None, None)
@@ -115,7 +115,7 @@ def retire(ident: str) -> dict[str, Any] | None:
         record = ctx.registry.get(ident)
         if record is None or record.state == "trashed" or record.is_main:
             return None
-        if not gc.worktree_gone(record):
+        if not hookstate.worktree_gone(record):
             return None  # it came back (or was never gone): nothing to do
         retired = gc.retire(ctx, record)
         return {**retired, "state": "trashed"}
@@ -128,8 +128,8 @@ def in_use(settings: Settings) -> bool:
     """Whether an app of ours runs (``berth run``) or a berth database has sessions."""
     if not settings.registry_path.exists():
         return False
+    from berth import apps
     from berth.registry import Registry
-    from berth.sidecar import apps
 
     with Registry(settings.registry_path) as registry:
         if apps.running(registry):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,13 +27,7 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.]*)\}")
 
 
 def register(registry: Registry, pid: int, berth_id: str, command: Sequence[str]) -> None:
-    now = time.time()
-    with registry.transaction() as db:
-        db.execute(
-            "INSERT OR REPLACE INTO processes (pid, berth_id, command, started_at, heartbeat)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (pid, berth_id, shlex.join(command), now, now),
-        )
+    registry.add_process(pid, berth_id, shlex.join(command))
 
 
 def _boot_time() -> float | None:
@@ -82,29 +75,16 @@ def alive(pid: int, started_at: float) -> bool:
 
 def running(registry: Registry, berth_id: str | None = None) -> list[dict[str, Any]]:
     """Live processes (of one berth, or all); the dead are reaped, the live get a heartbeat."""
-    rows = registry.db.execute(
-        "SELECT pid, berth_id, command, started_at FROM processes"
-        " WHERE (? IS NULL OR berth_id = ?) ORDER BY started_at",
-        (berth_id, berth_id),
-    ).fetchall()
     live: list[dict[str, Any]] = []
     dead: list[dict[str, Any]] = []
-    for row in rows:
-        entry = {k: row[k] for k in ("pid", "berth_id", "command", "started_at")}
-        (live if alive(row["pid"], row["started_at"]) else dead).append(entry)
+    for row in registry.processes(berth_id):
+        entry: dict[str, Any] = {k: row[k] for k in ("pid", "berth_id", "command", "started_at")}
+        (live if alive(entry["pid"], entry["started_at"]) else dead).append(entry)
     if live or dead:
-        with registry.transaction() as db:
-            now = time.time()
-            for entry in live:
-                db.execute(
-                    "UPDATE processes SET heartbeat = ? WHERE pid = ? AND berth_id = ?",
-                    (now, entry["pid"], entry["berth_id"]),
-                )
-            for entry in dead:
-                db.execute(
-                    "DELETE FROM processes WHERE pid = ? AND berth_id = ?",
-                    (entry["pid"], entry["berth_id"]),
-                )
+        registry.refresh_processes(
+            live=[(e["pid"], e["berth_id"]) for e in live],
+            dead=[(e["pid"], e["berth_id"]) for e in dead],
+        )
     return live
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from berth import apps
 from berth.config import parse
 from berth.errors import ConfigError
 from berth.registry import BerthRecord, Registry
-from berth.sidecar import apps
 
 
 def _record(ident: str = "0badcafe") -> BerthRecord:

@@ -1,0 +1,14 @@
+"""The names berth's LSP messages carry that more than one feature uses.
+
+The ``workspace/executeCommand`` commands (run by commands.py, offered by
+actions.py and lenses.py) and the ``source`` of berth's diagnostics (set by
+diagnostics.py, answered by actions.py). The contract is docs/lsp.md.
+"""
+
+from __future__ import annotations
+
+RESET, MIGRATE, PROVISION, FORK = "berth.reset", "berth.migrate", "berth.provision", "berth.fork"
+SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "berth.showStatus"
+ALL = (RESET, MIGRATE, PROVISION, FORK, SNAPSHOT, COPY_URL, SHOW_STATUS)
+
+DIAGNOSTIC_SOURCE = "berth"

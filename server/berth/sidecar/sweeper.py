@@ -1,0 +1,213 @@
+"""The sidecar's sweep: what to watch, which berths changed, which lost their worktree.
+
+The registry says which berths exist; the watch (``watch``) wakes a sweep when a
+repository's worktrees, the berth home or a berth's ``changed`` stamp move. A
+berth whose worktree was removed is retired, as ``berth gc`` would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from berth import logs
+from berth.errors import BerthError
+from berth.registry import BerthRecord, Registry
+from berth.sidecar import protocol, work
+from berth.sidecar.watch import Changes, Watcher
+
+if TYPE_CHECKING:
+    from berth.sidecar.service import Sidecar
+
+log = logs.get("sidecar")
+REGISTRY_TIMEOUT = 5.0  # seconds a registry read may wait: it runs on the event loop
+
+
+def _worktree_gone(git_dir: Path, ident: str) -> bool:
+    """Its git dir is gone, or names another berth now (a worktree added again at its path)."""
+    from berth.instance import id_in
+
+    return not git_dir.is_dir() or id_in(git_dir) != ident
+
+
+def repo_of(record: BerthRecord) -> str:
+    """The common git dir of a berth's repository, from its private git dir."""
+    git_dir = Path(record.git_dir)
+    if record.is_main or git_dir.parent.name != "worktrees":
+        return str(git_dir)
+    return str(git_dir.parent.parent)
+
+
+class Sweeper:
+    """The watch, and what the last sweep of the registry found."""
+
+    def __init__(self, sidecar: Sidecar) -> None:
+        self.sidecar = sidecar
+        self.watcher = Watcher(self._changes_from_thread, self._watching_from_thread)
+        self.registry: Registry | None = None
+        self.server_key: str | None = None
+        self.repos: set[str] = set()
+        self.stamps: dict[str, str] = {}  # state dir -> berth id, for `changed` stamps
+        self.stamp_times: dict[str, float | None] = {}  # state dir -> its stamp's mtime
+        self.retiring: set[str] = set()
+        self.pending = False
+
+    def close(self) -> None:
+        if self.registry is not None:
+            self.registry.close()
+
+    # -- changes the watch saw ---------------------------------------------------
+
+    def _changes_from_thread(self, changes: Changes) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: we are stopping
+            self.sidecar.loop.call_soon_threadsafe(self._changes, changes)
+
+    def _watching_from_thread(self) -> None:
+        # A new watch is in place: look again for what happened while it was set up.
+        with contextlib.suppress(RuntimeError):
+            self.sidecar.loop.call_soon_threadsafe(self.sweep)
+
+    def _changes(self, changes: Changes) -> None:
+        paths = self.sidecar.paths
+        resweep = False
+        for _change, raw in changes:
+            path = Path(raw)
+            if path.name == "changed" and str(path.parent) in self.stamps:
+                self._check_stamp(str(path.parent))
+            elif path.parent in (paths.home, paths.run_dir) or "worktrees" in (
+                path.name,
+                path.parent.name,
+            ):
+                resweep = True
+        if resweep:
+            self.sweep()
+
+    def _check_stamp(self, state_dir: str, *, first_sight: bool = False) -> None:
+        """Announce a berth's change when its stamp moved since we last looked."""
+        try:
+            mtime: float | None = (Path(state_dir) / "changed").stat().st_mtime
+        except OSError:
+            mtime = None
+        before = self.stamp_times.get(state_dir)
+        self.stamp_times[state_dir] = mtime
+        if not first_sight and mtime != before and mtime is not None:
+            self._announce_change(self.stamps[state_dir])
+
+    def _announce_change(self, ident: str) -> None:
+        for record in self._records():
+            if record.id == ident:
+                self.sidecar.bus.publish(
+                    protocol.event(
+                        "changed",
+                        instance=ident,
+                        worktree=record.worktree,
+                        repo=repo_of(record),
+                        state=record.state,
+                    )
+                )
+
+    # -- the sweep: what to watch, what to retire --------------------------------
+
+    def sweep(self) -> None:
+        """Read the registry again soon (bursts of changes make one sweep)."""
+        if not self.pending:
+            self.pending = True
+            self.sidecar.loop.call_later(0.05, self.sweep_now)
+
+    def sweep_now(self) -> None:
+        sidecar = self.sidecar
+        self.pending = False
+        if sidecar.stopping.is_set():
+            return
+        if not sidecar.paths.socket.exists():
+            sidecar.stop("its socket was removed")  # no client can reach us any more
+            return
+        from berth.core.naming import project_slug
+
+        key = self._server_key()
+        watch = {str(sidecar.paths.home), str(sidecar.paths.run_dir)}  # the registry, our socket
+        repos: set[str] = set()
+        stamps: dict[str, str] = {}
+        for record in self._records():
+            if record.state == "trashed":
+                continue
+            repo = repo_of(record)
+            repos.add(repo)
+            berth_dir = sidecar.settings.berths_dir / project_slug(record.project) / record.id
+            stamps[str(berth_dir)] = record.id
+            gone = not record.is_main and _worktree_gone(Path(record.git_dir), record.id)
+            if gone and key is not None and record.server == key:
+                sidecar.spawn(self.retire(record))
+        for repo in repos:
+            watch.update({repo, str(Path(repo) / "worktrees")})
+        watch.update(stamps)
+        self.repos, self.stamps = repos, stamps
+        for state_dir in stamps:
+            self._check_stamp(state_dir, first_sight=state_dir not in self.stamp_times)
+        self.stamp_times = {d: t for d, t in self.stamp_times.items() if d in stamps}
+        self.watcher.set_paths(p for p in watch if Path(p).is_dir())
+
+    def _records(self) -> list[BerthRecord]:
+        try:
+            if self.registry is None:
+                path = self.sidecar.settings.registry_path
+                if not path.exists():
+                    return []
+                # One connection for the daemon's life: opening and closing one would
+                # create and delete the WAL files, and so wake the watch, forever.
+                self.registry = Registry(path, timeout=REGISTRY_TIMEOUT)
+            return self.registry.list()
+        except (sqlite3.Error, BerthError) as exc:
+            log.warning("cannot read the registry", error=str(exc))
+            return []
+
+    def _server_key(self) -> str | None:
+        if self.server_key is None:
+            from berth.pg.server import from_settings
+
+            try:
+                self.server_key = from_settings(self.sidecar.settings, start=False).key
+            except BerthError as exc:
+                log.warning("no server to retire berths on", error=exc.message)
+        return self.server_key
+
+    async def retire(self, record: BerthRecord) -> None:
+        """Retire a berth whose worktree was removed (its private git dir is gone)."""
+        sidecar = self.sidecar
+        ident = record.id
+        if ident in self.retiring:
+            return
+        self.retiring.add(ident)
+        sidecar.jobs += 1
+        repo = repo_of(record)
+        where = {"repo": repo, "worktree": record.worktree, "instance": ident}
+        try:
+            async with sidecar.repo_lock(repo):
+                data = await asyncio.to_thread(work.retire, ident)
+            if data is not None:
+                log.info("retired", instance=ident, worktree=record.worktree)
+                sidecar.bus.publish(
+                    protocol.event(
+                        "retired",
+                        **where,
+                        database=data.get("database"),
+                        trash=data.get("trash"),
+                        reason="worktree removed",
+                    )
+                )
+                sidecar.bus.publish(
+                    protocol.event("status", **where, state=data.get("state"), status=data)
+                )
+        except BerthError as exc:
+            log.warning("cannot retire", instance=ident, error=exc.message)
+            sidecar.bus.publish(protocol.event("failed", **where, error=exc.to_json()))
+        except Exception:
+            log.error("retire failed", instance=ident, error=traceback.format_exc())  # noqa: TRY400 - the traceback is a field: our JSON logs render no exc_info
+        finally:
+            self.retiring.discard(ident)
+            sidecar.jobs -= 1
+            sidecar.touch()

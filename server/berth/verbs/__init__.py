@@ -1,0 +1,1 @@
+"""berth's verbs, one module each; front ends (CLI, hooks, sidecar, LSP) call them."""

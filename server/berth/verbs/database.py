@@ -1,0 +1,188 @@
+"""What changes a berth's database in place: migrate, reset, fork, snapshot, diff."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from berth import instance, logs
+from berth.context import Context
+from berth.errors import ConflictError, NotFoundError, ServerError
+from berth.migrations.files import discover
+from berth.pg import admin, baselines, templates
+from berth.registry import BerthRecord
+from berth.verbs import envs, lookup, provisioning, report, retirement
+
+log = logs.get("lifecycle")
+
+
+def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+    """Apply this branch's pending migrations to the berth's database, in place."""
+    lookup.require_usable(ctx, record)
+    _, config = ctx.need_worktree()
+    root = Path(record.worktree)
+    files = discover(root, config.database.migrations)
+    if config.database.migrate:
+        templates.run_command(
+            config.database.migrate,
+            cwd=root,
+            env=templates.command_env(ctx.server, envs.berth_env(ctx, record, config)),
+            failure="the migrate command failed",
+            hint="fix it and run berth migrate again",
+            passwords=(record.password, *templates.server_secrets(ctx.server)),
+        )
+        applied: list[str] = []
+    else:
+        from berth.migrations import sql as sql_runner
+
+        url = ctx.server.url(record.role, record.password, record.database)
+        with psycopg_connect(url) as db:
+            applied = [f.relpath for f in sql_runner.apply(db, files)]
+    envs.touch_changed(ctx, record)
+    summary = report.migration_summary(ctx, record)
+    if files and summary["state"] == "ok":
+        # The database now holds exactly this branch's migrations: its fingerprint says so
+        # (what status shows, and what a snapshot of it records).
+        ctx.registry.update(record.id, template=provisioning.builder(ctx, root).fingerprint)
+    return {"instance": record.id, "applied": applied, "migrations": summary}
+
+
+def psycopg_connect(url: str) -> admin.Conn:
+    import psycopg
+
+    try:
+        return psycopg.connect(url, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        raise ServerError(
+            f"cannot connect to the berth's database: {str(exc).strip().splitlines()[0]}",
+            hint="berth up repairs a berth; berth server status shows the server",
+        ) from None
+
+
+def reset(ctx: Context, record: BerthRecord, *, baseline: str | None = None) -> dict[str, Any]:
+    """The previous database to the trash; a fresh copy of the current template in its place.
+
+    With ``baseline``, the fresh copy (and every later reset) comes from that baseline.
+    """
+    lookup.require_usable(ctx, record)
+    if baseline:
+        with ctx.server.connect() as conn:
+            baselines.find(conn, record.project, baseline)
+        ctx.registry.update(record.id, baseline=baseline)
+        record = ctx.registry.get(record.id) or record
+    with instance.locked(Path(record.git_dir)), ctx.server.connect() as conn:
+        trash = (
+            retirement.to_trash(ctx, conn, record, "reset")
+            if admin.database_exists(conn, record.database)
+            else None
+        )
+        provisioning.clone_database(ctx, conn, record, provisioning.berth_marker(ctx, record))
+    envs.touch_changed(ctx, record)
+    data = report.status(ctx, ctx.registry.get(record.id) or record)
+    data["previous"] = trash
+    data["restore"] = f"berth restore {trash}" if trash else None
+    return data
+
+
+def fork(
+    ctx: Context, record: BerthRecord, source_id: str, *, force: bool = False
+) -> dict[str, Any]:
+    """This berth's database becomes a copy of another berth's (or main's)."""
+    lookup.require_usable(ctx, record)
+    source = lookup.fork_source(ctx, source_id)
+    if source.id == record.id:
+        raise ConflictError("a berth cannot fork from itself", hint="name another berth or main")
+    lookup.require_usable(ctx, source)
+    with ctx.server.connect() as conn:
+        admin.check_owned(conn, source.database, source.id)
+        users = admin.connections(conn, source.database)
+        if users and not force:
+            who = ", ".join(sorted({f"{u}" + (f" ({a})" if a else "") for u, a in users}))
+            raise ConflictError(
+                f"{source.database} has {len(users)} open connection(s): {who}",
+                hint="close them, or pass --force to end them",
+            )
+        admin.terminate(conn, database=source.database)
+        trash = (
+            retirement.to_trash(ctx, conn, record, f"fork from {source.id}")
+            if admin.database_exists(conn, record.database)
+            else None
+        )
+        admin.create_database(
+            conn,
+            record.database,
+            record.role,
+            provisioning.berth_marker(ctx, record, template=source.template),
+            template=source.database,
+            strategy=templates.create_strategy(conn, source.database, False),
+        )
+        with ctx.server.connect(record.database) as db:
+            admin.hand_over(db, record.role, source.role)
+    ctx.registry.update(record.id, template=source.template)
+    envs.touch_changed(ctx, record)
+    data = report.status(ctx, ctx.registry.get(record.id) or record)
+    data["forked_from"] = source.id
+    data["previous"] = trash
+    return data
+
+
+def snapshot(
+    ctx: Context, record: BerthRecord, name: str, *, force: bool = False
+) -> dict[str, Any]:
+    """A named baseline from this berth's database; new berths can start from it.
+
+    ``force`` replaces a baseline of that name unless another berth was made from it.
+    """
+    lookup.require_usable(ctx, record)
+    users = sorted(
+        r.id
+        for r in ctx.registry.list(project=record.project)
+        if r.baseline == name and r.id != record.id and r.server == ctx.server.key
+    )
+    if users and force:
+        raise ConflictError(
+            f"baseline {name!r} is the start of berth(s) {', '.join(users)}; it stays as it is",
+            hint="snapshot under another name",
+        )
+    with ctx.server.connect() as conn:
+        base = baselines.create(ctx.server, conn, record, name, force=force)
+    return {"baseline": base.to_json(), "instance": record.id}
+
+
+def diff(ctx: Context, record: BerthRecord, against: str | None) -> dict[str, Any]:
+    """Schema and row changes of the berth's database against a baseline, berth or template."""
+    from berth.pg.diff import compare
+
+    with ctx.server.connect() as conn:
+        other, owner, label = _diff_target(ctx, conn, record, against)
+    result = compare(ctx.server, (record.database, record.role), (other, owner))
+    return {"instance": record.id, "database": record.database, "against": label, **result}
+
+
+def _diff_target(
+    ctx: Context, conn: admin.Conn, record: BerthRecord, against: str | None
+) -> tuple[str, str, str]:
+    """``(database, the role that owns what is inside it, label)`` to compare with."""
+    owner = templates.TEMPLATE_OWNER
+    if against is None:
+        if record.baseline:
+            base = baselines.find(conn, record.project, record.baseline)
+            return base.database, owner, f"baseline {base.name}"
+        # What a fresh berth of this branch would hold: the template of its migrations
+        # (built if need be; the berth may have been migrated or forked since it was made).
+        source, _, fingerprint = provisioning.source_template(ctx, record)
+        return source, owner, "template" if fingerprint else "empty database"
+    try:
+        base = baselines.find(conn, record.project, against)
+    except NotFoundError:
+        pass
+    else:
+        return base.database, owner, f"baseline {base.name}"
+    try:
+        other = lookup.fork_source(ctx, against)
+    except NotFoundError:
+        raise NotFoundError(
+            f"no baseline or berth {against!r}",
+            hint="berth templates ls lists baselines; berth ls --all lists berths",
+        ) from None
+    return other.database, other.role, f"berth {other.id}"

@@ -1,0 +1,100 @@
+"""A berth's ports, the values ``[env]`` templates name, and its env file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from berth import envfile, logs
+from berth import redis as berth_redis
+from berth.config import ProjectConfig
+from berth.context import Context
+from berth.core import naming
+from berth.core.envrender import default_templates, render_env
+from berth.errors import ConflictError
+from berth.registry import BerthRecord
+
+log = logs.get("lifecycle")
+
+
+def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:
+    """The berth's ports, in the order of ``[ports]`` in the config."""
+    ports = ctx.registry.ports(record.id)
+    order = list(ctx.config.ports) if ctx.config else []
+    return dict(
+        sorted(
+            ports.items(),
+            key=lambda kv: (order.index(kv[0]) if kv[0] in order else len(order), kv[0]),
+        )
+    )
+
+
+def env_values(
+    ctx: Context,
+    record: BerthRecord,
+    config: ProjectConfig,
+    *,
+    ports: dict[str, int] | None = None,
+) -> dict[str, object]:
+    """What ``[env]`` templates may name; ``ports`` when the caller has read them already."""
+    server = ctx.server
+    ports = berth_ports(ctx, record) if ports is None else ports
+    return {
+        "database": {
+            "url": server.url(record.role, record.password, record.database),
+            "name": record.database,
+            "user": record.role,
+            "password": record.password,
+            "host": server.host,
+            "port": server.port,
+        },
+        "ports": ports,
+        "instance": {"id": record.id},
+        "project": record.project,
+        "slot": record.slot,
+        "state_dir": str(ctx.state_dir(record.project, record.id)),
+        "worktree": record.worktree,
+        "branch": record.branch or "",
+        "compose_project": naming.compose_project(record.project, record.id),
+        "redis": berth_redis.env_values(ctx, record),
+        "baseline": f"{record.baseline}@{(record.template or 'none')[:12]}"
+        if record.baseline
+        else "",
+    }
+
+
+def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[str, str]:
+    ports = berth_ports(ctx, record)
+    if record.slot >= 0:
+        missing = [name for name in config.ports if name not in ports]
+        if missing:
+            raise ConflictError(
+                f"[ports] names {', '.join(missing)}, which berth {record.id} has no port for yet",
+                hint="run berth up in its worktree: it gives the berth its new ports",
+            )
+    defaults = default_templates(config.ports)
+    if config.redis_url:
+        defaults.update(berth_redis.default_templates(ctx, record))
+    if record.baseline:
+        defaults["BERTH_BASELINE"] = "{baseline}"
+    values = env_values(ctx, record, config, ports=ports)
+    return render_env({**defaults, **config.env}, values, config.source)
+
+
+def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:
+    worktree = Path(record.worktree)
+    if not worktree.is_dir():
+        return
+    envfile.write_env_file(worktree / config.env_file, berth_env(ctx, record, config))
+    git_common = ctx.worktree.exclude_file if ctx.worktree else None
+    if git_common is not None:
+        envfile.exclude(git_common, config.env_file)
+
+
+def touch_changed(ctx: Context, record: BerthRecord) -> None:
+    """Bump the berth's change stamp: editors watch it to refresh their status."""
+    state_dir = ctx.state_dir(record.project, record.id)
+    if state_dir.is_dir():
+        from berth.fsutil import write_private
+
+        write_private(state_dir / "changed", f"{time.time()}\n")

@@ -1,0 +1,180 @@
+"""Give a worktree its berth: record, role, database cloned from its template.
+
+Every step is idempotent and checks before it acts, so a run interrupted at
+any point (kill -9 included) is completed by the next ``berth up``."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from berth import instance, logs
+from berth import redis as berth_redis
+from berth.config import ProjectConfig
+from berth.context import Context
+from berth.core import naming
+from berth.errors import ConflictError
+from berth.git import Worktree
+from berth.machine import machine_id
+from berth.migrations.files import discover
+from berth.pg import admin, baselines, templates
+from berth.pg.cluster import port_is_free
+from berth.registry import BerthRecord
+from berth.verbs import envs, lookup, report, retirement
+
+log = logs.get("lifecycle")
+
+
+def _new_record(ctx: Context, worktree: Worktree, config: ProjectConfig, ident: str) -> BerthRecord:
+    slug_source = worktree.branch or worktree.root.name
+    machine = machine_id(ctx.settings)
+    now = time.time()
+    return BerthRecord(
+        id=ident,
+        project=config.project,
+        server=ctx.server.key,
+        worktree=str(worktree.root),
+        git_dir=str(worktree.git_dir),
+        branch=worktree.branch,
+        database=naming.database_name(config.project, slug_source, ident, machine),
+        role=naming.role_name(ident, machine),
+        password=secrets.token_urlsafe(24),
+        slot=-1,
+        state="provisioning",
+        created_at=now,
+        updated_at=now,
+        is_main=int(worktree.is_main),
+    )
+
+
+def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
+    """Give this worktree its berth; a no-op when it has one."""
+    worktree, config = ctx.need_worktree()
+    if worktree.is_main and not config.main_gets_berth:
+        return report.unmanaged_status(worktree, config)
+    with instance.locked(worktree.git_dir):
+        ident = instance.ensure_id(worktree, config.project)
+        record = ctx.registry.get(ident)
+        if record is None:
+            if baseline:  # a name that is not there fails before anything is recorded
+                with ctx.server.connect() as conn:
+                    baselines.find(conn, config.project, baseline)
+            fresh = _new_record(ctx, worktree, config, ident)
+            fresh.baseline = baseline
+            record = ctx.registry.allocate(fresh, config.ports, port_is_free)
+        elif baseline and baseline != record.baseline:
+            raise ConflictError(
+                f"this worktree has berth {record.id} already"
+                + (f" (from baseline {record.baseline!r})" if record.baseline else ""),
+                hint=f"berth reset --baseline {baseline} starts its database again from it",
+            )
+        if record.server != ctx.server.key:
+            lookup.require_usable(ctx, record)
+        if record.state == "trashed":
+            return retirement.restore(ctx, record.id)
+        if record.slot >= 0:  # [ports] may have changed since: new names, new bases
+            ctx.registry.sync_ports(record.id, config.ports, port_is_free)
+        envs.berth_env(ctx, record, config)  # a bad [env] template fails before any work
+        if (record.worktree, record.git_dir, record.branch) != (
+            str(worktree.root),
+            str(worktree.git_dir),
+            worktree.branch,
+        ):
+            # The worktree moved (git worktree move), or is on another branch: follow it.
+            ctx.registry.update(
+                record.id,
+                worktree=str(worktree.root),
+                git_dir=str(worktree.git_dir),
+                branch=worktree.branch,
+            )
+            record = ctx.registry.get(record.id) or record
+        berth_redis.ensure(ctx, record, config)  # before the database: a down Redis fails fast
+        if record.state != "active" or not _server_side_ok(ctx, record):
+            provision(ctx, record)
+            record = ctx.registry.get(record.id) or record
+        envs.write_env(ctx, record, config)
+        log.info("up", instance=record.id, database=record.database, slot=record.slot)
+        return report.status(ctx, record)
+
+
+def _server_side_ok(ctx: Context, record: BerthRecord) -> bool:
+    with ctx.server.connect() as conn:
+        return admin.database_exists(conn, record.database) and admin.role_exists(conn, record.role)
+
+
+def provision(ctx: Context, record: BerthRecord) -> None:
+    """Role, database and state dir for ``record``; each step skipped when already done."""
+    marker = berth_marker(ctx, record)
+    with ctx.server.connect() as conn:
+        admin.ensure_role(conn, record.role, record.password)
+        if admin.database_exists(conn, record.database):
+            # Ours from an interrupted run (the name carries our random id): adopt it.
+            existing = admin.marker_of(conn, record.database)
+            if existing is not None and existing.get("id") != record.id:
+                admin.check_owned(conn, record.database, record.id)
+            admin.mark_database(conn, record.database, record.role, marker)
+            with ctx.server.connect(record.database) as db:
+                admin.hand_over(db, record.role, templates.TEMPLATE_OWNER)
+        else:
+            clone_database(ctx, conn, record, marker)
+    state_dir = ctx.state_dir(record.project, record.id)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ctx.registry.update(record.id, state="active")
+
+
+def builder(
+    ctx: Context, root: Path, progress: templates.Progress | None = None
+) -> templates.Builder:
+    _, config = ctx.need_worktree()
+    files = discover(root, config.database.migrations)
+    return templates.Builder(ctx.server, config, root, files, progress)
+
+
+def source_template(ctx: Context, record: BerthRecord) -> tuple[str, str | None, str | None]:
+    """The database a berth is copied from: ``(database, owner role inside, fingerprint)``."""
+    if record.baseline:
+        with ctx.server.connect() as conn:
+            base = baselines.find(conn, record.project, record.baseline)
+        return base.database, templates.TEMPLATE_OWNER, base.fingerprint
+    build = builder(ctx, Path(record.worktree), ctx.progress)
+    name = build.ensure()
+    if name == "template0":
+        return name, None, None
+    return name, templates.TEMPLATE_OWNER, build.fingerprint
+
+
+def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: str) -> None:
+    """The berth's database as a fresh copy of its template (or baseline)."""
+    source, previous_owner, fp = source_template(ctx, record)
+    claim = ctx.claim_spare  # the sidecar's copies made ahead of time: then a rename
+    if claim is None or not claim(conn, source, record.database, record.role, marker):
+        from berth.pg import clonestats
+
+        reflink = bool(ctx.server.cluster and ctx.server.cluster.meta().get("reflink"))
+        stats = ctx.settings.home / "clone-stats.json"
+        strategy = templates.create_strategy(conn, source, reflink, stats)
+        size = templates.source_size(conn, source)
+        with clonestats.timing(None if reflink else stats, strategy, size):
+            admin.create_database(
+                conn, record.database, record.role, marker, template=source, strategy=strategy
+            )
+    with ctx.server.connect(record.database) as db:
+        admin.hand_over(db, record.role, previous_owner)
+    if fp:  # on the server too, so `templates gc` on any machine sees the template in use
+        admin.set_marker(conn, record.database, berth_marker(ctx, record, template=fp))
+    ctx.registry.update(record.id, template=fp)
+
+
+def berth_marker(ctx: Context, record: BerthRecord, template: str | None = None) -> str:
+    extra = {"template": template} if template else {}
+    return admin.make_marker(
+        record.project,
+        record.id,
+        machine=machine_id(ctx.settings),
+        worktree=record.worktree,
+        created=int(record.created_at),
+        registry=ctx.settings.registry_key,
+        **extra,
+    )

@@ -1,0 +1,193 @@
+"""Retire a berth into the trash, purge old trash, restore from it."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from berth import envfile, instance, logs
+from berth import redis as berth_redis
+from berth.context import Context
+from berth.core import naming
+from berth.errors import ConflictError, NotFoundError, RedisError
+from berth.pg import admin
+from berth.pg.cluster import port_is_free
+from berth.registry import BerthRecord
+from berth.verbs import envs, lookup, report
+
+log = logs.get("lifecycle")
+
+
+def to_trash(ctx: Context, conn: admin.Conn, record: BerthRecord, reason: str) -> str:
+    """Rename the berth's database into the trash (restorable); returns the trash name."""
+    admin.check_owned(conn, record.database, record.id)
+    admin.terminate(conn, database=record.database)
+    trash = naming.trash_name(record.id, admin.now_stamp())
+    suffix = 0
+    while admin.database_exists(conn, trash):
+        suffix += 1
+        trash = naming.trash_name(record.id, admin.now_stamp() + suffix)
+    admin.rename_database(conn, record.database, trash)
+    ctx.registry.add_trash(trash, record.id, record.database, reason)
+    return trash
+
+
+def down(
+    ctx: Context, record: BerthRecord, *, purge: bool = False, skip_redis: bool = False
+) -> dict[str, Any]:
+    """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
+    with ctx.server.connect() as conn:
+        if record.state != "trashed" and admin.database_exists(conn, record.database):
+            admin.check_owned(conn, record.database, record.id)  # before anything changes
+        if purge:
+            # A down Redis stops the purge before any drop (unless told to leave Redis be).
+            berth_redis.release(ctx, record, skip=skip_redis)
+        admin.set_login(conn, record.role, False)
+        admin.terminate(conn, role=record.role)
+        trash = None
+        if record.state != "trashed" and admin.database_exists(conn, record.database):
+            trash = to_trash(ctx, conn, record, "down")
+        if purge:
+            for entry in ctx.registry.trash(record.id):
+                name = str(entry["name"])
+                if admin.database_exists(conn, name):
+                    admin.drop_database(conn, name, record.id)
+            admin.drop_role(conn, record.role)
+    _remove_env_file(ctx, record)
+    envs.touch_changed(ctx, record)
+    log.info("down", instance=record.id, database=record.database, purge=purge)
+    if purge:
+        shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
+        ctx.registry.delete(record.id)
+        return {"instance": record.id, "state": "purged", "database": record.database}
+    trash = trash or record.trash_name
+    ctx.registry.update(record.id, state="trashed", trashed_at=time.time(), trash_name=trash)
+    return {
+        "instance": record.id,
+        "state": "trashed",
+        "database": record.database,
+        "trash": trash,
+        "restore": f"berth restore {record.id}",
+    }
+
+
+def purge_trash(
+    ctx: Context,
+    older_than: float,
+    *,
+    skip_redis: bool = False,
+    errors: list[dict[str, str]] | None = None,
+) -> list[str]:
+    """Drop trashed databases older than ``older_than`` (epoch seconds); free retired berths.
+
+    A berth whose Redis cannot be reached stays retired (reported in ``errors``
+    when given, else raised) and is freed by a later run.
+    """
+    purged = []
+    # Only what lives on this server: berths of another server are purged there.
+    here = {r.id for r in ctx.registry.list() if r.server == ctx.server.key}
+    with ctx.server.connect() as conn:
+        for entry in ctx.registry.trash():
+            if entry["berth_id"] not in here or float(entry["trashed_at"]) > older_than:  # type: ignore[arg-type]
+                continue
+            name, berth_id = str(entry["name"]), str(entry["berth_id"])
+            if admin.database_exists(conn, name):
+                admin.drop_database(conn, name, berth_id)
+            ctx.registry.remove_trash(name)
+            purged.append(name)
+    for record in ctx.registry.list():
+        if (
+            record.id in here
+            and record.state == "trashed"
+            and (record.trashed_at or 0) <= older_than
+            and not ctx.registry.trash(record.id)
+        ):
+            try:
+                berth_redis.release(ctx, record, skip=skip_redis)
+            except RedisError as exc:
+                if errors is None:
+                    raise
+                errors.append({"instance": record.id, "error": exc.message})
+                continue
+            with ctx.server.connect() as conn:
+                admin.drop_role(conn, record.role)
+            shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
+            ctx.registry.delete(record.id)
+    return purged
+
+
+def _remove_env_file(ctx: Context, record: BerthRecord) -> None:
+    config = ctx.config
+    name = config.env_file if config else ".env.berth"
+    path = Path(record.worktree) / name
+    if path.is_file() and path.read_text(encoding="utf-8").startswith(envfile.HEADER):
+        path.unlink()
+
+
+def _trash_entry(ctx: Context, ident: str) -> dict[str, object]:
+    """The trash entry named ``ident``, or the newest one of the berth ``ident``."""
+    for entry in ctx.registry.trash():
+        if entry["name"] == ident:
+            return entry
+    record = lookup.find_record(ctx, ident)
+    entries = ctx.registry.trash(record.id)
+    if not entries:
+        raise NotFoundError(
+            f"berth {record.id} has nothing in the trash",
+            hint='berth status --json (its "trash") and berth ls --all show what can be restored',
+        )
+    return entries[0]
+
+
+def restore(ctx: Context, ident: str) -> dict[str, Any]:
+    """Bring a trashed database back as its berth's database.
+
+    A retired berth comes back whole; an active berth (after reset or fork)
+    gets the old database back and its current one goes to the trash.
+    """
+    entry = _trash_entry(ctx, ident)
+    record = ctx.registry.get(str(entry["berth_id"]))
+    if record is None:
+        raise NotFoundError(f"no berth for trash entry {entry['name']}", hint="berth doctor")
+    name = str(entry["name"])
+    with instance.locked(Path(record.git_dir)) if Path(record.git_dir).is_dir() else nullctx():
+        with ctx.server.connect() as conn:
+            admin.check_owned(conn, name, record.id)
+            if admin.database_exists(conn, record.database):
+                if record.state == "trashed":
+                    raise ConflictError(
+                        f"database {record.database!r} exists already; cannot restore over it",
+                        hint="rename or drop it by hand, then berth restore again",
+                    )
+                to_trash(ctx, conn, record, f"replaced by restore of {name}")
+            admin.terminate(conn, database=name)
+            admin.rename_database(conn, name, record.database)
+            admin.set_login(conn, record.role, True)
+        ctx.registry.remove_trash(name)
+        config = lookup.own_config(ctx, record)
+        if record.slot < 0 and config is not None:
+            # berth gc gave the slot back when the worktree vanished.
+            ctx.registry.reclaim_slot(record.id, config.ports, port_is_free)
+        ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
+    record = ctx.registry.get(record.id) or record
+    if config is not None and Path(record.worktree).is_dir():
+        envs.write_env(ctx, record, config)
+    envs.touch_changed(ctx, record)
+    data = report.status(ctx, record)
+    from berth.hookstate import worktree_gone
+
+    if not record.is_main and worktree_gone(record):
+        data["warning"] = (
+            f"its worktree {record.worktree} is gone, so berth gc (or the sidecar) retires it"
+            f" again; to keep its data, berth fork --from {record.id} in another worktree"
+        )
+    return data
+
+
+@contextlib.contextmanager
+def nullctx() -> Iterator[None]:
+    yield
