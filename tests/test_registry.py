@@ -309,6 +309,11 @@ def test_an_unversioned_registry_gets_the_tables_it_lacks(path: Path) -> None:
         assert reg.processes() == []
 
 
+def test_each_migration_ends_by_stamping_its_own_version() -> None:
+    for number, statements in enumerate(registry_module.MIGRATIONS, 1):
+        assert statements[-1] == f"PRAGMA user_version = {number}"
+
+
 def test_a_registry_of_a_newer_berth_is_refused_clearly(path: Path) -> None:
     Registry(path).close()
     newer = registry_module.VERSION + 1
@@ -327,8 +332,12 @@ def test_migrations_apply_in_order_in_one_transaction(
 ) -> None:
     with Registry(path) as reg:
         reg.allocate(_record("llll0001"), BASES, _free)
-    v2 = ("CREATE TABLE notes (berth_id TEXT, note TEXT)", "ALTER TABLE berths ADD COLUMN x")
-    broken = (*registry_module.MIGRATIONS, (*v2, "THIS IS NOT SQL"))
+    v2 = (
+        "CREATE TABLE notes (berth_id TEXT, note TEXT)",
+        "ALTER TABLE berths ADD COLUMN x",
+        "PRAGMA user_version = 2",
+    )
+    broken = (*registry_module.MIGRATIONS, (*v2[:2], "THIS IS NOT SQL", v2[2]))
     monkeypatch.setattr(registry_module, "MIGRATIONS", broken)
     monkeypatch.setattr(registry_module, "VERSION", 2)
     with pytest.raises(sqlite3.OperationalError):

@@ -16,7 +16,7 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from berth.core.slots import choose_slot, ports_for
@@ -84,13 +84,31 @@ CREATE TABLE IF NOT EXISTS processes (
     heartbeat  REAL NOT NULL,
     PRIMARY KEY (pid, berth_id)
 )""",
+    "PRAGMA user_version = 1",
 )
 
-# The statements of each version, in order: append a new version, never edit one.
+# The statements of each version, in order: append a new version, never edit one;
+# each ends by stamping its own number (PRAGMA user_version = N).
 # Each is run with ``execute`` (``executescript`` would commit the transaction),
 # with foreign keys on: a migration that rebuilds a table must mind ON DELETE CASCADE.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
 VERSION = len(MIGRATIONS)
+
+# Every column of ``berths``, named: a BerthRecord field without its column fails here.
+_INSERT_BERTH = """
+INSERT INTO berths (id, project, server, worktree, git_dir, branch, database, role, password,
+    slot, state, created_at, updated_at, trashed_at, trash_name, template, baseline,
+    redis_index, is_main)
+VALUES (:id, :project, :server, :worktree, :git_dir, :branch, :database, :role, :password,
+    :slot, :state, :created_at, :updated_at, :trashed_at, :trash_name, :template, :baseline,
+    :redis_index, :is_main)"""
+_UPDATE_BERTH = """
+UPDATE berths SET project = :project, server = :server, worktree = :worktree,
+    git_dir = :git_dir, branch = :branch, database = :database, role = :role,
+    password = :password, slot = :slot, state = :state, created_at = :created_at,
+    updated_at = :updated_at, trashed_at = :trashed_at, trash_name = :trash_name,
+    template = :template, baseline = :baseline, redis_index = :redis_index, is_main = :is_main
+WHERE id = :id"""
 
 STATES = ("provisioning", "active", "trashed")
 TrashRows = list[dict[str, object]]  # named here: inside Registry, ``list`` is a method
@@ -152,7 +170,6 @@ class Registry:
         deadline = time.monotonic() + self.timeout
         while True:
             try:
-                self.db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
                 self._migrate()
@@ -175,8 +192,6 @@ class Registry:
             for statements in MIGRATIONS[current:]:
                 for statement in statements:
                     db.execute(statement)
-            if current != VERSION:
-                db.execute(f"PRAGMA user_version = {VERSION}")
 
     def _check_version(self) -> int:
         current = self.version()
@@ -271,11 +286,7 @@ class Registry:
                     hint="retire unused berths (berth gc) or free the ports they need",
                 )
             record.slot = slot
-            names = [f.name for f in fields(BerthRecord)]
-            db.execute(
-                f"INSERT INTO berths ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",  # noqa: S608 - column names are the dataclass's own
-                [getattr(record, n) for n in names],
-            )
+            db.execute(_INSERT_BERTH, asdict(record))
             _insert_ports(db, record.id, ports_for(bases, slot))
         return record
 
@@ -285,12 +296,10 @@ class Registry:
         if unknown:
             raise ValueError(f"unknown berth fields: {sorted(unknown)}")
         values["updated_at"] = time.time()
-        assignments = ", ".join(f"{name} = ?" for name in values)
         with self.transaction() as db:
-            db.execute(
-                f"UPDATE berths SET {assignments} WHERE id = ?",  # noqa: S608 - names checked above
-                [*values.values(), berth_id],
-            )
+            row = db.execute("SELECT * FROM berths WHERE id = ?", (berth_id,)).fetchone()
+            if row is not None:
+                db.execute(_UPDATE_BERTH, {**dict(row), **values})
 
     def add_trash(self, name: str, berth_id: str, original: str, reason: str) -> None:
         with self.transaction() as db:

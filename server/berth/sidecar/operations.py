@@ -24,7 +24,7 @@ from berth.sidecar.events import Subscriber
 from berth.sidecar.transport import reply
 
 if TYPE_CHECKING:
-    from berth.sidecar.service import Sidecar
+    from berth.sidecar.host import Host
 
 log = logs.get("sidecar")
 Message = dict[str, Any]
@@ -47,7 +47,7 @@ def error_message(exc: BerthError) -> Message:
 class Operations:
     """The requests a sidecar serves: ``op_<name>`` for each of ``protocol.OPS``."""
 
-    def __init__(self, sidecar: Sidecar) -> None:
+    def __init__(self, sidecar: Host) -> None:
         self.sidecar = sidecar
         self.settings_env = protocol.settings_env()
         self.replenishing: set[str] = set()  # templates a spare is being made of

@@ -21,7 +21,7 @@ from berth.sidecar import protocol, work
 from berth.sidecar.watch import Changes, Watcher
 
 if TYPE_CHECKING:
-    from berth.sidecar.service import Sidecar
+    from berth.sidecar.host import Host
 
 log = logs.get("sidecar")
 REGISTRY_TIMEOUT = 5.0  # seconds a registry read may wait: it runs on the event loop
@@ -45,7 +45,7 @@ def repo_of(record: BerthRecord) -> str:
 class Sweeper:
     """The watch, and what the last sweep of the registry found."""
 
-    def __init__(self, sidecar: Sidecar) -> None:
+    def __init__(self, sidecar: Host) -> None:
         self.sidecar = sidecar
         self.watcher = Watcher(self._changes_from_thread, self._watching_from_thread)
         self.registry: Registry | None = None
