@@ -22,13 +22,6 @@ from berth import fsutil, hooks, hookstate, instance, redact
 from berth.context import Context
 from berth.errors import BerthError, GitError
 from berth.git import Worktree, clean_env
-from berth.hookstate import (
-    LOG_FILE,
-    RESULT_FILE,
-    last_log_line,
-    last_result,
-    take_hook_lock,
-)
 
 _ZERO = re.compile(r"^0+$")
 _RETRY = {
@@ -216,7 +209,7 @@ def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> i
 def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say: Say) -> int:
     """Start the worker; wait up to ``timeout``; report what it did (one line)."""
     git_dir = worktree.git_dir
-    fd = take_hook_lock(git_dir)
+    fd = hookstate.take_hook_lock(git_dir)
     if fd is None:
         say(
             "berth: this worktree's berth is being set up already; "
@@ -226,7 +219,10 @@ def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say:
     try:
         # The worker inherits the locked descriptor: the lock lives exactly as long
         # as the worker does, which is what ``berth wait`` waits on.
-        with _private(git_dir / RESULT_FILE) as result, _private(git_dir / LOG_FILE) as log:
+        with (
+            _private(git_dir / hookstate.RESULT_FILE) as result,
+            _private(git_dir / hookstate.LOG_FILE) as log,
+        ):
             proc = spawn_detached(
                 [sys.executable, "-m", "berth", "hooks", "work", action, "--json"],
                 worktree.root,
@@ -240,8 +236,8 @@ def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say:
         code = proc.wait(timeout=timeout)
     except (subprocess.TimeoutExpired, KeyboardInterrupt):
         say(
-            f"berth: still {_doing(action)} in the background (log: {git_dir / LOG_FILE}); "
-            "berth wait blocks until it is ready"
+            f"berth: still {_doing(action)} in the background"
+            f" (log: {git_dir / hookstate.LOG_FILE}); berth wait blocks until it is ready"
         )
         return 0
     return report(worktree, action, code, strict, say)
@@ -260,14 +256,16 @@ def _doing(action: str) -> str:
 
 
 def report(worktree: Worktree, action: str, code: int, strict: bool, say: Say) -> int:
-    data = last_result(worktree.git_dir)
+    data = hookstate.last_result(worktree.git_dir)
     if code == 0 and data is not None:
         line = summary(action, data)
         if line:
             say(line)
         return 0
     message = (
-        str(data["message"]) if data and "message" in data else last_log_line(worktree.git_dir)
+        str(data["message"])
+        if data and "message" in data
+        else hookstate.last_log_line(worktree.git_dir)
     )
     say(f"berth: could not {action} this worktree's berth: {message}; retry with: {_RETRY[action]}")
     return (code or 1) if strict else 0

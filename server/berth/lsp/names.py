@@ -9,6 +9,5 @@ from __future__ import annotations
 
 RESET, MIGRATE, PROVISION, FORK = "berth.reset", "berth.migrate", "berth.provision", "berth.fork"
 SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "berth.showStatus"
-ALL = (RESET, MIGRATE, PROVISION, FORK, SNAPSHOT, COPY_URL, SHOW_STATUS)
 
 DIAGNOSTIC_SOURCE = "berth"

@@ -245,10 +245,6 @@ def now_stamp() -> int:
 READER_PREFIX = "berth_reader_"
 
 
-def is_reader_role(name: str) -> bool:
-    return name.startswith(READER_PREFIX)
-
-
 @contextlib.contextmanager
 def reader(conn: Conn, server: Server, database: str, owner: str) -> Iterator[Conn]:
     """A connection to ``database`` as a throw-away role with ``owner``'s rights, not admin's.

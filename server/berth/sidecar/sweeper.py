@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from berth import logs
 from berth.errors import BerthError
+from berth.hookstate import worktree_gone
 from berth.registry import BerthRecord, Registry
 from berth.sidecar import protocol, work
 from berth.sidecar.watch import Changes, Watcher
@@ -25,13 +26,6 @@ if TYPE_CHECKING:
 
 log = logs.get("sidecar")
 REGISTRY_TIMEOUT = 5.0  # seconds a registry read may wait: it runs on the event loop
-
-
-def _worktree_gone(git_dir: Path, ident: str) -> bool:
-    """Its git dir is gone, or names another berth now (a worktree added again at its path)."""
-    from berth.instance import id_in
-
-    return not git_dir.is_dir() or id_in(git_dir) != ident
 
 
 def repo_of(record: BerthRecord) -> str:
@@ -139,7 +133,8 @@ class Sweeper:
             repos.add(repo)
             berth_dir = sidecar.settings.berths_dir / project_slug(record.project) / record.id
             stamps[str(berth_dir)] = record.id
-            gone = not record.is_main and _worktree_gone(Path(record.git_dir), record.id)
+            # The rule gc retires by: the retiring itself (work.retire) checks it again.
+            gone = not record.is_main and worktree_gone(record)
             if gone and key is not None and record.server == key:
                 sidecar.spawn(self.retire(record))
         for repo in repos:

@@ -5,15 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from berth import instance, logs
+from berth import instance
 from berth.context import Context
 from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.registry import BerthRecord
 from berth.verbs import envs, lookup, provisioning, report, retirement
-
-log = logs.get("lifecycle")
 
 
 def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:

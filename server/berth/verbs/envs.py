@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from berth import envfile, logs
+from berth import envfile
 from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
@@ -13,8 +13,6 @@ from berth.core import naming
 from berth.core.envrender import default_templates, render_env
 from berth.errors import ConflictError
 from berth.registry import BerthRecord
-
-log = logs.get("lifecycle")
 
 
 def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from berth import instance, logs
+from berth import instance
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.errors import BerthError, ConflictError, NotFoundError
 from berth.registry import BerthRecord
-
-log = logs.get("lifecycle")
 
 
 def require_usable(ctx: Context, record: BerthRecord) -> None:
