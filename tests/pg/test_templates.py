@@ -185,3 +185,22 @@ def test_template_gc_sees_berths_of_other_homes_on_the_server(
     berth(a, "down", "--purge", "--yes")
     monkeypatch.setenv("BERTH_HOME", str(tmp_path / "another-machine"))  # type: ignore[attr-defined]
     assert len(berth_json(repo, "templates", "gc", "--keep", "0")["removed"]) == 1
+
+
+def test_a_database_dropped_while_sized_counts_as_unsized(server: object) -> None:
+    """Another berth home may drop a database between listing and sizing it: no crash."""
+    import secrets
+
+    from psycopg import sql
+
+    from berth.pg import templates
+
+    name = f"sized_{secrets.token_hex(4)}"
+    with server.connect() as admin_conn:  # type: ignore[attr-defined]
+        admin_conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        with server.connect() as conn:  # type: ignore[attr-defined]
+            conn.autocommit = False
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.execute("SELECT 1")  # the snapshot in which the database still exists
+            admin_conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
+            assert templates.database_size(conn, name) is None

@@ -64,14 +64,6 @@ def lock_key(text: str) -> int:
 
 def list_templates(conn: admin.Conn, project: str | None = None) -> list[Template]:
     found = []
-    # Sized only where we may connect: an admin that is not superuser (a managed
-    # service's) may not size the other databases on the server.
-    sizes = dict(
-        conn.execute(
-            "SELECT datname, CASE WHEN has_database_privilege(oid, 'CONNECT')"
-            " THEN pg_database_size(oid) END FROM pg_database"
-        ).fetchall()
-    )
     for name, marker in admin.berth_databases(conn):
         if marker.get("kind") != "template":
             continue
@@ -84,7 +76,7 @@ def list_templates(conn: admin.Conn, project: str | None = None) -> list[Templat
                 project=str(marker.get("project")),
                 steps=int(marker.get("steps", 0)),
                 created=int(marker.get("created", 0)),
-                size=sizes.get(name),
+                size=database_size(conn, name),
             )
         )
     return sorted(found, key=lambda t: t.created)
@@ -117,12 +109,21 @@ def create_strategy(
 
 
 def source_size(conn: admin.Conn, source: str) -> int:
-    row = conn.execute(
-        "SELECT CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END"
-        " FROM pg_database WHERE datname = %s",
-        (source,),
-    ).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    return database_size(conn, source) or 0
+
+
+def database_size(conn: admin.Conn, name: str) -> int | None:
+    """Bytes on disk; None where the admin may not connect (a managed service's admin
+    is not superuser) or where the database was dropped while it was being measured."""
+    try:
+        row = conn.execute(
+            "SELECT CASE WHEN has_database_privilege(oid, 'CONNECT') THEN pg_database_size(oid) END"
+            " FROM pg_database WHERE datname = %s",
+            (name,),
+        ).fetchone()
+    except psycopg.errors.UndefinedObject:
+        return None
+    return int(row[0]) if row and row[0] is not None else None
 
 
 class Builder:
