@@ -153,3 +153,25 @@ def open_append(path: Path, mode: int = 0o600) -> int:
 def open_lock(path: Path) -> int:
     """``path`` open for an ``flock`` (created with mode 0600); a link is refused."""
     return _nofollow(Path(path), os.O_RDWR | os.O_CREAT, 0o600)
+
+
+def private_dirs(path: Path) -> Path:
+    """``path`` made a directory, with every parent it lacked, each 0700.
+
+    ``mkdir(parents=True, mode=...)`` gives the parents it makes the default
+    mode (0755): the berth home made that way would be open to every user.
+    ``path`` itself, when it is ours already, is tightened to 0700 (an older
+    berth made it looser).
+    """
+    missing = []
+    here = Path(path)
+    while not here.exists() and here != here.parent:
+        missing.append(here)
+        here = here.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o700)
+    info = Path(path).lstat()
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o077:
+        Path(path).chmod(0o700)
+    return Path(path)

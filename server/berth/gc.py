@@ -7,16 +7,15 @@ hand, or in the background by a hook that notices a vanished worktree) does it.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from berth import locks
 from berth.context import Context
 from berth.errors import BerthError
-from berth.fsutil import open_lock
+from berth.fsutil import private_dirs
 from berth.hookstate import worktree_gone, write_gitdirs
 from berth.registry import BerthRecord
 
@@ -26,13 +25,9 @@ DAY = 86400.0
 @contextlib.contextmanager
 def locked(ctx: Context) -> Iterator[None]:
     """One gc (or doctor --fix) at a time per berth home: hooks may start several."""
-    ctx.settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with os.fdopen(open_lock(ctx.settings.home / "gc.lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    private_dirs(ctx.settings.home)
+    with locks.hold(ctx.settings.home / "gc.lock", "berth gc"):
+        yield
 
 
 def server_key(ctx: Context) -> str:

@@ -7,13 +7,11 @@ Everything here is a file read or write: no Postgres, no git command.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from berth import fsutil
+from berth import fsutil, locks
 
 if TYPE_CHECKING:
     from berth.registry import BerthRecord, Registry
@@ -30,13 +28,7 @@ def take_hook_lock(git_dir: Path) -> int | None:
     Whoever holds it (an inline worker, or the sidecar for a request) is what
     ``berth wait`` waits on.
     """
-    fd = fsutil.open_lock(git_dir / LOCK_FILE)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    return locks.try_lock(git_dir / LOCK_FILE)
 
 
 def last_result(git_dir: Path) -> dict[str, Any] | None:

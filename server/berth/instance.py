@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from berth import locks
 from berth.core.naming import is_id, new_id
-from berth.fsutil import open_lock, write_private
+from berth.fsutil import write_private
 from berth.git import Worktree
 
 LOCK_FILE = "berth.lock"  # in the worktree's git dir: held while a berth command works on it
@@ -42,26 +40,8 @@ def ensure_id(worktree: Worktree, project: str) -> str:
     return instance
 
 
-_held = threading.local()  # lock files this thread holds: ``up`` calls ``restore``
-
-
 @contextlib.contextmanager
 def locked(git_dir: Path) -> Iterator[None]:
-    """Serialise berth commands on one worktree (two hooks firing at once, say).
-
-    Re-entrant within a thread: a second flock on a new descriptor would wait
-    for the first one, in the same thread, for ever.
-    """
-    path = str((git_dir / LOCK_FILE).absolute())
-    held: set[str] = _held.__dict__.setdefault("paths", set())
-    if path in held:
+    """Serialise berth commands on one worktree (two hooks firing at once, say)."""
+    with locks.hold(git_dir / LOCK_FILE, f"the worktree of {git_dir}"):
         yield
-        return
-    with os.fdopen(open_lock(Path(path)), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        held.add(path)
-        try:
-            yield
-        finally:
-            held.discard(path)
-            fcntl.flock(handle, fcntl.LOCK_UN)

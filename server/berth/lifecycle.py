@@ -46,7 +46,6 @@ from berth.verbs.report import (
 )
 from berth.verbs.retirement import (
     down,
-    nullctx,
     purge_trash,
     restore,
     to_trash,
@@ -70,7 +69,6 @@ __all__ = [
     "migrate",
     "migration_report",
     "migration_summary",
-    "nullctx",
     "own_config",
     "provision",
     "psycopg_connect",

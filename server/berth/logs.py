@@ -55,8 +55,9 @@ def configure(log_dir: Path) -> None:
     _configured = True
     handlers: list[logging.Handler] = []
     try:
-        log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        from berth.fsutil import open_append
+        from berth.fsutil import open_append, private_dirs
+
+        private_dirs(log_dir)
 
         # Opened once, never through a link: a FileHandler would open the path again.
         stream = os.fdopen(open_append(log_dir / "berth.log"), "a", encoding="utf-8")

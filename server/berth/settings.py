@@ -163,6 +163,8 @@ def save_setting(key: str, value: str) -> Path:
         ]
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     lines.append(f'{key} = "{escaped}"')
-    config_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    config_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from berth.fsutil import private_dirs, write_private
+
+    private_dirs(config_file.parent)
+    write_private(config_file, "\n".join(lines) + "\n")
     return config_file

@@ -8,18 +8,14 @@ own lock, so waiting is taking both locks in turn: no polling.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import os
 import signal
 from collections.abc import Iterator
-from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from berth import hookstate, instance
+from berth import hookstate, instance, locks
 from berth.context import Context
 from berth.errors import ERROR_CLASSES, ConflictError, NotFoundError
-from berth.fsutil import open_lock
 
 
 class _TimedOut(Exception):
@@ -50,16 +46,6 @@ def deadline(seconds: float | None, hint: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-@contextlib.contextmanager
-def _flocked(path: Path) -> Iterator[None]:
-    with os.fdopen(open_lock(path), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
     """Block until this worktree's berth is ready: no worker, no ``berth up`` running."""
     from berth import lifecycle
@@ -67,7 +53,9 @@ def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
     worktree, config = ctx.need_worktree()
     log = worktree.git_dir / hookstate.LOG_FILE
     with deadline(timeout, f"berth wait again; what the hook's worker did so far: {log}"):
-        with _flocked(worktree.git_dir / hookstate.LOCK_FILE):
+        with locks.hold(
+            worktree.git_dir / hookstate.LOCK_FILE, "the hook's worker", timeout=0x7FFFFFFF
+        ):
             pass
         with instance.locked(worktree.git_dir):
             ident = instance.read_id(worktree)

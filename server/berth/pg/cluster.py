@@ -28,8 +28,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from berth import locks
 from berth.errors import ConflictError, ServerError
-from berth.fsutil import open_append, open_lock, write_atomic, write_private
+from berth.fsutil import open_append, private_dirs, write_atomic, write_private
 from berth.settings import Settings
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with its terminating NUL
@@ -221,7 +222,7 @@ class Cluster:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.user = _ensure_os_user(settings.pg_user)[0] if os.geteuid() == 0 else None
-        settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dirs(settings.home)
         self.root = self._choose_root(settings.server_dir)
         self.data = self.root / "data"
         self.run_dir = self.root / "run"
@@ -324,12 +325,8 @@ class Cluster:
     def _lock(self) -> Iterator[None]:
         # The lock lives with the cluster: several berth homes may share one server.
         self._make_root()
-        with os.fdopen(open_lock(self.root / "cluster.lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        with locks.hold(self.root / "cluster.lock", "the embedded server"):
+            yield
 
     def _make_root(self) -> None:
         if self.root.parent == ROOT_SERVER_BASE and not ROOT_SERVER_BASE.is_dir():

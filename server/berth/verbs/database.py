@@ -5,18 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from berth import instance
 from berth.context import Context
 from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.registry import BerthRecord
-from berth.verbs import envs, lookup, provisioning, report, retirement
+from berth.verbs import envs, lookup, provisioning, report, retirement, serial
 
 
 def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
     """Apply this branch's pending migrations to the berth's database, in place."""
-    lookup.require_usable(ctx, record)
+    with serial.one(ctx, record) as now:
+        lookup.require_usable(ctx, now)
+        return _migrate(ctx, now)
+
+
+def _migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
     _, config = ctx.need_worktree()
     root = Path(record.worktree)
     files = discover(root, config.database.migrations)
@@ -62,13 +66,18 @@ def reset(ctx: Context, record: BerthRecord, *, baseline: str | None = None) -> 
 
     With ``baseline``, the fresh copy (and every later reset) comes from that baseline.
     """
-    lookup.require_usable(ctx, record)
+    with serial.one(ctx, record) as now:
+        lookup.require_usable(ctx, now)
+        return _reset(ctx, now, baseline)
+
+
+def _reset(ctx: Context, record: BerthRecord, baseline: str | None) -> dict[str, Any]:
     if baseline:
         with ctx.server.connect() as conn:
             baselines.find(conn, record.project, baseline)
         ctx.registry.update(record.id, baseline=baseline)
         record = ctx.registry.get(record.id) or record
-    with instance.locked(Path(record.git_dir)), ctx.server.connect() as conn:
+    with ctx.server.connect() as conn:
         trash = (
             retirement.to_trash(ctx, conn, record, "reset")
             if admin.database_exists(conn, record.database)
@@ -90,7 +99,13 @@ def fork(
     source = lookup.fork_source(ctx, source_id)
     if source.id == record.id:
         raise ConflictError("a berth cannot fork from itself", hint="name another berth or main")
-    lookup.require_usable(ctx, source)
+    with serial.changing(ctx, record, source) as (target, origin):
+        lookup.require_usable(ctx, target)
+        lookup.require_usable(ctx, origin)
+        return _fork(ctx, target, origin, force)
+
+
+def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -> dict[str, Any]:
     with ctx.server.connect() as conn:
         admin.check_owned(conn, source.database, source.id)
         users = admin.connections(conn, source.database)
@@ -131,7 +146,12 @@ def snapshot(
 
     ``force`` replaces a baseline of that name unless another berth was made from it.
     """
-    lookup.require_usable(ctx, record)
+    with serial.one(ctx, record) as now:
+        lookup.require_usable(ctx, now)
+        return _snapshot(ctx, now, name, force)
+
+
+def _snapshot(ctx: Context, record: BerthRecord, name: str, force: bool) -> dict[str, Any]:
     users = sorted(
         r.id
         for r in ctx.registry.list(project=record.project)

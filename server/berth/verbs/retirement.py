@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from berth import envfile, instance, logs
+from berth import envfile, logs
 from berth import redis as berth_redis
 from berth.context import Context
 from berth.core import naming
@@ -17,7 +15,7 @@ from berth.errors import ConflictError, NotFoundError, RedisError
 from berth.pg import admin
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
-from berth.verbs import envs, lookup, report
+from berth.verbs import envs, lookup, report, serial
 
 log = logs.get("lifecycle")
 
@@ -40,6 +38,11 @@ def down(
     ctx: Context, record: BerthRecord, *, purge: bool = False, skip_redis: bool = False
 ) -> dict[str, Any]:
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
+    with serial.one(ctx, record) as now:
+        return _down(ctx, now, purge=purge, skip_redis=skip_redis)
+
+
+def _down(ctx: Context, record: BerthRecord, *, purge: bool, skip_redis: bool) -> dict[str, Any]:
     with ctx.server.connect() as conn:
         if record.state != "trashed" and admin.database_exists(conn, record.database):
             admin.check_owned(conn, record.database, record.id)  # before anything changes
@@ -154,7 +157,12 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
     if record is None:
         raise NotFoundError(f"no berth for trash entry {entry['name']}", hint="berth doctor")
     name = str(entry["name"])
-    with instance.locked(Path(record.git_dir)) if Path(record.git_dir).is_dir() else nullctx():
+    with serial.one(ctx, record) as record:
+        if name not in {str(e["name"]) for e in ctx.registry.trash(record.id)}:
+            raise NotFoundError(
+                f"{name} left the trash while this restore waited (restored or purged meanwhile)",
+                hint=f"berth status --json shows berth {record.id} as it is now",
+            )
         with ctx.server.connect() as conn:
             admin.check_owned(conn, name, record.id)
             if admin.database_exists(conn, record.database):
@@ -186,8 +194,3 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
             f" again; to keep its data, berth fork --from {record.id} in another worktree"
         )
     return data
-
-
-@contextlib.contextmanager
-def nullctx() -> Iterator[None]:
-    yield
