@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg import sql
 
+from berth import faults
 from berth.core import naming
 from berth.errors import ConflictError, NotFoundError, UsageError
 from berth.pg import admin
@@ -83,6 +84,17 @@ def find(conn: admin.Conn, project: str, name: str) -> Baseline:
     )
 
 
+def _half_made(conn: admin.Conn, database: str, project: str) -> bool:
+    """A baseline of ours that never became a template: its snapshot did not finish."""
+    marker = admin.marker_of(conn, database) or {}
+    if marker.get("kind") != "baseline" or marker.get("project") != project:
+        return False
+    row = conn.execute(
+        "SELECT datistemplate FROM pg_database WHERE datname = %s", (database,)
+    ).fetchone()
+    return row is not None and not row[0]
+
+
 def create(
     server: Server,
     conn: admin.Conn,
@@ -97,6 +109,8 @@ def create(
     check_name(name)
     database = database_name(record.project, name)
     if admin.database_exists(conn, database):
+        if not in_use and _half_made(conn, database, record.project):
+            force = True  # a snapshot killed before it finished: made again
         if in_use or not force:
             existing = admin.marker_of(conn, database) or {}
             same = existing.get("name", name)
@@ -126,6 +140,7 @@ def create(
         created=baseline.created,
     )
     admin.create_database(conn, database, TEMPLATE_OWNER, marker, template=record.database)
+    faults.point("snapshot:copied")
     with server.connect(database) as db:
         admin.hand_over(db, TEMPLATE_OWNER, record.role)
     admin.set_template(conn, database, is_template=True)

@@ -83,7 +83,8 @@ class Server:
         try:
             return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
         except psycopg.OperationalError as exc:
-            if "password authentication failed" in str(exc):
+            # A changed password, or a role left NOLOGIN by a retirement cut short.
+            if any(s in str(exc) for s in ("password authentication failed", "not permitted")):
                 raise LoginError(f"cannot log in as {user}: {_first_line(exc)}") from None
             raise ServerError(
                 f"cannot connect to {dbname} as {user}: {_first_line(exc)}", hint=self._hint()
@@ -91,7 +92,7 @@ class Server:
 
     def _hint(self) -> str:
         if self.kind == "embedded":
-            return "see berth server status and its log"
+            return "berth server start starts it again; berth server status shows its log"
         return "check that the server is up and BERTH_SERVER (or server) is right"
 
     def url(self, user: str, password: str, dbname: str, *, masked: bool = False) -> str:

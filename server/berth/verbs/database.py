@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from berth import faults
 from berth.context import Context
 from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.migrations.files import discover
@@ -83,6 +84,7 @@ def _reset(ctx: Context, record: BerthRecord, baseline: str | None) -> dict[str,
             if admin.database_exists(conn, record.database)
             else None
         )
+        faults.point("reset:trashed")
         provisioning.clone_database(ctx, conn, record, provisioning.berth_marker(ctx, record))
     envs.touch_changed(ctx, record)
     data = report.status(ctx, ctx.registry.get(record.id) or record)
@@ -121,6 +123,7 @@ def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -
             if admin.database_exists(conn, record.database)
             else None
         )
+        faults.point("fork:trashed")
         admin.create_database(
             conn,
             record.database,

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from berth import envfile, logs
+from berth import envfile, faults, logs
 from berth import redis as berth_redis
 from berth.context import Context
 from berth.core import naming
@@ -50,10 +50,12 @@ def _down(ctx: Context, record: BerthRecord, *, purge: bool, skip_redis: bool) -
             # A down Redis stops the purge before any drop (unless told to leave Redis be).
             berth_redis.release(ctx, record, skip=skip_redis)
         admin.set_login(conn, record.role, False)
+        faults.point("down:nologin")
         admin.terminate(conn, role=record.role)
         trash = None
         if record.state != "trashed" and admin.database_exists(conn, record.database):
             trash = to_trash(ctx, conn, record, "down")
+            faults.point("down:renamed")
         if purge:
             for entry in ctx.registry.trash(record.id):
                 name = str(entry["name"])
@@ -146,6 +148,20 @@ def _trash_entry(ctx: Context, ident: str) -> dict[str, object]:
     return entries[0]
 
 
+def _rename_back(ctx: Context, conn: admin.Conn, record: BerthRecord, name: str) -> None:
+    admin.check_owned(conn, name, record.id)
+    if admin.database_exists(conn, record.database):
+        if record.state == "trashed":
+            raise ConflictError(
+                f"database {record.database!r} exists already; cannot restore over it",
+                hint="rename or drop it by hand, then berth restore again",
+            )
+        to_trash(ctx, conn, record, f"replaced by restore of {name}")
+    admin.terminate(conn, database=name)
+    admin.rename_database(conn, name, record.database)
+    faults.point("restore:renamed")
+
+
 def restore(ctx: Context, ident: str) -> dict[str, Any]:
     """Bring a trashed database back as its berth's database.
 
@@ -164,16 +180,13 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
                 hint=f"berth status --json shows berth {record.id} as it is now",
             )
         with ctx.server.connect() as conn:
-            admin.check_owned(conn, name, record.id)
-            if admin.database_exists(conn, record.database):
-                if record.state == "trashed":
-                    raise ConflictError(
-                        f"database {record.database!r} exists already; cannot restore over it",
-                        hint="rename or drop it by hand, then berth restore again",
-                    )
-                to_trash(ctx, conn, record, f"replaced by restore of {name}")
-            admin.terminate(conn, database=name)
-            admin.rename_database(conn, name, record.database)
+            if admin.database_exists(conn, name) or not admin.database_exists(
+                conn, record.database
+            ):
+                _rename_back(ctx, conn, record, name)
+            else:
+                # A restore killed after its rename: the database is back already.
+                admin.check_owned(conn, record.database, record.id)
             admin.set_login(conn, record.role, True)
         ctx.registry.remove_trash(name)
         config = lookup.own_config(ctx, record)

@@ -1,0 +1,120 @@
+"""kill -9 in the middle of a command: the next run repairs it, and no row is lost.
+
+``BERTH_CRASH_AT`` names the step where berth kills itself (``berth/faults.py``).
+After each crash the user's next command succeeds, ``berth doctor`` has no
+problem left, and the row written before the crash is in the berth's database
+or in a database of its trash that ``berth restore`` brings back.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from berthtest import add_worktree, app_repo, berth, berth_json, url_of
+
+ROW = 42
+
+
+def _write_row(tree: Path) -> None:
+    with psycopg.connect(url_of(tree)) as conn:
+        conn.execute("INSERT INTO t1 VALUES (%s)", (ROW,))
+
+
+def _has_row(tree: Path) -> bool:
+    with psycopg.connect(url_of(tree)) as conn:
+        return conn.execute("SELECT count(*) FROM t1 WHERE id = %s", (ROW,)).fetchone() == (1,)
+
+
+def _crash(tree: Path, point: str, *args: str) -> None:
+    proc = berth(tree, *args, check=False, env={"BERTH_CRASH_AT": point})
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+def _row_survives(tree: Path) -> None:
+    """The row is in the live database, or a restore from the trash brings it back."""
+    if _has_row(tree):
+        return
+    for name in berth_json(tree, "status")["trash"]:
+        berth(tree, "restore", name)
+        if _has_row(tree):
+            return
+    raise AssertionError("the row written before the crash is nowhere")
+
+
+def _healthy(tree: Path) -> None:
+    assert "no problems" in berth(tree, "doctor").stdout
+
+
+@pytest.mark.parametrize("point", ["down:nologin", "down:renamed"])
+def test_down_killed_midway_is_finished_by_the_next_down(repo: Path, point: str) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    _write_row(tree)
+    _crash(tree, point, "down")
+    berth(tree, "down")
+    assert berth_json(tree, "status")["state"] == "trashed"
+    _healthy(tree)
+    berth(tree, "up")  # brings the trashed berth back whole
+    assert _has_row(tree)
+
+
+@pytest.mark.parametrize("point", ["down:nologin", "down:renamed"])
+def test_down_killed_midway_then_up_keeps_the_data(repo: Path, point: str) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    _write_row(tree)
+    _crash(tree, point, "down")
+    berth(tree, "up")
+    _healthy(tree)
+    _row_survives(tree)
+
+
+def test_reset_killed_after_the_trash_gets_a_database_from_up(repo: Path) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    _write_row(tree)
+    _crash(tree, "reset:trashed", "reset", "--yes")
+    berth(tree, "up")
+    _healthy(tree)
+    _row_survives(tree)
+
+
+def test_restore_killed_after_the_rename_is_finished_by_up(repo: Path) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    ident = berth_json(tree, "up")["instance"]
+    _write_row(tree)
+    berth(tree, "down")
+    _crash(tree, "restore:renamed", "restore", ident)
+    berth(tree, "up")
+    assert berth_json(tree, "status")["state"] == "active"
+    _healthy(tree)
+    assert _has_row(tree)
+
+
+def test_fork_killed_after_the_trash_is_repaired_by_up(repo: Path) -> None:
+    app_repo(repo)
+    a, b = add_worktree(repo, "a"), add_worktree(repo, "b")
+    berth(a, "up")
+    source = berth_json(b, "up")["instance"]
+    _write_row(a)
+    _crash(a, "fork:trashed", "fork", "--from", source, "--yes")
+    berth(a, "up")
+    _healthy(a)
+    berth(a, "fork", "--from", source, "--yes")
+    _row_survives(a)
+
+
+def test_snapshot_killed_midway_is_made_again_without_force(repo: Path) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    _write_row(tree)
+    _crash(tree, "snapshot:copied", "snapshot", "seed")
+    berth(tree, "snapshot", "seed")
+    other = add_worktree(repo, "b")
+    berth(other, "up", "--baseline", "seed")
+    assert _has_row(other)
+    _healthy(tree)
