@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import secrets
 import subprocess
@@ -125,3 +126,134 @@ def test_stale_berth_lost_trash_dead_process_and_leftover_build(repo: Path, serv
     remaining = kinds(berth_json(repo, "doctor"), builds=True)
     assert build not in remaining
     assert stale_id not in remaining
+
+
+def test_a_changed_password_is_a_finding_that_fix_repairs(repo: Path) -> None:
+    import psycopg
+
+    from berthtest import url_of
+
+    x = add_worktree(repo, "x")
+    ident = berth_json(x, "up")["instance"]
+    url = url_of(x)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ALTER ROLE CURRENT_USER PASSWORD 'changed-by-the-agent'")
+    assert kinds(berth_json(repo, "doctor")) == {ident: "changed-password"}
+    fixed = berth_json(repo, "doctor", "--fix")
+    assert [f["fixed"] for f in fixed["findings"] if f["kind"] == "changed-password"] == [True]
+    with psycopg.connect(url) as conn:  # the env file's URL logs in again
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert kinds(berth_json(repo, "doctor")) == {}
+
+
+def _hanging_repo(repo: Path) -> str:
+    """A project whose migrate command hangs; template builds give up after 2s."""
+    from berthtest import migration
+
+    project = f"hang{secrets.token_hex(3)}"
+    (repo / "berth.toml").write_text(
+        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
+        'migrate = "sleep 300"\nbuild_timeout = 2\n'
+    )
+    migration(repo, "0001_t.sql", "CREATE TABLE t (id int);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "hanging migrations")
+    return project
+
+
+def test_a_killed_build_leaves_a_builder_role_that_doctor_drops(repo: Path, server: object) -> None:
+    import signal
+
+    from berthtest import BERTH
+
+    project = _hanging_repo(repo)
+    tree = add_worktree(repo, "killed")
+    up = subprocess.Popen(
+        [*BERTH, "up"],
+        cwd=tree,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+    def build() -> tuple[str, dict] | None:  # type: ignore[type-arg]
+        with server.connect() as conn:  # type: ignore[attr-defined]
+            for name, marker in admin.berth_databases(conn):
+                if marker.get("project") == project and marker.get("kind") == "build":
+                    return name, marker
+        return None
+
+    deadline = time.monotonic() + 60
+    found = build()
+    while found is None or not found[1].get("pgid"):  # wait for the command to run
+        assert up.poll() is None and time.monotonic() < deadline, "the build never started"
+        time.sleep(0.05)
+        found = build()
+    name, marker = found
+    os.killpg(up.pid, signal.SIGKILL)  # kill -9 of berth up, midway through the build
+    up.wait()
+    os.killpg(int(marker["pgid"]), signal.SIGKILL)  # its command runs in a group of its own
+    role = str(marker["role"])
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        assert admin.role_exists(conn, role)
+    report = kinds(berth_json(tree, "doctor"), builds=True)
+    assert report.get(role) == "leftover-role", report
+    assert report.get(name) == "leftover-build", report
+    began = time.monotonic()
+    fixed = json.loads(
+        subprocess.run(
+            [*BERTH, "doctor", "--fix", "--json"],
+            cwd=tree,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        ).stdout
+    )
+    assert time.monotonic() - began < 60  # its berth up gives up on the hanging build
+    by_subject = {f["subject"]: f for f in fixed["findings"]}
+    assert by_subject[role]["fixed"] and by_subject[name]["fixed"], fixed
+    incomplete = [f for f in fixed["findings"] if f["kind"] == "incomplete-berth"]
+    assert incomplete and "did not finish within 2s" in str(incomplete[0]["error"]), fixed
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        assert not admin.role_exists(conn, role)
+        assert not admin.database_exists(conn, name)
+    assert role not in kinds(berth_json(tree, "doctor"), builds=True)
+
+
+def test_only_this_homes_roles_whose_maker_is_gone_are_leftovers(
+    repo: Path, server: object
+) -> None:
+    from berth.settings import load_settings
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    mine = load_settings().registry_key
+    roles = {
+        "dead": (gone.pid, mine),
+        "alive": (os.getpid(), mine),
+        "other": (gone.pid, "another-home"),
+    }
+    names = {what: f"berth_reader_{secrets.token_hex(4)}" for what in roles}
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        for what, (pid, registry) in roles.items():
+            role = sql.Identifier(names[what])
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(role))
+            marker = admin.make_marker(
+                "", names[what], kind="reader", pid=pid, machine=None, registry=registry
+            )
+            conn.execute(sql.SQL("COMMENT ON ROLE {} IS {}").format(role, sql.Literal(marker)))
+    try:
+        found = kinds(berth_json(repo, "doctor"))
+        assert found.get(names["dead"]) == "leftover-role", found
+        assert names["alive"] not in found and names["other"] not in found, found
+        berth_json(repo, "doctor", "--fix")
+        with server.connect() as conn:  # type: ignore[attr-defined]
+            assert not admin.role_exists(conn, names["dead"])
+            assert admin.role_exists(conn, names["alive"])
+            assert admin.role_exists(conn, names["other"])
+    finally:
+        with server.connect() as conn:  # type: ignore[attr-defined]
+            for name in names.values():
+                admin.drop_role(conn, name)

@@ -31,6 +31,13 @@ HOSTILE = [
     "Ünïcode ✓",
     "",
     "plain-value_1.2:3@host/path",
+    "# not a comment",
+    "value # not a comment either",
+    "  spaces around  ",
+    "key=value=more",
+    "${HOME:-fallback} and \\$HOME",
+    "'single-quoted whole'",
+    '"double-quoted whole"',
 ]
 
 

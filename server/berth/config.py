@@ -31,6 +31,11 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Files berth must never write its env file over, whatever their content (compared in
 # lower case: a case-insensitive file system takes ``.GIT`` for ``.git``).
 _RESERVED_FILES = frozenset({".git", "berth.toml", "pyproject.toml"})
+# A config berth reads is a few KiB; more is a mistake (a generated file, a pasted blob).
+MAX_CONFIG_BYTES = 1024 * 1024
+# An [env] template: placeholders {name.part}, literal braces as {{ and }}, nothing else.
+_TEMPLATE_PART = re.compile(r"\{\{|\}\}|\{[A-Za-z_][A-Za-z0-9_.]*\}|[^{}]+")
+_BAD_BRACE = re.compile(r"\{[^{}]{0,40}\}?|\}")
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,7 @@ class DatabaseConfig:
     tool: str = "sql"
     migrate: str | None = None
     seed: str | None = None
+    build_timeout: float = 600.0  # seconds a template build's commands may take
 
 
 @dataclass(frozen=True)
@@ -169,9 +175,28 @@ def _env(reader: _Reader) -> dict[str, str]:
             raise reader._fail(name, "is not a valid environment variable name")
         if not isinstance(template, str):
             raise reader._fail(name, f"must be a string template, got {template!r}")
+        _check_template(reader, name, template)
         env[name] = template
         reader.table.pop(name)
     return env
+
+
+def _check_template(reader: _Reader, name: str, template: str) -> None:
+    """A placeholder berth cannot fill ({x!r}, {a:>5}, a lone brace) is an error, never text."""
+    at = 0
+    for match in _TEMPLATE_PART.finditer(template):
+        if match.start() != at:
+            break
+        at = match.end()
+    if at == len(template):
+        return
+    bad = _BAD_BRACE.match(template, at)
+    piece = bad.group(0) if bad else template[at]
+    raise ConfigError(
+        f"{reader.where}: {reader.prefix}{name} has a malformed placeholder {piece!r}",
+        hint="placeholders are {name} as in {ports.app} (no conversions or format specs);"
+        " write {{ and }} for literal braces",
+    )
 
 
 def _env_file(reader: _Reader) -> str:
@@ -195,6 +220,7 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         tool=db.choice("tool", "sql", MIGRATION_TOOLS),
         migrate=db.text("migrate"),
         seed=db.text("seed"),
+        build_timeout=db.number("build_timeout", 600.0),
     )
     db.finish()
     ports_reader = top.table_of("ports")
@@ -230,7 +256,14 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                f"{path}: larger than berth reads ({MAX_CONFIG_BYTES // 1024} KiB)",
+                hint=f"keep {path.name} small: is it the file you meant to have berth read?",
+            )
+        return tomllib.loads(data.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid TOML ({exc})", hint=f"fix the syntax of {path}"

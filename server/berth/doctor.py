@@ -17,11 +17,12 @@ from typing import Any
 
 from berth import gc, hookstate
 from berth.context import Context
-from berth.errors import BerthError
+from berth.errors import BerthError, ConflictError
 from berth.pg import admin
 from berth.registry import BerthRecord
 
 OWN_KINDS = (None, "berth")  # markers of berth databases; templates etc. carry their own kind
+TRASH_PREFIX = "berth_trash_"
 
 
 @dataclass
@@ -91,8 +92,10 @@ def examine(ctx: Context) -> list[Finding]:
         return findings  # nothing of ours could be on a server that is not even running
     with ctx.server.connect() as conn:
         findings += missing_databases(ctx, conn, records)
+        findings += changed_passwords(ctx, conn, records)
         findings += marked_databases(ctx, conn, records)
         findings += trash_entries(ctx, conn)
+        findings += leftover_roles(ctx, conn)
     return findings
 
 
@@ -169,13 +172,38 @@ def missing_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]
     return found
 
 
+def changed_passwords(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
+    """Active berths whose recorded password no longer logs their role in (one login each)."""
+    from berth.verbs import report
+
+    found = []
+    for record in records:
+        if record.state != "active" or not admin.database_exists(conn, record.database):
+            continue
+        if not report.logs_in(ctx, record):
+            found.append(
+                Finding(
+                    "changed-password",
+                    record.id,
+                    f"the password of role {record.role} was changed: its env file's URL"
+                    " does not log in",
+                    "set the recorded password again",
+                    partial(report.restore_password, ctx, record),
+                )
+            )
+    return found
+
+
 def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
     from berth.machine import machine_id
 
     by_id = {r.id: r for r in ctx.registry.list()}
     trash = {str(e["name"]) for e in ctx.registry.trash()}
+    databases = admin.berth_databases(conn)
+    # Berths with a live database: adopting that one (berth up) takes their trash back too.
+    live = {str(m.get("id")) for n, m in databases if not n.startswith(TRASH_PREFIX)}
     found = []
-    for name, marker in admin.berth_databases(conn):
+    for name, marker in databases:
         kind = marker.get("kind")
         if kind == "build":
             found += leftover_build(ctx, conn, name, marker)
@@ -186,7 +214,10 @@ def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord])
             continue  # another machine on a shared server (same home path): its own to clean
         ident = str(marker.get("id"))
         record = by_id.get(ident)
-        if record is None:
+        if record is None and name.startswith(TRASH_PREFIX):
+            if ident not in live:
+                found.append(unregistered_trash(ctx, name, marker))
+        elif record is None:
             found.append(orphan(ctx, name, marker))
         elif name != record.database and name not in trash:
             found.append(
@@ -208,23 +239,23 @@ def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord])
 
 
 def orphan(ctx: Context, name: str, marker: dict[str, Any]) -> Finding:
-    """A database of ours with no registry row: adopt it back, or drop it."""
-    from berth import instance
-    from berth.git import find_worktree
+    """A database of ours with no registry row: adopt it back, or drop it.
+
+    Its worktree is the one whose id file names its id (markers carry no path:
+    the berth home's note, this repository's worktrees, or an older marker say
+    where to look).
+    """
+    from berth.verbs import adoption
 
     ident = str(marker.get("id"))
-    where = str(marker.get("worktree") or "")
-    try:
-        worktree = find_worktree(Path(where)) if where and Path(where).is_dir() else None
-    except BerthError:
-        worktree = None
-    if worktree is not None and instance.read_id(worktree) == ident:
+    where = adoption.find_worktree(ctx, ident, marker)
+    if where is not None:
         return Finding(
             "unregistered-berth",
             name,
-            f"berth {ident} of {where} is missing from the registry",
-            f"berth up in {where} (adopts the database again)",
-            partial(up_in, where),
+            f"berth {ident} of {where[0]} is missing from the registry",
+            f"berth up in {where[0]} (adopts the database again)",
+            partial(up_in, str(where[0])),
         )
     return Finding(
         "orphan-database",
@@ -232,6 +263,28 @@ def orphan(ctx: Context, name: str, marker: dict[str, Any]) -> Finding:
         f"carries berth's marker for {ident}, but no berth {ident} exists",
         "drop it and its role",
         partial(drop_orphan, ctx, name, marker),
+    )
+
+
+def unregistered_trash(ctx: Context, name: str, marker: dict[str, Any]) -> Finding:
+    """A trashed database of a berth the registry lost: it stays in the trash."""
+    from berth.verbs import adoption
+
+    ident = str(marker.get("id"))
+    return Finding(
+        "unregistered-trash",
+        name,
+        f"a trashed database of berth {ident}, which the registry lost",
+        f"record berth {ident} as retired with it in the trash (berth restore {ident}"
+        " brings it back; purged after the TTL)",
+        partial(
+            adoption.adopt_retired,
+            ctx,
+            ident,
+            marker,
+            [name],
+            adoption.find_worktree(ctx, ident, marker),
+        ),
     )
 
 
@@ -251,7 +304,13 @@ def drop_orphan(ctx: Context, name: str, marker: dict[str, Any]) -> None:
 def leftover_build(
     ctx: Context, conn: admin.Conn, name: str, marker: dict[str, Any]
 ) -> list[Finding]:
-    """A template build nobody is running (its fingerprint's advisory lock is free)."""
+    """A template build nobody is running (its fingerprint's advisory lock is free).
+
+    One that names another berth home is that home's to report (builds older
+    than that name none: any home may drop those).
+    """
+    if marker.get("registry", ctx.settings.registry_key) != ctx.settings.registry_key:
+        return []
     if _build_running(conn, marker):
         return []
     return [
@@ -266,28 +325,69 @@ def leftover_build(
 
 
 def _build_running(conn: admin.Conn, marker: dict[str, Any]) -> bool:
+    from berth.pg.builds import lock_held
     from berth.pg.templates import lock_key
 
-    key = lock_key(str(marker.get("fingerprint")))
-    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-    if row is None or not row[0]:
-        return True
-    conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
-    return False
+    return lock_held(conn, lock_key(str(marker.get("fingerprint"))))
 
 
 def drop_build(ctx: Context, name: str, marker: dict[str, Any]) -> None:
+    """Drop the build and its builder role; never wait for a build that started meanwhile."""
+    from berth.pg.builds import drop_leftover
     from berth.pg.templates import lock_key
 
-    key = lock_key(str(marker.get("fingerprint")))
+    if not drop_leftover(ctx.server, name, marker, lock_key(str(marker.get("fingerprint")))):
+        raise ConflictError(
+            f"a template build of {name} is running again", hint="berth doctor once it is done"
+        )
+
+
+def leftover_roles(ctx: Context, conn: admin.Conn) -> list[Finding]:
+    """Builder and reader roles this berth home made whose maker died (or whose build
+    provably stopped): an interrupted build or read leaves them behind.
+
+    Only this home's and this machine's, by the role's marker: a role of a
+    build still running in another home or process is never touched.
+    """
+    from berth.machine import machine_id
+
+    found = []
+    for role, marker in _marked_roles(conn):
+        if marker.get("registry") != ctx.settings.registry_key:
+            continue
+        if marker.get("machine") != machine_id(ctx.settings):
+            continue
+        pid = marker.get("pid")
+        alive = isinstance(pid, int) and pid_alive(pid)
+        if marker.get("kind") == "builder":
+            if alive and _build_running(conn, marker):
+                continue  # its maker lives and the build's lock is held: it is running
+        elif marker.get("kind") != "reader" or alive:
+            continue
+        found.append(
+            Finding(
+                "leftover-role",
+                role,
+                f"a {marker.get('kind')} role berth made (pid {pid}) that an interrupted "
+                "run left behind",
+                "drop it, with anything it owns",
+                partial(drop_leftover_role, ctx, role),
+            )
+        )
+    return found
+
+
+def _marked_roles(conn: admin.Conn) -> list[tuple[str, dict[str, Any]]]:
+    from berth.pg.builds import marked_roles
+
+    return marked_roles(conn)
+
+
+def drop_leftover_role(ctx: Context, role: str) -> None:
+    from berth.pg.builds import drop_role_everywhere
+
     with ctx.server.connect() as conn:
-        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
-        try:
-            if admin.database_exists(conn, name):
-                admin.set_template(conn, name, is_template=False)
-                admin.drop_database(conn, name, name)  # a build's marker id is its own name
-        finally:
-            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+        drop_role_everywhere(ctx.server, conn, role)
 
 
 def trash_entries(ctx: Context, conn: admin.Conn) -> list[Finding]:

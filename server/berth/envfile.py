@@ -14,7 +14,7 @@ import shlex
 from collections.abc import Mapping
 from pathlib import Path
 
-from berth.errors import OwnershipError
+from berth.errors import OwnershipError, disk_full
 from berth.fsutil import open_append, write_private
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./:@%+,=-]*")
@@ -61,7 +61,10 @@ def write_env_file(path: Path, env: Mapping[str, str]) -> bool:
             f"{path} exists and was not written by berth; refusing to overwrite it",
             hint="move it away, or set env_file to another name",
         )
-    return write_private(path, HEADER + format_env(env, "dotenv"))
+    try:
+        return write_private(path, HEADER + format_env(env, "dotenv"))
+    except OSError as exc:
+        raise disk_full(exc, path) or exc from None
 
 
 def exclude(exclude_file: Path, name: str) -> None:

@@ -6,6 +6,8 @@ failures apart without parsing messages.
 
 from __future__ import annotations
 
+import errno
+import sys
 from typing import ClassVar
 
 from berth.redact import urls
@@ -113,6 +115,13 @@ class SidecarError(BerthError):
     kind = "sidecar"
 
 
+class StateError(BerthError):
+    """berth's own files cannot be read or written: a damaged registry, a full disk."""
+
+    exit_code = 14
+    kind = "state"
+
+
 ERROR_CLASSES: dict[str, type[BerthError]] = {
     cls.kind: cls
     for cls in (
@@ -129,6 +138,56 @@ ERROR_CLASSES: dict[str, type[BerthError]] = {
         RedisError,
         CheckError,
         SidecarError,
+        StateError,
     )
 }
 EXIT_CODES: dict[str, int] = {kind: cls.exit_code for kind, cls in ERROR_CLASSES.items()}
+
+# A write that failed for want of room: a full disk, a full quota, a file size limit.
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def disk_full(exc: OSError, path: object = None) -> StateError | None:
+    """``exc`` as the StateError it is when a write ran out of room, naming the file."""
+    if exc.errno not in DISK_FULL:
+        return None
+    where = path if path is not None else exc.filename
+    name = f"cannot write {where}" if where is not None else "cannot write a file"
+    folder = f" holding {where}" if where is not None else ""
+    return StateError(
+        f"{name}: {exc.strerror or 'no space left on device'}",
+        hint=f"free space on the file system{folder} (df -h shows it), then run the command again",
+    )
+
+
+def classify(exc: BaseException) -> BerthError | None:
+    """An exception that is not a BerthError, as the one the user can act on; None: a bug.
+
+    The last line of defence of every front end: a full disk, or a Postgres
+    server that went away in the middle of a command, is not berth's bug.
+    """
+    if isinstance(exc, BerthError):
+        return exc
+    if isinstance(exc, OSError):
+        return disk_full(exc)
+    psycopg = sys.modules.get("psycopg")  # not imported: cannot be one of its errors
+    if psycopg is None or not isinstance(exc, psycopg.Error):
+        return None
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    state = getattr(exc, "sqlstate", None)
+    if state == "53100":  # disk_full
+        return ServerError(
+            f"the Postgres server's disk is full: {first}",
+            hint="free space where the server keeps its data (berth server status shows it)",
+        )
+    # No SQLSTATE (the client saw the connection drop), connection_exception (08...),
+    # or the server shutting down or crashing (57P01-57P03): not a timeout or a lock.
+    gone = state is None or state.startswith(("08", "57P0"))
+    if isinstance(exc, psycopg.OperationalError) and gone:
+        return ServerError(
+            f"lost the Postgres server during the command: {first}",
+            hint="it stopped or restarted: see berth server status (berth server start starts"
+            " berth's own server again), then run the command again",
+        )
+    return None

@@ -53,6 +53,14 @@ def _not_found(cwd: Path) -> GitError:
     return GitError(f"git could not be started in {cwd}", hint="check PATH and try again")
 
 
+def _newline(what: str) -> GitError:
+    return GitError(
+        f"{what} contains a newline, which berth does not support",
+        hint="move the worktree (git worktree move OLD NEW) or the repository to a path"
+        " without one",
+    )
+
+
 @dataclass(frozen=True)
 class Worktree:
     """One checkout of a repository: the main one or a linked worktree."""
@@ -84,16 +92,12 @@ class Worktree:
 
 def find_worktree(start: Path | None = None) -> Worktree:
     cwd = (start or Path.cwd()).absolute()
-    out = run_git(
-        [
-            "rev-parse",
-            "--path-format=absolute",
-            "--show-toplevel",
-            "--git-dir",
-            "--git-common-dir",
-        ],
-        cwd,
-    ).splitlines()
+    if "\n" in str(cwd):  # git answers with one path a line; so do berth's hooks and files
+        raise _newline(f"the path {str(cwd)!r}")
+    args = ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir"]
+    out = run_git([*args, "--git-common-dir"], cwd).removesuffix("\n").split("\n")
+    if len(out) > 3:  # a newline in the repository's own path (cwd has none)
+        raise _newline(f"a path of the repository of {str(cwd)!r}")
     if len(out) != 3:
         raise GitError(f"{cwd} is not inside a git work tree", hint="run berth inside a worktree")
     root, git_dir, common = (Path(line) for line in out)

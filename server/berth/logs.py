@@ -47,6 +47,11 @@ def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> Mutab
     return event
 
 
+class _FileHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    def handleError(self, record: logging.LogRecord) -> None:
+        """A log line that cannot be written (a full disk) is dropped, not a traceback."""
+
+
 def configure(log_dir: Path) -> None:
     """Once per process: JSON lines to the log file (0600), warnings and up to stderr."""
     global _configured  # noqa: PLW0603 - logging is process-wide by nature
@@ -61,7 +66,7 @@ def configure(log_dir: Path) -> None:
 
         # Opened once, never through a link: a FileHandler would open the path again.
         stream = os.fdopen(open_append(log_dir / "berth.log"), "a", encoding="utf-8")
-        file_handler = logging.StreamHandler(stream)
+        file_handler = _FileHandler(stream)
         file_handler.setLevel(logging.DEBUG)
         handlers.append(file_handler)
     except OSError:

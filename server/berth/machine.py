@@ -104,7 +104,7 @@ def server_berths(ctx: Context, project: str | None = None) -> list[ServerBerth]
     """Every berth database on the server, from the markers, whichever machine made it."""
     from berth.pg import admin
 
-    known = {r.id for r in ctx.registry.list()}
+    known = {r.id: r.worktree for r in ctx.registry.list()}  # markers carry no paths
     with ctx.server.connect() as conn:
         markers = admin.berth_databases(conn)
     found = []
@@ -119,10 +119,10 @@ def server_berths(ctx: Context, project: str | None = None) -> list[ServerBerth]
                 project=str(marker.get("project")),
                 instance=str(marker["id"]),
                 machine=marker.get("machine"),
-                worktree=marker.get("worktree"),
+                worktree=marker.get("worktree") or known.get(str(marker["id"])),
                 created=marker.get("created"),
                 state="trashed" if name.startswith("berth_trash_") else "active",
-                mine=owned_here(ctx.settings, marker, known),
+                mine=owned_here(ctx.settings, marker, set(known)),
             )
         )
     return sorted(found, key=lambda b: (b.project, b.machine or "", b.created or 0, b.database))

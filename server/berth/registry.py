@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from berth import registryfile
 from berth.core.slots import choose_slot, ports_for
 from berth.errors import ConfigError, ConflictError
 
@@ -150,12 +151,8 @@ class Registry:
         """
         self.path = path
         self.timeout = timeout
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        new = not path.exists()
-        self.db = sqlite3.connect(path, timeout=timeout, isolation_level=None)
-        if new:
-            with contextlib.suppress(OSError):
-                path.chmod(0o600)
+        # Damaged, truncated or unwritable: a StateError naming the file (registryfile).
+        self.db: sqlite3.Connection = registryfile.connect(path, timeout)
         self.db.row_factory = sqlite3.Row
         try:
             self._set_up()
@@ -251,8 +248,15 @@ class Registry:
         record: BerthRecord,
         bases: Mapping[str, int],
         is_free: Callable[[int], bool],
+        *,
+        reserved: Iterable[int] = (),
+        prefer: int | None = None,
     ) -> BerthRecord:
-        """Insert ``record`` with the lowest slot whose ports are free (slot 0 for main)."""
+        """Insert ``record`` with the lowest slot whose ports are free (slot 0 for main).
+
+        ``reserved``: ports held outside the registry (env files of berths it lost);
+        ``prefer``: the slot the berth had, taken when still free.
+        """
         with self.transaction() as db:
             existing = self.get(record.id)
             if existing is not None:
@@ -261,9 +265,9 @@ class Registry:
                 r[0]
                 for r in db.execute("SELECT slot FROM berths WHERE project = ?", (record.project,))
             ]
-            taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")]
+            taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")] + list(reserved)
             first = 0 if record.is_main else 1
-            slot = choose_slot(bases, taken_slots, taken_ports, is_free, first=first)
+            slot = choose_slot(bases, taken_slots, taken_ports, is_free, first=first, prefer=prefer)
             if record.is_main and slot != 0:
                 wanted = ports_for(bases, 0)
                 holders = {
@@ -289,6 +293,17 @@ class Registry:
             db.execute(_INSERT_BERTH, asdict(record))
             _insert_ports(db, record.id, ports_for(bases, slot))
         return record
+
+    def insert_retired(self, record: BerthRecord) -> None:
+        """Insert a retired berth found again (slot released: a placeholder below every slot)."""
+        with self.transaction() as db:
+            if self.get(record.id) is not None:
+                return
+            low = db.execute(
+                "SELECT MIN(slot) FROM berths WHERE project = ?", (record.project,)
+            ).fetchone()[0]
+            record.slot = min(low if low is not None else 0, 0) - 1
+            db.execute(_INSERT_BERTH, asdict(record))
 
     def update(self, berth_id: str, **values: object) -> None:
         allowed = {f.name for f in fields(BerthRecord)} - {"id"}

@@ -118,3 +118,14 @@ def test_snapshot_killed_midway_is_made_again_without_force(repo: Path) -> None:
     berth(other, "up", "--baseline", "seed")
     assert _has_row(other)
     _healthy(tree)
+
+
+@pytest.mark.parametrize("point", ["up:allocated", "up:role", "up:cloned", "up:active"])
+def test_up_killed_midway_is_finished_by_the_next_up(repo: Path, point: str) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    _crash(tree, point, "up")
+    data = berth_json(tree, "up")
+    assert data["state"] == "active"
+    _write_row(tree)
+    assert _has_row(tree)
+    _healthy(tree)

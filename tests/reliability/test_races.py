@@ -82,3 +82,17 @@ def test_a_held_berth_lock_times_out_naming_its_holder(repo: Path) -> None:
     assert proc.returncode == 6
     assert f"berth {ident} is busy: pid {os.getpid()}" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_status_during_resets_reads_the_berth_after_them(repo: Path) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    resets = [_start(tree, "reset", "--yes") for _ in range(3)]
+    statuses = [_start(tree, "status", "--json") for _ in range(12)]
+    for proc in resets:
+        code, _, err = _finish(proc)
+        assert code == 0, err
+    for proc in statuses:
+        code, out, err = _finish(proc)
+        assert code == 0, err
+        assert json.loads(out)["migrations"]["state"] == "ok"

@@ -367,10 +367,13 @@ def test_provisioning_is_one_at_a_time_per_repository(
         for e in events.events
         if e["event"] in ("provisioning", "status")
     ]
+    # The second waited for the first's build of their template (a build steps out of
+    # the repository's queue: other worktrees, with ready templates, go meanwhile).
+    assert queued.waiting["message"].startswith("waiting for another berth's build")
     assert order == [
         ("provisioning", str(first.resolve())),
-        ("status", str(first.resolve())),
         ("provisioning", str(second.resolve())),
+        ("status", str(first.resolve())),
         ("status", str(second.resolve())),
     ]
 

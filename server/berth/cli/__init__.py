@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from berth import __version__
-from berth.errors import BerthError, UsageError
+from berth.errors import BerthError, UsageError, classify
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -150,6 +150,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # the last line of defence: no traceback for users
         if os.environ.get("BERTH_DEBUG"):
             raise
+        known = classify(exc)  # a full disk, a server gone mid-command: not a bug of berth's
+        if known is not None:
+            report_error(known, _wants_json(args))
+            sys.exit(known.exit_code)
         internal = BerthError(
             f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             hint="run again with BERTH_DEBUG=1 for the traceback, and please report it",

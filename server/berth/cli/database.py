@@ -120,7 +120,7 @@ def diff(against: str | None, as_json: bool) -> None:
 
 @click.group()
 def templates() -> None:
-    """List and garbage-collect migration templates."""
+    """List, garbage-collect and cancel the builds of migration templates."""
 
 
 @templates.command("ls")
@@ -167,3 +167,23 @@ def templates_gc(keep: int, as_json: bool) -> None:
     _, config = ctx.need_worktree()
     removed = gc(ctx.server, config.project, keep, templates_in_use(ctx, config.project))
     emit({"removed": removed}, as_json, "\n".join(removed) or "nothing to remove")
+
+
+@templates.command("cancel")
+@json_option
+def templates_cancel(as_json: bool) -> None:
+    """Stop this project's template builds running on this machine, and clean up.
+
+    Each build's migrate or seed command is stopped, its database and builder
+    role dropped; the `berth up` that ran it (and any waiting for it) fails
+    saying it was cancelled.
+    """
+    from berth import context
+    from berth.pg import builds
+    from berth.pg.templates import lock_key
+
+    ctx = context.load()
+    _, config = ctx.need_worktree()
+    stopped = builds.cancel(ctx.server, config.project, lock_key=lock_key)
+    human = "\n".join(f"cancelled {name}" for name in stopped) or "no template build is running"
+    emit({"cancelled": stopped}, as_json, human)

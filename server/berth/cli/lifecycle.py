@@ -55,7 +55,13 @@ def describe(data: dict[str, Any]) -> str:
         lines.append(f"  baseline  {data['baseline']}")
     if data.get("trash"):
         lines.append(f"  trash     {', '.join(data['trash'])} (berth restore NAME)")
-    if data["state"] == "provisioning":
+    if data.get("building"):
+        build = data["building"]
+        lines.append(
+            f"  building  its template {str(build['fingerprint'])[:12]} now"
+            " (berth templates cancel stops it)"
+        )
+    elif data["state"] == "provisioning":
         failed = (
             f"; the last attempt failed: {data['last_error']}" if data.get("last_error") else ""
         )

@@ -26,6 +26,11 @@ def _describe(data: dict[str, Any]) -> str:
         f"  subscribers  {data['subscribers']}",
         f"  provisioning {', '.join(data['provisioning']) or 'nothing'}",
     ]
+    lines += [
+        f"  building     template {str(b['fingerprint'])[:12]} for {b['worktree']}"
+        f" ({b['running_s']:.0f}s)"
+        for b in data.get("building", [])
+    ]
     lines += [f"  watching     {repo}" for repo in data["repositories"]]
     return "\n".join(lines)
 
@@ -89,7 +94,7 @@ def status(as_json: bool) -> None:
 @sidecar.command()
 @json_option
 def stop(as_json: bool) -> None:
-    """Stop the sidecar (after the provisioning it is doing) and wait until it is gone."""
+    """Stop the sidecar and wait until it is gone; template builds it runs are cancelled."""
     from berth.sidecar import client
 
     try:

@@ -257,12 +257,16 @@ def reader(conn: Conn, server: Server, database: str, owner: str) -> Iterator[Co
     """
     name = READER_PREFIX + secrets.token_hex(4)
     password = secrets.token_urlsafe(24)
-    conn.execute(
-        sql.SQL(
-            "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
-            " NOBYPASSRLS INHERIT CONNECTION LIMIT 1 PASSWORD {}"
-        ).format(sql.Identifier(name), sql.Literal(password))
-    )
+    from berth.pg.builds import mark_role
+
+    with conn.transaction():  # marked (whose it is), so doctor can drop it if we die
+        conn.execute(
+            sql.SQL(
+                "CREATE ROLE {} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                " NOBYPASSRLS INHERIT CONNECTION LIMIT 1 PASSWORD {}"
+            ).format(sql.Identifier(name), sql.Literal(password))
+        )
+        mark_role(conn, name, "reader")
     try:
         act_as(conn, owner)
         version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]

@@ -440,6 +440,20 @@ class Cluster:
             if self.is_running():
                 return
             self._start_locked()
+            self._close_shared_databases()
+
+    def _close_shared_databases(self) -> None:
+        """No berth's role may open ``postgres`` or ``template1`` (PUBLIC may by default).
+
+        berth owns this cluster and its admin is the superuser, which connects
+        anyway; a berth's role then reaches its own database and nothing else
+        (no objects planted where the admin connects, none for new databases).
+        Run at every start: idempotent, and clusters made before get it too.
+        """
+        import psycopg
+
+        with psycopg.connect(**self.admin_conninfo(), dbname="postgres", autocommit=True) as conn:  # type: ignore[arg-type]
+            conn.execute("REVOKE ALL ON DATABASE postgres, template1 FROM PUBLIC")
 
     def _start_locked(self) -> None:
         meta = self.meta()

@@ -13,7 +13,6 @@ import contextvars
 import hashlib
 import os
 import secrets
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
@@ -28,7 +27,7 @@ from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile
-from berth.pg import admin
+from berth.pg import admin, builds
 from berth.pg.server import Server
 
 TEMPLATE_OWNER = "berth_templates"
@@ -143,6 +142,8 @@ class Builder:
         self.files = files
         self.fingerprints = fingerprint.chain((f.relpath, f.checksum) for f in files)
         self.progress = progress or (lambda _msg: None)
+        self._deadline = time.monotonic()
+        self._building: tuple[admin.Conn, builds.Running] | None = None
 
     @property
     def needed(self) -> bool:
@@ -166,15 +167,17 @@ class Builder:
             existing = self._find(conn, target)
             if existing:
                 return existing
-            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(target),))
-            try:
-                existing = self._find(conn, target)
-                if existing:
-                    return existing
-                self._discard_builds(conn, target)
-                return self._build(conn, target, project)
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(target),))
+            aside = builds.step_aside.get()
+            with aside() if aside is not None else contextlib.nullcontext():
+                builds.take_lock(self.server, conn, lock_key(target), target, self.progress)
+                try:
+                    existing = self._find(conn, target)
+                    if existing:
+                        return existing
+                    self._discard_builds(conn, target)
+                    return self._build(conn, target, project)
+                finally:
+                    conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(target),))
 
     def _find(self, conn: admin.Conn, target: str) -> str | None:
         name = template_name(self.config.project, target)
@@ -191,6 +194,9 @@ class Builder:
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
+                role = marker.get("role")
+                if isinstance(role, str) and role.startswith(builds.BUILDER_PREFIX):
+                    builds.drop_role_everywhere(self.server, conn, role)
 
     def _prefix(self, conn: admin.Conn) -> tuple[str, int]:
         """The template covering the longest prefix of our migrations, and its length."""
@@ -216,8 +222,17 @@ class Builder:
             f"building template {target[:12]}: {len(todo)} of {len(self.files)} migrations"
             + (f" on top of {source}" if done else "")
         )
-        admin.ensure_role(conn, builder_role, password)
-        marker = admin.make_marker(project, build, kind="build", fingerprint=target)
+        marker = admin.make_marker(
+            project, build, kind="build", fingerprint=target, role=builder_role,
+            worktree=builds.worktree_tag(self.worktree), started=stamp, **builds.owner_fields(),
+        )  # fmt: skip
+        with conn.transaction():  # a builder role is never left without its marker
+            admin.ensure_role(conn, builder_role, password)
+            builds.mark_role(conn, builder_role, "builder", fingerprint=target)
+        running = builds.Running(self.server, build, target, project, str(self.worktree), stamp)
+        builds.started(running)
+        self._deadline = time.monotonic() + self.config.database.build_timeout
+        self._building = (conn, running)
         try:
             admin.create_database(
                 conn,
@@ -240,31 +255,42 @@ class Builder:
                 admin.hand_over(db, TEMPLATE_OWNER, builder_role)
                 db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(builder_role)))
             name = template_name(project, target)
-            admin.set_template(conn, build, is_template=True)
-            admin.set_marker(
-                conn,
-                build,
-                admin.make_marker(
-                    project,
-                    target[:16],
-                    kind="template",
-                    fingerprint=target,
-                    steps=len(self.files),
-                    created=stamp,
-                ),
-            )
-            admin.rename_database(conn, build, name)
+            with builds.marker_guard(conn, build):
+                builds.raise_if_cancelled(conn, running)
+                admin.set_template(conn, build, is_template=True)
+                admin.set_marker(
+                    conn,
+                    build,
+                    admin.make_marker(
+                        project,
+                        target[:16],
+                        kind="template",
+                        fingerprint=target,
+                        steps=len(self.files),
+                        created=stamp,
+                    ),
+                )
+                admin.rename_database(conn, build, name)
             logs.get("templates").info(
                 "template built", template=name, steps=len(self.files), applied=len(todo)
             )
+        except (MigrationError, psycopg.Error):
+            builds.raise_if_cancelled(conn, running)
+            raise
         finally:
+            builds.finished(running)
+            self._building = None
             admin.terminate(conn, role=builder_role)
             if admin.database_exists(conn, build):
                 conn.execute(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(build))
                 )
-            _drop_role_everywhere(self.server, conn, builder_role)
+            builds.drop_role_everywhere(self.server, conn, builder_role)
         return name
+
+    def _started(self, pgid: int | None) -> None:
+        if self._building is not None:
+            builds.record_group(*self._building, pgid)
 
     def _remember_checksums(self, url: str) -> None:
         """Record what was applied, so every copy can tell a file edited later."""
@@ -286,18 +312,40 @@ class Builder:
             return
         from berth.migrations import sql as sql_runner
 
-        with psycopg.connect(url, autocommit=True) as db:
-            sql_runner.apply(db, self.files, retry="berth up")
+        left = max(int((self._deadline - time.monotonic()) * 1000), 1)
+        with psycopg.connect(url, autocommit=True, options=f"-c statement_timeout={left}") as db:
+            try:
+                sql_runner.apply(db, self.files, retry="berth up")
+            except MigrationError as exc:
+                if time.monotonic() < self._deadline:
+                    raise
+                raise MigrationError(
+                    f"the migrations did not finish within {self.config.database.build_timeout:g}s"
+                    f" while building the template ({exc.message})",
+                    hint="fix them, or raise [database] build_timeout in berth.toml;"
+                    " then run berth up again",
+                ) from None
 
     def _run(self, what: str, command: str, url: str) -> None:
-        run_command(
-            command,
-            cwd=self.worktree,
-            env=command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"}),
-            failure=f"the {what} command failed while building the template",
-            hint="fix it, then run berth up again",
-            passwords=server_secrets(self.server),
-        )
+        limit = self.config.database.build_timeout
+        try:
+            run_command(
+                command,
+                cwd=self.worktree,
+                env=command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"}),
+                failure=f"the {what} command failed while building the template",
+                hint="fix it, then run berth up again",
+                passwords=server_secrets(self.server),
+                timeout=max(self._deadline - time.monotonic(), 0.01),
+                timeout_note=(
+                    f"it did not finish within {limit:g}s",
+                    "it was stopped; fix it, or raise [database] build_timeout in berth.toml,"
+                    " then run berth up again",
+                ),
+                on_start=self._started,
+            )
+        finally:
+            self._started(None)
 
 
 def run_command(
@@ -308,27 +356,34 @@ def run_command(
     failure: str,
     hint: str,
     passwords: Iterable[str | None] = (),
+    timeout: float | None = None,
+    timeout_note: tuple[str, str] | None = None,
+    on_start: Callable[[int], None] | None = None,
 ) -> None:
     """Run a user's migrate or seed command; a failure is a MigrationError with its last line.
+
+    The command runs in a process group of its own; past ``timeout`` seconds
+    all of it is stopped and that is a MigrationError too (``timeout_note``: its
+    message's end and hint). ``on_start`` hears the group's id.
 
     The command may print ``DATABASE_URL`` or a password: every password in
     ``env`` (URLs, ``*PASSWORD*`` variables) and each of ``passwords`` is masked in
     what berth relays of its output, and any URL's password besides.
     """
-    proc = subprocess.run(
-        ["/bin/sh", "-c", command],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        check=False,
+    code, out, err = builds.run_group(
+        ["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout, on_start=on_start
     )
-    if proc.returncode != 0:
-        hidden = redact.secrets_in(env) | {p for p in passwords if p}
-        lines = redact.mask(proc.stderr or proc.stdout, hidden).strip().splitlines()
+    hidden = redact.secrets_in(env) | {p for p in passwords if p}
+    if code is None:
+        note, hint = timeout_note or (f"it did not finish within {timeout:g}s", "it was stopped")
         raise MigrationError(
-            f"{failure} (exit {proc.returncode}): {lines[-1] if lines else 'no output'}",
+            f"{failure}: {note}",
+            hint=redact.mask(f"{hint}; the command was: {command}", hidden),
+        )
+    if code != 0:
+        lines = redact.mask(err or out, hidden).strip().splitlines()
+        raise MigrationError(
+            f"{failure} (exit {code}): {lines[-1] if lines else 'no output'}",
             hint=redact.mask(f"{hint}; the command was: {command}", hidden),
         )
 
@@ -357,22 +412,6 @@ def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:
     if bindir:
         env["PATH"] = os.pathsep.join(filter(None, [env.get("PATH"), str(bindir)]))
     return env
-
-
-def _drop_role_everywhere(server: Server, conn: admin.Conn, role: str) -> None:
-    if not admin.role_exists(conn, role):
-        return
-    try:
-        admin.drop_role(conn, role)
-    except psycopg.errors.DependentObjectsStillExist:
-        # Grants left in other databases (privileges on the build db went with it).
-        for (dbname,) in conn.execute(
-            "SELECT datname FROM pg_database WHERE datallowconn AND datname <> 'template0'"
-            " AND has_database_privilege(oid, 'CONNECT')"  # all a non-superuser can reach
-        ).fetchall():
-            with server.connect(dbname) as db:
-                db.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-        admin.drop_role(conn, role)
 
 
 def templates_in_use(ctx: Any, project: str) -> set[str]:

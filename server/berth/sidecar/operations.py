@@ -85,6 +85,7 @@ class Operations:
             "provisioning": sorted(
                 repo for repo, lock in sidecar.repo_locks.items() if lock.locked()
             ),
+            "building": work.builds_running(),
             "making_spares": sorted(self.replenishing),
             "repositories": sorted(sidecar.sweeper.repos),
             "watching": list(sidecar.sweeper.watcher.paths),
@@ -245,6 +246,7 @@ class Operations:
                     progress,
                     sidecar.settings.sidecar_spares,
                     notify=notify,
+                    step_aside=functools.partial(work.released, lock, sidecar.loop),
                 )
             except BerthError as exc:
                 emit("failed", error=exc.to_json())

@@ -41,6 +41,7 @@ __all__ = [
 
 log = logs.get("sidecar")
 STOP_GRACE = 120.0  # how long a stop waits for provisioning in flight
+REPLY_GRACE = 5.0  # how long it then waits for the answers to reach their clients
 
 
 class Sidecar:
@@ -106,6 +107,18 @@ class Sidecar:
     async def _wait_for_jobs(self) -> None:
         deadline = time.monotonic() + STOP_GRACE
         while self.jobs and time.monotonic() < deadline:
+            if work.builds_busy():  # a build may take minutes, or hang: stop it (and waits)
+                try:
+                    await asyncio.to_thread(
+                        work.cancel_builds, f"the sidecar was stopped: {self.stop_reason}"
+                    )
+                except Exception as exc:
+                    log.warning("cannot cancel the template builds", error=str(exc))
+            await asyncio.sleep(0.05)
+        # Their answers (a cancelled build's error) are still being written: a
+        # client that lost its connection instead would start us again and retry.
+        deadline = time.monotonic() + REPLY_GRACE
+        while self.connections and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:

@@ -7,8 +7,11 @@ that needs it, which keeps an idle sidecar small.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -80,18 +83,21 @@ def provision(
     use_spares: bool,
     *,
     notify: Callable[[str], None] | None = None,
+    step_aside: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
 ) -> dict[str, Any]:
     """``berth up`` in ``cwd``, as the client would run it (its environment, our spares).
 
-    ``notify`` hears the notes berth prints once (the server runs as another user).
+    ``notify`` hears the notes berth prints once (the server runs as another user);
+    ``step_aside`` is entered while a template build is waited for or runs.
     """
     from berth import context, lifecycle
-    from berth.pg import cluster, templates
+    from berth.pg import builds, cluster, templates
     from berth.sidecar import spares
 
     if env is not None:
         # to_thread runs us in a copy of the context: this sets it for this request only.
         templates.caller_env.set(env)
+    builds.step_aside.set(step_aside)
     if notify is not None:
         cluster.NOTICES.set(notify)
     ctx = context.load(Path(cwd))
@@ -103,6 +109,51 @@ def provision(
     finally:
         if "registry" in vars(ctx):
             ctx.registry.close()
+
+
+@contextlib.contextmanager
+def released(lock: asyncio.Lock, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """From a worker thread: give up the repository's turn for a while, then queue again.
+
+    A template build may take minutes (or hang until its timeout): the
+    repository's other worktrees, whose templates are ready, go meanwhile.
+    """
+    asyncio.run_coroutine_threadsafe(_release(lock), loop).result()
+    try:
+        yield
+    finally:
+        asyncio.run_coroutine_threadsafe(lock.acquire(), loop).result()
+
+
+async def _release(lock: asyncio.Lock) -> None:
+    lock.release()
+
+
+def builds_running() -> list[dict[str, Any]]:
+    """The template builds this sidecar runs (none before psycopg was ever needed)."""
+    if "berth.pg.builds" not in sys.modules:
+        return []
+    from berth.pg import builds
+
+    return builds.running_here()
+
+
+def builds_busy() -> bool:
+    """Whether this sidecar runs a template build or waits for one."""
+    if "berth.pg.builds" not in sys.modules:
+        return False
+    from berth.pg import builds
+
+    return builds.busy_here()
+
+
+def cancel_builds(reason: str) -> int:
+    """Stop the template builds this sidecar runs, and its waits for one."""
+    if "berth.pg.builds" not in sys.modules:
+        return 0
+    from berth.pg import builds
+
+    return builds.cancel_here(reason)
 
 
 def retire(ident: str) -> dict[str, Any] | None:

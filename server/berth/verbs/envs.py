@@ -11,7 +11,7 @@ from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, render_env
-from berth.errors import ConflictError
+from berth.errors import ConfigError, ConflictError
 from berth.registry import BerthRecord
 
 
@@ -76,7 +76,33 @@ def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[
     if record.baseline:
         defaults["BERTH_BASELINE"] = "{baseline}"
     values = env_values(ctx, record, config, ports=ports)
-    return render_env({**defaults, **config.env}, values, config.source)
+    return _within_limits(render_env({**defaults, **config.env}, values, config.source), config)
+
+
+# What exec can pass on (Linux: 128 KiB a variable, about 2 MiB in all, with the
+# user's own environment): a rendered value or env file beyond these is a mistake.
+MAX_VALUE_BYTES = 64 * 1024
+MAX_ENV_BYTES = 256 * 1024
+
+
+def _within_limits(env: dict[str, str], config: ProjectConfig) -> dict[str, str]:
+    total = 0
+    for key, value in env.items():
+        size = len(key) + len(value.encode("utf-8", "surrogateescape")) + 2
+        total += size
+        if size > MAX_VALUE_BYTES:
+            raise ConfigError(
+                f"{config.source}: env.{key} renders to {size} bytes,"
+                f" over berth's limit of {MAX_VALUE_BYTES // 1024} KiB a variable",
+                hint=f"shorten env.{key}: put large content in a file and name its path",
+            )
+        if total > MAX_ENV_BYTES:
+            raise ConfigError(
+                f"{config.source}: [env] renders to more than {MAX_ENV_BYTES // 1024} KiB"
+                f" (by env.{key})",
+                hint="drop or shorten [env] entries: large content belongs in files",
+            )
+    return env
 
 
 def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:

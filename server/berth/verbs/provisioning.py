@@ -10,19 +10,20 @@ import time
 from pathlib import Path
 from typing import Any
 
-from berth import instance, logs
+from berth import faults, instance, logs
 from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
 from berth.errors import ConflictError
+from berth.fsutil import private_dirs
 from berth.git import Worktree
 from berth.machine import machine_id
 from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
-from berth.verbs import envs, lookup, report, retirement
+from berth.verbs import adoption, envs, lookup, report, retirement
 
 log = logs.get("lifecycle")
 
@@ -61,9 +62,8 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
             if baseline:  # a name that is not there fails before anything is recorded
                 with ctx.server.connect() as conn:
                     baselines.find(conn, config.project, baseline)
-            fresh = _new_record(ctx, worktree, config, ident)
-            fresh.baseline = baseline
-            record = ctx.registry.allocate(fresh, config.ports, port_is_free)
+            record = _allocate(ctx, worktree, config, ident, baseline)
+            faults.point("up:allocated")
         elif baseline and baseline != record.baseline:
             raise ConflictError(
                 f"this worktree has berth {record.id} already"
@@ -95,20 +95,68 @@ def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
             provision(ctx, record)
             record = ctx.registry.get(record.id) or record
         envs.write_env(ctx, record, config)
+        adoption.remember(ctx, record, envs.berth_ports(ctx, record), config.env_file)
         log.info("up", instance=record.id, database=record.database, slot=record.slot)
-        return report.status(ctx, record)
+        return report.status(ctx, record)  # logs in as the role: a changed password is set back
+
+
+def _allocate(
+    ctx: Context, worktree: Worktree, config: ProjectConfig, ident: str, baseline: str | None
+) -> BerthRecord:
+    """A registry row for a berth the registry does not know: new, or one it lost.
+
+    A lost one (the server holds databases marked with its id) gets its database
+    back, and its trash; one whose only databases are in the trash stays retired
+    (``up`` then restores it, as for any retired berth). Ports that other
+    worktrees' env files name are not handed out again.
+    """
+    fresh = _new_record(ctx, worktree, config, ident)
+    fresh.baseline = baseline
+    with ctx.server.connect() as conn:
+        found = adoption.on_server(ctx, conn, ident)
+    reserved, prefer = adoption.port_hints(ctx, worktree, config, ident)
+    if found.database is None and found.trash:
+        previous = found.marker.get("database")
+        if isinstance(previous, str):
+            fresh.database = previous
+        record = ctx.registry.allocate(
+            fresh, config.ports, port_is_free, reserved=reserved, prefer=prefer
+        )
+        adoption.adopt_trash(ctx, record, found.trash)
+        ctx.registry.update(record.id, state="trashed", trash_name=found.trash[-1])
+    else:
+        if found.database is not None:
+            log.warning("adopting a database the registry lost", database=found.database)
+            fresh.database = found.database
+            template = found.marker.get("template")
+            fresh.template = template if isinstance(template, str) else None
+        record = ctx.registry.allocate(
+            fresh, config.ports, port_is_free, reserved=reserved, prefer=prefer
+        )
+        adoption.adopt_trash(ctx, record, found.trash)
+    return ctx.registry.get(record.id) or record
 
 
 def _server_side_ok(ctx: Context, record: BerthRecord) -> bool:
+    """Database and role there; a marker that still names the worktree's path is rewritten."""
     with ctx.server.connect() as conn:
-        return admin.database_exists(conn, record.database) and admin.role_exists(conn, record.role)
+        if not (
+            admin.database_exists(conn, record.database) and admin.role_exists(conn, record.role)
+        ):
+            return False
+        marker = admin.marker_of(conn, record.database)
+        if marker is not None and marker.get("id") == record.id and "worktree" in marker:
+            # Every role on the server can read markers: berth no longer puts paths in them.
+            admin.set_marker(conn, record.database, berth_marker(ctx, record, record.template))
+        return True
 
 
 def provision(ctx: Context, record: BerthRecord) -> None:
     """Role, database and state dir for ``record``; each step skipped when already done."""
-    marker = berth_marker(ctx, record)
+    marker = berth_marker(ctx, record, record.template)
     with ctx.server.connect() as conn:
         admin.ensure_role(conn, record.role, record.password)
+        faults.point("up:role")
         if admin.database_exists(conn, record.database):
             # Ours from an interrupted run (the name carries our random id): adopt it.
             existing = admin.marker_of(conn, record.database)
@@ -119,9 +167,10 @@ def provision(ctx: Context, record: BerthRecord) -> None:
                 admin.hand_over(db, record.role, templates.TEMPLATE_OWNER)
         else:
             clone_database(ctx, conn, record, marker)
-    state_dir = ctx.state_dir(record.project, record.id)
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            faults.point("up:cloned")
+    private_dirs(ctx.state_dir(record.project, record.id))
     ctx.registry.update(record.id, state="active")
+    faults.point("up:active")
 
 
 def builder(
@@ -173,7 +222,7 @@ def berth_marker(ctx: Context, record: BerthRecord, template: str | None = None)
         record.project,
         record.id,
         machine=machine_id(ctx.settings),
-        worktree=record.worktree,
+        database=record.database,  # its own name, kept when it goes to the trash
         created=int(record.created_at),
         registry=ctx.settings.registry_key,
         **extra,

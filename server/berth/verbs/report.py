@@ -12,11 +12,12 @@ from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
+from berth.errors import classify
 from berth.git import Worktree
 from berth.migrations.files import discover
 from berth.pg import admin
 from berth.registry import BerthRecord
-from berth.verbs import envs, lookup
+from berth.verbs import envs, lookup, serial
 
 log = logs.get("lifecycle")
 
@@ -53,13 +54,37 @@ def as_berth(ctx: Context, record: BerthRecord) -> Iterator[admin.Conn]:
     try:
         conn = ctx.server.connect_as(record.role, record.password, record.database)
     except LoginError:
-        log.warning("restoring a changed password", instance=record.id, role=record.role)
-        with ctx.server.connect() as admin_conn:
-            if record.state == "active":
-                admin.ensure_role(admin_conn, record.role, record.password)
+        restore_password(ctx, record)
         conn = ctx.server.connect_as(record.role, record.password, record.database)
     with conn:
         yield conn
+
+
+def logs_in(ctx: Context, record: BerthRecord) -> bool:
+    """Whether the recorded password logs the berth's role in to its database (one login)."""
+    from berth.pg.server import LoginError
+
+    try:
+        ctx.server.connect_as(record.role, record.password, record.database).close()
+    except LoginError:
+        return False
+    return True
+
+
+def restore_password(ctx: Context, record: BerthRecord) -> None:
+    """Set the recorded password again (admin DDL on the role: nothing it owns is read)."""
+    log.warning("restoring a changed password", instance=record.id, role=record.role)
+    with ctx.server.connect() as admin_conn:
+        if record.state == "active":
+            admin.ensure_role(admin_conn, record.role, record.password)
+
+
+def repair_login(ctx: Context, record: BerthRecord) -> bool:
+    """Make the env file's URL log in again; True when it had to."""
+    if logs_in(ctx, record):
+        return False
+    restore_password(ctx, record)
+    return True
 
 
 def _live_branch(ctx: Context, record: BerthRecord) -> str | None:
@@ -70,8 +95,23 @@ def _live_branch(ctx: Context, record: BerthRecord) -> str | None:
     return record.branch
 
 
+def _log_in(ctx: Context, record: BerthRecord, data: dict[str, Any]) -> None:
+    # One login as the berth's role, which sets a changed password back (reading the
+    # migration state logs in as it): up, reset, restore end with a URL that logs in.
+    config = ctx.config
+    if ctx.worktree is None or config is None or not config.database.migrations:
+        repair_login(ctx, record)
+    if ctx.worktree is not None:
+        data["migrations"] = migration_summary(ctx, record)
+
+
 def status(
-    ctx: Context, record: BerthRecord, *, show_secrets: bool = False, migrations: bool = True
+    ctx: Context,
+    record: BerthRecord,
+    *,
+    show_secrets: bool = False,
+    migrations: bool = True,
+    settle: bool = True,
 ) -> dict[str, Any]:
     server = ctx.server
     config = ctx.config
@@ -102,10 +142,21 @@ def status(
         "trash": [entry["name"] for entry in ctx.registry.trash(record.id)],
         "redis": berth_redis.status(ctx, record, show_secrets=show_secrets),
     }
-    if migrations and record.state == "active" and ctx.worktree is not None:
-        data["migrations"] = migration_summary(ctx, record)
+    if migrations and record.state == "active":
+        try:
+            _log_in(ctx, record, data)
+        except Exception as exc:
+            if classify(exc) is None or not settle:
+                raise
+            # A reset, restore or fork in another process swaps the database under a
+            # reader: read the berth again between two changes, holding its lock.
+            with serial.one(ctx, record) as now:
+                return status(ctx, now, show_secrets=show_secrets, settle=False)
     if record.state == "provisioning":
-        data["last_error"] = lookup.last_failure(record)
+        from berth.pg.builds import building_for
+
+        data["building"] = building_for(ctx.server, record.worktree)  # a berth up runs now
+        data["last_error"] = None if data["building"] else lookup.last_failure(record)
     return data
 
 

@@ -1,0 +1,277 @@
+"""A template build that hangs: it times out, can be cancelled, and blocks nobody else."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from berthtest import BERTH, add_worktree, berth, git, migration
+
+DEADLINE = 60.0
+
+
+def hanging_repo(repo: Path, *, timeout: float | None = None) -> tuple[str, str]:
+    """A project whose migrate command hangs; ``(project, a token in the command)``."""
+    project = f"hang{secrets.token_hex(3)}"
+    token = f"berth-hang-{secrets.token_hex(4)}"
+    limit = f"build_timeout = {timeout:g}\n" if timeout is not None else ""
+    (repo / "berth.toml").write_text(
+        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
+        f'migrate = "sleep 300; echo {token}"\n{limit}'
+    )
+    migration(repo, "0001_t.sql", "CREATE TABLE t (id int);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "hanging migrations")
+    return project, token
+
+
+def wait_for(
+    what: str,
+    check: Callable[[], Any],
+    deadline: float = DEADLINE,
+    proc: subprocess.Popen[str] | None = None,
+) -> Any:
+    """Poll ``check`` until it is truthy (the event happened); fail after ``deadline``,
+    or as soon as ``proc`` (what should make it happen) exits."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        value = check()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"berth exited {proc.returncode}: {proc.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def builds_of(server: Any, project: str) -> list[tuple[str, dict[str, Any]]]:
+    from berth.pg import admin
+
+    with server.connect() as conn:
+        return [
+            (name, marker)
+            for name, marker in admin.berth_databases(conn)
+            if marker.get("kind") == "build" and marker.get("project") == project
+        ]
+
+
+def builder_roles(server: Any, fingerprints: set[str]) -> list[str]:
+    from berth.pg import builds
+
+    with server.connect() as conn:
+        return [
+            role
+            for role, marker in builds.marked_roles(conn)
+            if marker.get("fingerprint") in fingerprints
+        ]
+
+
+def alive_with(token: str) -> list[int]:
+    """Pids of processes whose command line holds ``token`` (the hanging command)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if token.encode() in (entry / "cmdline").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture
+def spawned() -> Iterator[list[subprocess.Popen[str]]]:
+    """Background ``berth`` processes (each its own group), killed if a test leaves them."""
+    procs: list[subprocess.Popen[str]] = []
+    yield procs
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def start(procs: list[subprocess.Popen[str]], cwd: Path, *args: str, **env: str) -> Any:
+    proc = subprocess.Popen(
+        [*BERTH, *args],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    procs.append(proc)
+    return proc
+
+
+def finish(proc: subprocess.Popen[str], within: float = DEADLINE) -> tuple[int, str, str]:
+    try:
+        out, err = proc.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise AssertionError(f"berth did not finish within {within:g}s") from None
+    return proc.returncode, out, err
+
+
+def test_a_hanging_migrate_command_times_out_and_leaves_nothing_behind(
+    repo: Path, server: Any, spawned: list[subprocess.Popen[str]]
+) -> None:
+    project, token = hanging_repo(repo, timeout=2)
+    tree = add_worktree(repo, "a")
+    began = time.monotonic()
+    code, _out, err = finish(start(spawned, tree, "up"), within=45)
+    assert code == 9, err  # a MigrationError
+    assert time.monotonic() - began < 40
+    lines = err.strip().splitlines()
+    assert lines[-2].startswith("berth: error:") and "did not finish within 2s" in lines[-2]
+    assert lines[-1].startswith("hint:") and "build_timeout" in lines[-1]
+    assert "Traceback" not in err
+    assert builds_of(server, project) == []
+    assert alive_with(token) == []  # the whole process group was stopped
+    with server.connect() as conn:
+        from berth.pg import builds
+
+        mine = [r for r, m in builds.marked_roles(conn) if m.get("kind") == "builder"]
+        leftover = [r for r in mine if r in {m.get("role") for _, m in builds_of(server, project)}]
+    assert leftover == []
+
+
+def test_templates_cancel_stops_a_running_build_and_the_up_says_so(
+    repo: Path, server: Any, spawned: list[subprocess.Popen[str]]
+) -> None:
+    project, token = hanging_repo(repo)  # the default timeout: minutes
+    tree = add_worktree(repo, "a")
+    up = start(spawned, tree, "up")
+    name, marker = wait_for(
+        "the build's command to start",
+        lambda: next((b for b in builds_of(server, project) if b[1].get("pgid")), None),
+        proc=up,
+    )
+    assert marker["pid"] == up.pid and marker["registry"]
+    role = str(marker["role"])
+    assert alive_with(token)
+    status = json.loads(berth(tree, "status", "--json").stdout)
+    assert status["state"] == "provisioning"
+    assert status["building"]["fingerprint"] == marker["fingerprint"]
+    assert "building  its template" in berth(tree, "status").stdout
+    cancelled = json.loads(berth(tree, "templates", "cancel", "--json").stdout)
+    assert cancelled == {"cancelled": [name]}
+    code, _out, err = finish(up, within=30)
+    assert code == 9, err
+    assert "was cancelled" in err and "Traceback" not in err
+    assert builds_of(server, project) == []
+    assert builder_roles(server, {str(marker["fingerprint"])}) == []
+    with server.connect() as conn:
+        from berth.pg import admin
+
+        assert not admin.role_exists(conn, role)
+    assert alive_with(token) == []
+    # Nothing left to cancel; a later up builds again (and is cancelled again here).
+    assert json.loads(berth(tree, "templates", "cancel", "--json").stdout) == {"cancelled": []}
+
+
+@pytest.fixture
+def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The sidecar on for this test's berth commands; stopped (or killed) after it."""
+    from berth.sidecar import client, protocol
+
+    monkeypatch.setenv("BERTH_SIDECAR", "auto")
+    where = protocol.paths()
+    yield where
+    try:
+        client.stop(where, timeout=60)
+    except client.Unavailable:
+        if client.lock_held(where.lock_file):
+            os.kill(int(where.pid_file.read_text().split()[0]), signal.SIGKILL)
+
+
+def two_speed_repo(repo: Path) -> tuple[str, str]:
+    """Builds are quick, except on a branch that holds a file named ``hang``."""
+    project = f"speed{secrets.token_hex(3)}"
+    token = f"berth-hang-{secrets.token_hex(4)}"
+    (repo / "berth.toml").write_text(
+        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
+        f'migrate = "if [ -e hang ]; then sleep 300; echo {token}; fi"\n'
+    )
+    migration(repo, "0001_t.sql", "CREATE TABLE t (id int);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "migrations")
+    return project, token
+
+
+def hanging_branch(repo: Path) -> Path:
+    slow = add_worktree(repo, "slow")
+    migration(slow, "0002_u.sql", "CREATE TABLE u (id int);\n")
+    (slow / "hang").write_text("")
+    git(slow, "add", ".")
+    git(slow, "commit", "-q", "-m", "a migration whose build hangs")
+    return slow
+
+
+def test_a_ready_template_never_queues_behind_another_build(
+    repo: Path, server: Any, sidecar: Any, spawned: list[subprocess.Popen[str]]
+) -> None:
+    project, token = two_speed_repo(repo)
+    berth(add_worktree(repo, "ready"), "up")  # the template of main's migrations: built
+    slow = hanging_branch(repo)
+    slow_up = start(spawned, slow, "up")
+    wait_for("the slow build to start", lambda: builds_of(server, project), proc=slow_up)
+    fast = add_worktree(repo, "fast")
+    began = time.monotonic()
+    code, out, err = finish(start(spawned, fast, "up", "--json"), within=30)
+    assert code == 0, err
+    assert json.loads(out)["state"] == "active"
+    assert time.monotonic() - began < 20
+    status = json.loads(berth(fast, "sidecar", "status", "--json").stdout)
+    assert [b["worktree"] for b in status["building"]] == [str(slow)]
+    assert slow_up.poll() is None  # still building meanwhile
+    berth(slow, "templates", "cancel")
+    code, _out, err = finish(slow_up, within=30)
+    assert code == 9 and "was cancelled" in err, err
+    assert alive_with(token) == []
+
+
+def test_sidecar_stop_stops_a_hanging_build_and_the_daemon(
+    repo: Path, server: Any, sidecar: Any, spawned: list[subprocess.Popen[str]]
+) -> None:
+    from berth.sidecar import client
+
+    project, token = two_speed_repo(repo)
+    slow = hanging_branch(repo)
+    slow_up = start(spawned, slow, "up")
+    wait_for("the slow build to start", lambda: builds_of(server, project), proc=slow_up)
+    began = time.monotonic()
+    stopped = subprocess.run(
+        [*BERTH, "sidecar", "stop", "--json"],
+        cwd=slow,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert stopped.returncode == 0, stopped.stderr
+    assert json.loads(stopped.stdout)["stopped"] is True
+    assert time.monotonic() - began < 20
+    assert not client.lock_held(sidecar.lock_file)  # the daemon is gone
+    assert not sidecar.socket.exists() and not sidecar.pid_file.exists()
+    code, _out, err = finish(slow_up, within=30)
+    assert code == 9, err
+    assert "was cancelled (the sidecar was stopped" in err
+    assert builds_of(server, project) == []
+    assert alive_with(token) == []
+    # The next call starts a sidecar at once: no wait for one on its way out.
+    ready = add_worktree(repo, "ready")
+    began = time.monotonic()
+    berth(ready, "up")
+    assert time.monotonic() - began < 15
