@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean editors vscode-unit screenshots redis-server
+.PHONY: demo test soak lint typecheck unit bench clean editors vscode-unit screenshots redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ unit: $(STAMP) editors redis-server
 	$(BIN)/pytest -n auto -q
 
 test: lint typecheck vscode-unit unit
+
+# The reliability suite's races run ten times over (a few minutes more).
+soak: $(STAMP) redis-server
+	BERTH_TEST_SOAK=10 $(BIN)/pytest -n auto -q tests/reliability
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

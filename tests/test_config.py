@@ -173,3 +173,15 @@ def test_settings_numbers_from_the_config_file(
     settings = load_settings()
     assert settings.sidecar_idle == 0
     assert settings.trash_ttl_days == 1.5
+
+
+def test_settings_are_read_once_until_the_file_or_a_variable_changes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = load_settings()
+    assert load_settings() is first  # one reading per process
+    first.config_file.parent.mkdir(parents=True, exist_ok=True)
+    first.config_file.write_text("trash_ttl_days = 3\n")
+    assert load_settings().trash_ttl_days == 3.0
+    monkeypatch.setenv("BERTH_TRASH_TTL_DAYS", "5")
+    assert load_settings().trash_ttl_days == 5.0

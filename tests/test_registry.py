@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from berth import registry as registry_module
+from berth import registry_schema
 from berth.errors import ConfigError, ConflictError
 from berth.registry import BerthRecord, Registry
 
@@ -261,8 +261,8 @@ def test_processes_are_added_refreshed_and_removed(reg: Registry) -> None:
 
 def test_a_new_registry_is_stamped_with_the_current_version(path: Path) -> None:
     with Registry(path) as reg:
-        assert reg.version() == registry_module.VERSION
-    assert _user_version(path) == registry_module.VERSION == len(registry_module.MIGRATIONS)
+        assert reg.version() == registry_schema.VERSION
+    assert _user_version(path) == registry_schema.VERSION == len(registry_schema.MIGRATIONS)
     assert path.stat().st_mode & 0o777 == 0o600
 
 
@@ -310,13 +310,13 @@ def test_an_unversioned_registry_gets_the_tables_it_lacks(path: Path) -> None:
 
 
 def test_each_migration_ends_by_stamping_its_own_version() -> None:
-    for number, statements in enumerate(registry_module.MIGRATIONS, 1):
+    for number, statements in enumerate(registry_schema.MIGRATIONS, 1):
         assert statements[-1] == f"PRAGMA user_version = {number}"
 
 
 def test_a_registry_of_a_newer_berth_is_refused_clearly(path: Path) -> None:
     Registry(path).close()
-    newer = registry_module.VERSION + 1
+    newer = registry_schema.VERSION + 1
     with sqlite3.connect(path) as db:
         db.execute(f"PRAGMA user_version = {newer}")
     with pytest.raises(ConfigError, match=f"schema version {newer}: a newer berth") as caught:
@@ -337,15 +337,15 @@ def test_migrations_apply_in_order_in_one_transaction(
         "ALTER TABLE berths ADD COLUMN x",
         "PRAGMA user_version = 2",
     )
-    broken = (*registry_module.MIGRATIONS, (*v2[:2], "THIS IS NOT SQL", v2[2]))
-    monkeypatch.setattr(registry_module, "MIGRATIONS", broken)
-    monkeypatch.setattr(registry_module, "VERSION", 2)
+    broken = (*registry_schema.MIGRATIONS, (*v2[:2], "THIS IS NOT SQL", v2[2]))
+    monkeypatch.setattr(registry_schema, "MIGRATIONS", broken)
+    monkeypatch.setattr(registry_schema, "VERSION", 2)
     with pytest.raises(sqlite3.OperationalError):
         Registry(path)
     assert _user_version(path) == 1
     assert "notes" not in {name for _, name, _ in _schema(path)}  # rolled back as one
 
-    monkeypatch.setattr(registry_module, "MIGRATIONS", (*registry_module.MIGRATIONS[:1], v2))
+    monkeypatch.setattr(registry_schema, "MIGRATIONS", (*registry_schema.MIGRATIONS[:1], v2))
     with Registry(path) as reg:
         assert reg.version() == 2
         assert reg.get("llll0001") is not None
@@ -360,4 +360,4 @@ def test_many_opening_a_new_registry_at_once_all_get_it(path: Path) -> None:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         versions = list(pool.map(open_one, range(16)))
-    assert versions == [registry_module.VERSION] * 16
+    assert versions == [registry_schema.VERSION] * 16

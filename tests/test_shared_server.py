@@ -21,7 +21,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from berth import machine
+from berth import machineid
 from berth.errors import OwnershipError
 from berth.pg import admin
 from berth.pg.templates import TEMPLATE_OWNER
@@ -208,7 +208,7 @@ def test_an_external_server_derives_and_keeps_a_machine_id(
     one = a_machine(tmp_path, origin, team, "unused")
     del one.env["BERTH_MACHINE_ID"]
     data = one.json("up")
-    derived = machine.derive()
+    derived = machineid.derive()
     assert data["database"]["user"] == f"berth_{derived}_{data['instance']}"
     saved = (Path(one.env["BERTH_HOME"]) / "config.toml").read_text()
     assert f'machine_id = "{derived}"' in saved
@@ -303,8 +303,8 @@ def test_a_second_admin_without_the_template_owner_is_told_which_grant(
 
 
 def test_derive_is_stable_and_short() -> None:
-    first = machine.derive("abc", "host1")
-    assert first == machine.derive("abc", "host1")
-    assert first != machine.derive("abc", "host2")  # cloned VMs share /etc/machine-id
-    assert machine.MACHINE_ID.match(first)
+    first = machineid.derive("abc", "host1")
+    assert first == machineid.derive("abc", "host1")
+    assert first != machineid.derive("abc", "host2")  # cloned VMs share /etc/machine-id
+    assert machineid.MACHINE_ID.match(first)
     assert len(first) == 6

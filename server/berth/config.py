@@ -14,17 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from berth.errors import ConfigError
+from berth.migrations import TOOLS as MIGRATION_TOOLS
 
-MIGRATION_TOOLS = (
-    "sql",
-    "goose",
-    "golang-migrate",
-    "dbmate",
-    "alembic",
-    "django",
-    "flyway",
-    "rails",
-)
 ON_CHECKOUT = ("status", "migrate", "reset")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

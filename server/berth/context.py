@@ -58,16 +58,20 @@ class Context:
         return self.settings.berths_dir / project_slug(project) / instance
 
 
-def load(cwd: Path | None = None, *, need_repo: bool = True) -> Context:
+def load(
+    cwd: Path | None = None, *, need_repo: bool = True, worktree: Worktree | None = None
+) -> Context:
+    """The context of the worktree at ``cwd`` (or of ``worktree``, found already)."""
     from berth import logs
 
     settings = load_settings()
     logs.configure(settings.log_dir)
-    try:
-        worktree = find_worktree(cwd)
-    except Exception:
-        if need_repo:
-            raise
-        return Context(settings, None, None)
+    if worktree is None:
+        try:
+            worktree = find_worktree(cwd)
+        except Exception:
+            if need_repo:
+                raise
+            return Context(settings, None, None)
     config = load_project(worktree.root, default_project(worktree))
     return Context(settings, worktree, config)

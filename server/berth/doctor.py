@@ -136,10 +136,10 @@ def pid_alive(pid: int) -> bool:
 def _busy(record: BerthRecord) -> bool:
     """A ``berth up`` (or hook worker) holds this worktree's lock right now."""
     from berth import instance
-    from berth.sidecar.client import lock_held
+    from berth.locks import is_held
 
     lock = Path(record.git_dir) / instance.LOCK_FILE
-    return lock.exists() and lock_held(lock)
+    return lock.exists() and is_held(lock)
 
 
 def up_in(worktree: str) -> dict[str, Any]:
@@ -195,7 +195,7 @@ def changed_passwords(ctx: Context, conn: admin.Conn, records: list[BerthRecord]
 
 
 def marked_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
-    from berth.machine import machine_id
+    from berth.machineid import machine_id
 
     by_id = {r.id: r for r in ctx.registry.list()}
     trash = {str(e["name"]) for e in ctx.registry.trash()}
@@ -325,16 +325,16 @@ def leftover_build(
 
 
 def _build_running(conn: admin.Conn, marker: dict[str, Any]) -> bool:
+    from berth.pg.admin import lock_key
     from berth.pg.builds import lock_held
-    from berth.pg.templates import lock_key
 
     return lock_held(conn, lock_key(str(marker.get("fingerprint"))))
 
 
 def drop_build(ctx: Context, name: str, marker: dict[str, Any]) -> None:
     """Drop the build and its builder role; never wait for a build that started meanwhile."""
+    from berth.pg.admin import lock_key
     from berth.pg.builds import drop_leftover
-    from berth.pg.templates import lock_key
 
     if not drop_leftover(ctx.server, name, marker, lock_key(str(marker.get("fingerprint")))):
         raise ConflictError(
@@ -349,7 +349,7 @@ def leftover_roles(ctx: Context, conn: admin.Conn) -> list[Finding]:
     Only this home's and this machine's, by the role's marker: a role of a
     build still running in another home or process is never touched.
     """
-    from berth.machine import machine_id
+    from berth.machineid import machine_id
 
     found = []
     for role, marker in _marked_roles(conn):

@@ -6,24 +6,13 @@ nothing stays open in long-running processes, and the hook path stays light.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from berth.errors import GitError
-
-# Variables git sets for hooks; inherited, they would point every git call at
-# the repository that ran the hook instead of the one asked about.
-_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
-
-
-def clean_env() -> dict[str, str]:
-    env = dict(os.environ)
-    for name in _GIT_ENV:
-        env.pop(name, None)
-    return env
+from berth.gitenv import clean_env
 
 
 def run_git(args: list[str], cwd: Path) -> str:
@@ -105,8 +94,24 @@ def find_worktree(start: Path | None = None) -> Worktree:
         root=root.resolve(),
         git_dir=git_dir.resolve(),
         common_dir=common.resolve(),
-        branch=current_branch(root),
+        branch=_branch_in(git_dir) or current_branch(root),
     )
+
+
+def _branch_in(git_dir: Path) -> str | None:
+    """The branch HEAD names, read from the file (no git process); None: ask git.
+
+    A detached HEAD answers None here and from git alike; a reftable repository
+    keeps a placeholder in the file, so git is asked.
+    """
+    try:
+        head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    name = head.removeprefix("ref: refs/heads/")
+    if name in (head, ".invalid") or not name:
+        return None
+    return name
 
 
 def current_branch(root: Path) -> str | None:

@@ -9,6 +9,7 @@ instead of holding git up, and ``berth wait`` blocks until it is done.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -21,7 +22,8 @@ from typing import Any
 from berth import fsutil, hooks, hookstate, instance, redact
 from berth.context import Context
 from berth.errors import BerthError, GitError
-from berth.git import Worktree, clean_env
+from berth.git import Worktree
+from berth.gitenv import clean_env
 
 _ZERO = re.compile(r"^0+$")
 _RETRY = {
@@ -179,31 +181,52 @@ def spawn_detached(
 
 def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> int | None:
     """Provision through the warm sidecar (started if need be); None means: do it here."""
-    from berth.sidecar import client
+    from berth import bringup
 
-    if not client.enabled():
-        return None
-
-    def notices(event: dict[str, Any]) -> None:
-        if event.get("event") == "notice" and event.get("message"):
-            say(f"berth: {event['message']}")
+    def notice(message: str) -> None:
+        say(f"berth: {message}")
 
     try:
-        data = client.try_up(worktree.root, timeout=timeout, on_event=notices)
-    except client.TimedOut:
+        data = bringup.through_sidecar(worktree, say=notice, events=("notice",), timeout=timeout)
+    except bringup.StillWorking:
         say("berth: still provisioning in the sidecar; berth wait blocks until it is ready")
         return 0
-    except client.Unavailable:
-        return None
-    except client.RemoteError as exc:
+    except BerthError as exc:
         say(
             f"berth: could not provision this worktree's berth: {exc.message}; retry with: berth up"
         )
         return exc.exit_code if strict else 0
+    if data is None:
+        return None
     line = summary("provision", data)
     if line:
         say(line)
     return 0
+
+
+WORKER = [sys.executable, "-m", "berth", "hooks", "work"]
+
+
+def worktree_to(worktree: Worktree) -> str:
+    return json.dumps(
+        {
+            "root": str(worktree.root),
+            "git_dir": str(worktree.git_dir),
+            "common_dir": str(worktree.common_dir),
+            "branch": worktree.branch,
+        }
+    )
+
+
+def worktree_from(found: str) -> Worktree:
+    """The worktree the hook found, handed to its worker (which then runs no git at all)."""
+    data = json.loads(found)
+    return Worktree(
+        root=Path(data["root"]),
+        git_dir=Path(data["git_dir"]),
+        common_dir=Path(data["common_dir"]),
+        branch=data["branch"],
+    )
 
 
 def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say: Say) -> int:
@@ -224,7 +247,7 @@ def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say:
             _private(git_dir / hookstate.LOG_FILE) as log,
         ):
             proc = spawn_detached(
-                [sys.executable, "-m", "berth", "hooks", "work", action, "--json"],
+                [*WORKER, action, "--json", "--found", worktree_to(worktree)],
                 worktree.root,
                 stdout=result,
                 stderr=log,

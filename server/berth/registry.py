@@ -4,10 +4,8 @@ SQLite in WAL mode, one file per berth home. UNIQUE constraints make two
 berths holding the same slot, port or database name impossible, however many
 ``berth up`` run at once.
 
-The schema is versioned by ``PRAGMA user_version``: ``MIGRATIONS[n - 1]`` takes
-a registry from version ``n - 1`` to ``n``. Opening one applies what it lacks,
-all in one write transaction; a registry of a newer berth is refused. Only this
-module runs SQL on the registry's tables.
+Opening a registry brings its schema up to date (``berth.registry_schema``).
+Only these two modules run SQL on the registry's tables.
 """
 
 from __future__ import annotations
@@ -19,81 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from berth import registryfile
+from berth import registry_schema, registryfile
 from berth.core.slots import choose_slot, ports_for
-from berth.errors import ConfigError, ConflictError
-
-# Version 1: the schema as berth created it before the registry had a version
-# (such registries have user_version 0 and these tables: IF NOT EXISTS makes
-# applying it to them stamp them, and create only a table they lack).
-_V1 = (
-    """
-CREATE TABLE IF NOT EXISTS berths (
-    id          TEXT PRIMARY KEY,
-    project     TEXT NOT NULL,
-    server      TEXT NOT NULL,
-    worktree    TEXT NOT NULL,
-    git_dir     TEXT NOT NULL,
-    branch      TEXT,
-    database    TEXT NOT NULL,
-    role        TEXT NOT NULL,
-    password    TEXT NOT NULL,
-    slot        INTEGER NOT NULL,
-    state       TEXT NOT NULL,
-    created_at  REAL NOT NULL,
-    updated_at  REAL NOT NULL,
-    trashed_at  REAL,
-    trash_name  TEXT,
-    template    TEXT,
-    baseline    TEXT,
-    redis_index INTEGER,
-    is_main     INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (server, database),
-    UNIQUE (server, role),
-    UNIQUE (project, slot)
-)""",
-    """
-CREATE TABLE IF NOT EXISTS ports (
-    port     INTEGER PRIMARY KEY,
-    berth_id TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
-    name     TEXT NOT NULL
-)""",
-    """
-CREATE TABLE IF NOT EXISTS trash (
-    name       TEXT PRIMARY KEY,
-    berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
-    original   TEXT NOT NULL,
-    trashed_at REAL NOT NULL,
-    reason     TEXT NOT NULL
-)""",
-    """
-CREATE TABLE IF NOT EXISTS redis (
-    berth_id TEXT PRIMARY KEY REFERENCES berths(id) ON DELETE CASCADE,
-    server   TEXT NOT NULL,  -- host:port of the Redis server
-    url      TEXT NOT NULL,  -- the configured [redis] url (the main checkout's)
-    mode     TEXT NOT NULL,  -- index | prefix | main
-    idx      INTEGER,        -- the berth's logical database in index mode
-    prefix   TEXT,           -- the berth's key prefix in prefix mode
-    UNIQUE (server, idx)
-)""",
-    """
-CREATE TABLE IF NOT EXISTS processes (
-    pid        INTEGER NOT NULL,
-    berth_id   TEXT NOT NULL REFERENCES berths(id) ON DELETE CASCADE,
-    command    TEXT NOT NULL,
-    started_at REAL NOT NULL,
-    heartbeat  REAL NOT NULL,
-    PRIMARY KEY (pid, berth_id)
-)""",
-    "PRAGMA user_version = 1",
-)
-
-# The statements of each version, in order: append a new version, never edit one;
-# each ends by stamping its own number (PRAGMA user_version = N).
-# Each is run with ``execute`` (``executescript`` would commit the transaction),
-# with foreign keys on: a migration that rebuilds a table must mind ON DELETE CASCADE.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (_V1,)
-VERSION = len(MIGRATIONS)
+from berth.errors import ConflictError
 
 # Every column of ``berths``, named: a BerthRecord field without its column fails here.
 _INSERT_BERTH = """
@@ -169,7 +95,7 @@ class Registry:
             try:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA foreign_keys=ON")
-                self._migrate()
+                registry_schema.migrate(self.db, self.path, self.transaction)
                 return
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) or time.monotonic() > deadline:
@@ -178,27 +104,7 @@ class Registry:
 
     def version(self) -> int:
         """The schema version this registry file has (``PRAGMA user_version``)."""
-        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
-
-    def _migrate(self) -> None:
-        """Bring the schema to ``VERSION``: the missing migrations in one transaction."""
-        if self._check_version() == VERSION:
-            return  # the usual case: no write, no lock
-        with self.transaction() as db:
-            current = self._check_version()  # again: another process may have migrated it
-            for statements in MIGRATIONS[current:]:
-                for statement in statements:
-                    db.execute(statement)
-
-    def _check_version(self) -> int:
-        current = self.version()
-        if current > VERSION:
-            raise ConfigError(
-                f"the registry {self.path} has schema version {current}: a newer berth"
-                f" wrote it, and this one knows versions up to {VERSION}",
-                hint="upgrade berth, or set BERTH_HOME to another directory for this one",
-            )
-        return current
+        return registry_schema.version(self.db)
 
     def close(self) -> None:
         self.db.close()

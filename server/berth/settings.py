@@ -9,7 +9,9 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import sys
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,16 +73,23 @@ class Settings:
         return self.home / "logs"
 
 
-def _home() -> tuple[Path, Path]:
-    env_home = os.environ.get("BERTH_HOME")
-    if env_home:
-        home = Path(env_home).expanduser().absolute()
-        return home, home / "config.toml"
-    import platformdirs
+def _user_dir(environ: Mapping[str, str], xdg: str, fallback: str) -> Path:
+    # What platformdirs answers, without its import: hooks and the sidecar's client
+    # read these settings too, and must start in milliseconds.
+    if sys.platform == "darwin":
+        return Path("~/Library/Application Support").expanduser() / "berth"
+    value = environ.get(xdg, "").strip()
+    return (Path(value) if value else Path(fallback).expanduser()) / "berth"
 
-    home = Path(platformdirs.user_data_dir("berth", appauthor=False))
-    config = Path(platformdirs.user_config_dir("berth", appauthor=False)) / "config.toml"
-    return home, config
+
+def locate(environ: Mapping[str, str] | None = None) -> tuple[Path, Path]:
+    """``(berth home, config file)``: ``$BERTH_HOME`` holds both when set."""
+    env = os.environ if environ is None else environ
+    if env.get("BERTH_HOME"):
+        home = Path(env["BERTH_HOME"]).expanduser().absolute()
+        return home, home / "config.toml"
+    home = _user_dir(env, "XDG_DATA_HOME", "~/.local/share")
+    return home, _user_dir(env, "XDG_CONFIG_HOME", "~/.config") / "config.toml"
 
 
 _CHOICES = {"sidecar": ("auto", "off")}  # settings with a fixed set of values
@@ -121,9 +130,38 @@ def _coerce(key: str, raw: object, where: str) -> object:
     )
 
 
-def load_settings() -> Settings:
-    """Settings from the user's config file, then ``BERTH_*`` variables."""
-    home, config_file = _home()
+_loaded: dict[tuple[object, ...], Settings] = {}  # per process: read once, unless changed
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the user's config file, then ``BERTH_*`` variables.
+
+    Read once per process: again only when the variables or the file changed
+    (the sidecar serves clients with different variables).
+    """
+    env = os.environ if environ is None else environ
+    home, config_file = locate(env)
+    try:
+        info = config_file.stat()
+        stamp: tuple[int, ...] | None = (info.st_mtime_ns, info.st_size, info.st_ino)
+    except OSError:
+        stamp = None
+    key = (
+        tuple(sorted((k, v) for k, v in env.items() if k.startswith("BERTH_"))),
+        home,
+        config_file,
+        stamp,
+    )
+    found = _loaded.get(key)
+    if found is None:
+        found = _read(env, home, config_file)
+        if len(_loaded) >= 16:
+            _loaded.pop(next(iter(_loaded)))
+        _loaded[key] = found
+    return found
+
+
+def _read(env: Mapping[str, str], home: Path, config_file: Path) -> Settings:
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     if config_file.is_file():
@@ -142,9 +180,9 @@ def load_settings() -> Settings:
             values[key] = _coerce(key, raw, str(config_file))
             sources[key] = str(config_file)
     for key in _KEYS:
-        env = os.environ.get("BERTH_" + key.upper())
-        if env is not None and env != "":
-            values[key] = _coerce(key, env, "BERTH_" + key.upper())
+        value = env.get("BERTH_" + key.upper())
+        if value is not None and value != "":
+            values[key] = _coerce(key, value, "BERTH_" + key.upper())
             sources[key] = "BERTH_" + key.upper()
     return Settings(home=home, config_file=config_file, sources=sources, **values)  # type: ignore[arg-type]
 
@@ -153,7 +191,7 @@ def save_setting(key: str, value: str) -> Path:
     """Write ``key = value`` into the user's config file, keeping its other lines."""
     if key not in _KEYS:
         raise ConfigError(f"unknown setting {key!r}", hint="known: " + ", ".join(sorted(_KEYS)))
-    _, config_file = _home()
+    _, config_file = locate()
     lines = []
     if config_file.is_file():
         lines = [

@@ -120,3 +120,21 @@ def test_env_json_is_format_json(worktree: Path) -> None:
     assert as_json == berth(worktree, "env", "--format", "json").stdout
     assert "DATABASE_URL" in json.loads(as_json)
     assert berth_json(worktree, "env", "--format", "json") == json.loads(as_json)
+
+
+def test_a_sidecar_error_comes_back_as_the_class_of_its_kind() -> None:
+    from berth import errors
+    from berth.cli._common import remote_error
+    from berth.sidecar.client import RemoteError
+
+    kinds = {
+        cls.kind: cls
+        for cls in vars(errors).values()
+        if isinstance(cls, type) and issubclass(cls, errors.BerthError)
+    }
+    assert kinds == errors.ERROR_CLASSES  # every kind, each its own class
+    assert len({cls.exit_code for cls in kinds.values()}) == len(kinds)
+    for kind, cls in kinds.items():
+        error = remote_error(RemoteError({"error": kind, "message": "m", "hint": "h"}))
+        assert (type(error), error.message, error.hint) == (cls, "m", "h")
+    assert type(remote_error(RemoteError({"error": "bogus", "message": "m"}))) is errors.BerthError

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from berth.errors import ConfigError
-from berth.migrations import STATES, MigrationStatus, Report, apply, read_status
+from berth.migrations import STATES, TOOLS, MigrationStatus, Report, adapter, apply, read_status
 
 
 def _report(*states: str, problems: tuple[str, ...] = ()) -> Report:
@@ -79,6 +79,24 @@ def test_to_json() -> None:
 def test_unknown_tool_is_a_config_error(database: Any) -> None:
     with pytest.raises(ConfigError, match="unknown migration tool 'liquibase'"):
         read_status("liquibase", database.conn, [])
+
+
+def test_each_tool_the_config_accepts_has_its_adapter_and_no_other_has_one() -> None:
+    import importlib
+    import pkgutil
+
+    import berth.migrations
+    from berth.config import MIGRATION_TOOLS
+
+    assert MIGRATION_TOOLS == TOOLS
+    for tool in TOOLS:
+        assert callable(adapter(tool).observe)
+    with_observe = {
+        info.name.replace("_", "-")
+        for info in pkgutil.iter_modules(berth.migrations.__path__)
+        if hasattr(importlib.import_module(f"berth.migrations.{info.name}"), "observe")
+    }
+    assert with_observe == set(TOOLS)
 
 
 def test_apply_runs_only_the_builtin_runner(database: Any, tree: Any) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from berth.pg.cluster import Cluster, find_binaries
+from berth.pg.binaries import find_binaries
+from berth.pg.cluster import Cluster
 from berth.settings import load_settings
 from berthtest import berth_json
 
@@ -185,6 +186,6 @@ def test_notices_go_where_the_sidecar_sends_them(capsys: pytest.CaptureFixture[s
     ],
 )
 def test_the_version_of_any_distributions_postgres_is_read(output: str, major: int | None) -> None:
-    from berth.pg.cluster import parse_version
+    from berth.pg.binaries import parse_version
 
     assert parse_version(output) == major

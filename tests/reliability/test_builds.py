@@ -184,6 +184,7 @@ def test_templates_cancel_stops_a_running_build_and_the_up_says_so(
 @pytest.fixture
 def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The sidecar on for this test's berth commands; stopped (or killed) after it."""
+    from berth import locks
     from berth.sidecar import client, protocol
 
     monkeypatch.setenv("BERTH_SIDECAR", "auto")
@@ -192,7 +193,7 @@ def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     try:
         client.stop(where, timeout=60)
     except client.Unavailable:
-        if client.lock_held(where.lock_file):
+        if locks.is_held(where.lock_file):
             os.kill(int(where.pid_file.read_text().split()[0]), signal.SIGKILL)
 
 
@@ -245,7 +246,7 @@ def test_a_ready_template_never_queues_behind_another_build(
 def test_sidecar_stop_stops_a_hanging_build_and_the_daemon(
     repo: Path, server: Any, sidecar: Any, spawned: list[subprocess.Popen[str]]
 ) -> None:
-    from berth.sidecar import client
+    from berth import locks
 
     project, token = two_speed_repo(repo)
     slow = hanging_branch(repo)
@@ -263,7 +264,7 @@ def test_sidecar_stop_stops_a_hanging_build_and_the_daemon(
     assert stopped.returncode == 0, stopped.stderr
     assert json.loads(stopped.stdout)["stopped"] is True
     assert time.monotonic() - began < 20
-    assert not client.lock_held(sidecar.lock_file)  # the daemon is gone
+    assert not locks.is_held(sidecar.lock_file)  # the daemon is gone
     assert not sidecar.socket.exists() and not sidecar.pid_file.exists()
     code, _out, err = finish(slow_up, within=30)
     assert code == 9, err

@@ -11,6 +11,9 @@ import psycopg
 
 from berthtest import BERTH, add_worktree, app_repo, berth, berth_json, url_of
 
+# ``make soak`` runs each race this many times over (BERTH_TEST_SOAK); ``make test`` once.
+SOAK = max(1, int(os.environ.get("BERTH_TEST_SOAK", "1")))
+
 
 def _start(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -38,7 +41,7 @@ def _exists(server: object, name: str) -> bool:
 
 def test_reset_and_down_at_once_leave_a_berth_up_can_bring_back(repo: Path, server: object) -> None:
     tree = add_worktree(app_repo(repo), "a")
-    for _ in range(4):
+    for _ in range(4 * SOAK):
         berth(tree, "up")
         reset, down = _start(tree, "reset", "--yes"), _start(tree, "down")
         (reset_code, _, reset_err), (down_code, _, down_err) = _finish(reset), _finish(down)
@@ -58,11 +61,12 @@ def test_reset_and_down_at_once_leave_a_berth_up_can_bring_back(repo: Path, serv
 def test_concurrent_resets_all_succeed_one_after_another(repo: Path, server: object) -> None:
     tree = add_worktree(app_repo(repo), "a")
     berth(tree, "up")
-    procs = [_start(tree, "reset", "--yes", "--json") for _ in range(5)]
+    count = 5 * SOAK
+    procs = [_start(tree, "reset", "--yes", "--json") for _ in range(count)]
     results = [_finish(p) for p in procs]
-    assert [code for code, _, _ in results] == [0] * 5, [err for _, _, err in results]
+    assert [code for code, _, _ in results] == [0] * count, [err for _, _, err in results]
     previous = {json.loads(out)["previous"] for _, out, _ in results}
-    assert len(previous) == 5  # five resets, five databases in the trash, none lost
+    assert len(previous) == count  # each reset put one database in the trash; none lost
     status = berth_json(tree, "status")
     assert previous <= set(status["trash"])
     assert all(_exists(server, name) for name in previous)
@@ -87,8 +91,8 @@ def test_a_held_berth_lock_times_out_naming_its_holder(repo: Path) -> None:
 def test_status_during_resets_reads_the_berth_after_them(repo: Path) -> None:
     tree = add_worktree(app_repo(repo), "a")
     berth(tree, "up")
-    resets = [_start(tree, "reset", "--yes") for _ in range(3)]
-    statuses = [_start(tree, "status", "--json") for _ in range(12)]
+    resets = [_start(tree, "reset", "--yes") for _ in range(3 * SOAK)]
+    statuses = [_start(tree, "status", "--json") for _ in range(12 * SOAK)]
     for proc in resets:
         code, _, err = _finish(proc)
         assert code == 0, err

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from berth import locks
 from berth.sidecar import client, protocol
 from berth.sidecar.protocol import Paths
 
@@ -35,7 +36,7 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
 def stop_sidecar(where: Paths) -> None:
     with contextlib.suppress(client.Unavailable):
         client.stop(where, timeout=60)
-    if client.lock_held(where.lock_file):  # it would not stop: it holds the lock, so it is alive
+    if locks.is_held(where.lock_file):  # it would not stop: it holds the lock, so it is alive
         pid = int(where.pid_file.read_text().split()[0])
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -95,3 +96,11 @@ class Collector:
 
     def wait_for_end(self) -> None:
         assert self.ended.wait(TIMEOUT), "the subscription did not end"
+
+
+def sidecar_up(tree: Path) -> dict[str, Any] | None:
+    """``berth up`` as the hook and the CLI do it: the sidecar's answer, or None (inline)."""
+    from berth import bringup
+    from berth.git import find_worktree
+
+    return bringup.through_sidecar(find_worktree(tree))

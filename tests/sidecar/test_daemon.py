@@ -22,11 +22,12 @@ from typing import Any
 
 import pytest
 
+from berth import locks
 from berth.pg import admin
-from berth.sidecar import client, protocol
+from berth.sidecar import client, launch, protocol
 from berth.sidecar.protocol import Paths
 from berthtest import BERTH, add_worktree, app_repo, berth, berth_json, git, tables, url_of
-from sidecar.conftest import TIMEOUT, Collector, daemons_of, stop_sidecar
+from sidecar.conftest import TIMEOUT, Collector, daemons_of, sidecar_up, stop_sidecar
 
 CLIENT = [sys.executable, "-m", "berth.sidecar.client"]
 
@@ -54,7 +55,7 @@ def test_subscriber_gets_progress_and_the_final_status(repo: Path, paths: Paths)
     tree = add_worktree(repo, "feature")
     client.start()
     events = Collector(cwd=tree)
-    data = client.up(tree)
+    data = sidecar_up(tree)
     assert data is not None
     assert data["state"] == "active"
     final = events.wait_for(lambda e: e["event"] == "status")
@@ -74,7 +75,7 @@ def test_subscriber_gets_progress_and_the_final_status(repo: Path, paths: Paths)
 def test_a_removed_worktrees_berth_is_retired_by_the_watcher(repo: Path, paths: Paths) -> None:
     app_repo(repo)
     tree = add_worktree(repo, "doomed")
-    data = client.up(tree)
+    data = sidecar_up(tree)
     assert data is not None
     events = Collector(cwd=repo, scope="repo")
     git(repo, "worktree", "remove", "--force", str(tree))
@@ -92,13 +93,13 @@ def test_a_removed_worktrees_berth_is_retired_by_the_watcher(repo: Path, paths: 
         assert not admin.database_exists(conn, data["database"]["name"])
         assert admin.database_exists(conn, retired["trash"])
     # Retired as berth gc retires: its slot is free for the next worktree.
-    assert client.up(add_worktree(repo, "next"))["slot"] == data["slot"]  # type: ignore[index]
+    assert sidecar_up(add_worktree(repo, "next"))["slot"] == data["slot"]  # type: ignore[index]
 
 
 def test_a_worktree_added_again_at_its_path_retires_the_old_berth(repo: Path, paths: Paths) -> None:
     app_repo(repo)
     tree = add_worktree(repo, "again")
-    data = client.up(tree)
+    data = sidecar_up(tree)
     assert data is not None
     events = Collector(cwd=repo, scope="repo")
     git(repo, "worktree", "remove", "--force", str(tree))
@@ -240,7 +241,7 @@ def test_oversized_and_malformed_requests_get_clear_errors(paths: Paths) -> None
 
 
 def test_a_stale_socket_and_pid_file_are_replaced(paths: Paths) -> None:
-    client.prepare_run_dir(paths)
+    launch.prepare_run_dir(paths)
     dead = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with protocol.address(paths.socket) as address:
         dead.bind(address)  # a socket file with nobody listening: what kill -9 leaves
@@ -257,7 +258,7 @@ def test_a_client_with_other_settings_works_inline(
 ) -> None:
     client.start()
     monkeypatch.setenv("BERTH_MACHINE_ID", "elsewhere")
-    assert client.up(worktree) is None
+    assert sidecar_up(worktree) is None
     with pytest.raises(client.Unavailable, match="BERTH_MACHINE_ID"):
         client.try_up(worktree)
 
@@ -287,7 +288,7 @@ def test_an_idle_sidecar_exits(paths: Paths, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_changes_made_inline_reach_subscribers(worktree: Path, paths: Paths) -> None:
     app_repo(worktree)
-    data = client.up(worktree)
+    data = sidecar_up(worktree)
     assert data is not None
     events = Collector(cwd=worktree)
     berth(worktree, "migrate")  # inline: it only bumps the berth's change stamp
@@ -387,7 +388,7 @@ def test_berth_wait_waits_for_a_request_queued_in_the_sidecar(
     gate, second, ups = queued.gate, queued.second, queued.ups
     # Queued: no berth yet in `second`, but its hook lock is held, so wait has something to wait on.
     git_dir = Path(git(second, "rev-parse", "--absolute-git-dir").strip())
-    assert client.lock_held(git_dir / hookstate.LOCK_FILE)
+    assert locks.is_held(git_dir / hookstate.LOCK_FILE)
     waiting = subprocess.Popen(
         [*BERTH, "wait", "--json"], cwd=second, stdout=subprocess.PIPE, text=True
     )

@@ -23,7 +23,6 @@ def test_the_home_is_the_one_settings_use(
         monkeypatch.delenv("XDG_CONFIG_HOME")
     settings = load_settings()
     assert protocol.berth_home() == settings.home
-    assert protocol.config_file() == settings.config_file
     assert protocol.paths().socket == settings.home / "run" / "sidecar.sock"
 
 
@@ -32,7 +31,7 @@ def test_mode_comes_from_the_variable_then_the_config_file(
 ) -> None:
     monkeypatch.delenv("BERTH_SIDECAR")
     assert protocol.mode() == "auto"
-    config = protocol.config_file()
+    config = load_settings().config_file
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text('sidecar = "off"\nsidecar_idle = 60\n')
     assert protocol.mode() == "off"

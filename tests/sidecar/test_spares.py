@@ -9,10 +9,10 @@ from psycopg import sql
 
 from berth.pg import admin
 from berth.pg.server import Server
-from berth.sidecar import client, spares
+from berth.sidecar import spares
 from berth.sidecar.protocol import Paths
 from berthtest import add_worktree, app_repo, berth_json, tables, url_of
-from sidecar.conftest import Collector
+from sidecar.conftest import Collector, sidecar_up
 
 OWNER = secrets.token_hex(6)
 
@@ -66,11 +66,11 @@ def test_the_next_berth_from_a_template_is_the_sidecars_spare(repo: Path, paths:
     app_repo(repo)
     first, second = add_worktree(repo, "one"), add_worktree(repo, "two")
     events = Collector(cwd=repo, scope="repo")
-    data = client.up(first)
+    data = sidecar_up(first)
     assert data is not None
     made = events.wait_for(lambda e: e["event"] == "spare")
     assert made["template"].endswith(data["template"][:16])
-    again = client.up(second)
+    again = sidecar_up(second)
     assert again is not None
     from berth.pg.server import embedded
     from berth.settings import load_settings

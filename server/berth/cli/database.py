@@ -180,10 +180,9 @@ def templates_cancel(as_json: bool) -> None:
     """
     from berth import context
     from berth.pg import builds
-    from berth.pg.templates import lock_key
 
     ctx = context.load()
     _, config = ctx.need_worktree()
-    stopped = builds.cancel(ctx.server, config.project, lock_key=lock_key)
+    stopped = builds.cancel(ctx.server, config.project)
     human = "\n".join(f"cancelled {name}" for name in stopped) or "no template build is running"
     emit({"cancelled": stopped}, as_json, human)

@@ -95,12 +95,13 @@ def _say(line: str) -> None:
 
 @hooks.command(name="work", hidden=True)
 @click.argument("action", type=click.Choice(["provision", "status", "migrate", "reset"]))
+@click.option("--found", help="The worktree as the hook found it (JSON): no git to ask again.")
 @json_option
-def hooks_work(action: str, as_json: bool) -> None:
+def hooks_work(action: str, found: str | None, as_json: bool) -> None:
     """The detached worker a hook starts (internal)."""
     from berth import context, hookrun
 
-    ctx = context.load()
+    ctx = context.load(worktree=hookrun.worktree_from(found) if found else None)
     ctx.progress = _say
     data = hookrun.work(ctx, action)
     emit(data, as_json, describe(data))

@@ -12,7 +12,7 @@ from typing import Any
 import click
 
 from berth.cli import emit
-from berth.cli._common import json_option, secrets_option, up_through_sidecar
+from berth.cli._common import json_option, secrets_option
 from berth.errors import ConfirmationError, NotFoundError
 
 # json_option is the other command modules' too: they import it from here.
@@ -87,16 +87,13 @@ def confirm(question: str, yes: bool) -> None:
 @secrets_option
 def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
     """Give this worktree its berth: database, role, ports, state dir, env file."""
-    from berth import context, lifecycle
+    from berth import bringup, context, lifecycle
+    from berth.git import find_worktree
 
     def say(message: str) -> None:
         click.echo(f"berth: {message}", err=True)
 
-    data = up_through_sidecar(Path.cwd(), baseline, say)
-    if data is None:  # the sidecar is off or unavailable: inline, with the same result
-        ctx = context.load()
-        ctx.progress = say
-        data = lifecycle.up(ctx, baseline=baseline)
+    data = bringup.up(find_worktree(Path.cwd()), baseline=baseline, say=say)
     if show_secrets and data.get("instance"):
         ctx = context.load()
         data = lifecycle.status(ctx, lifecycle.current_record(ctx), show_secrets=True)
@@ -270,7 +267,7 @@ def run(command: tuple[str, ...]) -> None:
 def psql(args: tuple[str, ...]) -> None:
     """Open psql on this berth's database (extra ARGS go to psql)."""
     from berth import context, lifecycle
-    from berth.pg.cluster import find_binaries
+    from berth.pg.binaries import find_binaries
 
     ctx = context.load()
     record = lifecycle.current_record(ctx)

@@ -208,9 +208,10 @@ async def provision(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | Non
         return None
 
     def work(ctx: Context) -> dict[str, Any]:
-        from berth import lifecycle
+        from berth import bringup
 
-        return lifecycle.up(ctx)
+        worktree, _ = ctx.need_worktree()
+        return bringup.up(worktree, say=ctx.progress, ctx=ctx)
 
     def done(data: dict[str, Any]) -> str:
         if data.get("instance") is None:

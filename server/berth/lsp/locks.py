@@ -16,6 +16,6 @@ def provisioning_now(git_dir: Path) -> bool:
     """``berth up`` (its worktree lock) or a hook's worker or sidecar request holds a lock."""
     from berth import instance
     from berth.hookstate import LOCK_FILE
-    from berth.sidecar.client import lock_held
+    from berth.locks import is_held
 
-    return lock_held(git_dir / instance.LOCK_FILE) or lock_held(git_dir / LOCK_FILE)
+    return is_held(git_dir / instance.LOCK_FILE) or is_held(git_dir / LOCK_FILE)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STATES",
+    "TOOLS",
     "MigrationStatus",
     "Report",
     "adapter",
@@ -26,16 +27,10 @@ __all__ = [
     "remember_checksums",
 ]
 
-_ADAPTERS = {
-    "sql": "berth.migrations.sql",
-    "goose": "berth.migrations.goose",
-    "golang-migrate": "berth.migrations.golang_migrate",
-    "dbmate": "berth.migrations.dbmate",
-    "rails": "berth.migrations.rails",
-    "alembic": "berth.migrations.alembic",
-    "django": "berth.migrations.django",
-    "flyway": "berth.migrations.flyway",
-}
+# The tools berth reads the version table of (config accepts these names), each
+# with its adapter module: golang-migrate's is golang_migrate.
+TOOLS = ("sql", "goose", "golang-migrate", "dbmate", "alembic", "django", "flyway", "rails")
+_ADAPTERS = {tool: "berth.migrations." + tool.replace("-", "_") for tool in TOOLS}
 
 
 def adapter(tool: str) -> Adapter:

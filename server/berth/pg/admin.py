@@ -7,7 +7,9 @@ marker) and refuses to rename or drop a database that lacks it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -38,6 +40,32 @@ def parse_marker(comment: str | None) -> dict[str, Any] | None:
     except json.JSONDecodeError:
         return None
     return data if isinstance(data, dict) else None
+
+
+def owner_fields() -> dict[str, Any]:
+    """Who makes a build or a role: this process, machine and berth home."""
+    from berth.machineid import machine_id
+    from berth.settings import load_settings
+
+    settings = load_settings()
+    return {
+        "pid": os.getpid(),
+        "machine": machine_id(settings),
+        "registry": settings.registry_key,
+    }
+
+
+def mark_role(conn: Conn, role: str, kind: str, **extra: object) -> None:
+    """Mark a role berth made for a while (a builder, a reader): doctor drops a leftover."""
+    marker = make_marker("", role, kind=kind, **owner_fields(), **extra)
+    conn.execute(
+        sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(marker))
+    )
+
+
+def lock_key(text: str) -> int:
+    """``text``'s key for a Postgres advisory lock."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
 def database_exists(conn: Conn, name: str) -> bool:
@@ -257,8 +285,6 @@ def reader(conn: Conn, server: Server, database: str, owner: str) -> Iterator[Co
     """
     name = READER_PREFIX + secrets.token_hex(4)
     password = secrets.token_urlsafe(24)
-    from berth.pg.builds import mark_role
-
     with conn.transaction():  # marked (whose it is), so doctor can drop it if we die
         conn.execute(
             sql.SQL(

@@ -40,26 +40,6 @@ step_aside: contextvars.ContextVar[Callable[[], contextlib.AbstractContextManage
 )
 
 
-def owner_fields() -> dict[str, Any]:
-    """Who makes a build or a role: this process, machine and berth home."""
-    from berth.machine import machine_id
-    from berth.settings import load_settings
-
-    settings = load_settings()
-    return {
-        "pid": os.getpid(),
-        "machine": machine_id(settings),
-        "registry": settings.registry_key,
-    }
-
-
-def mark_role(conn: admin.Conn, role: str, kind: str, **extra: object) -> None:
-    marker = admin.make_marker("", role, kind=kind, **owner_fields(), **extra)
-    conn.execute(
-        sql.SQL("COMMENT ON ROLE {} IS {}").format(sql.Identifier(role), sql.Literal(marker))
-    )
-
-
 def marked_roles(conn: admin.Conn) -> list[tuple[str, dict[str, Any]]]:
     """Builder and reader roles on the server that carry berth's marker."""
     rows = conn.execute(
@@ -299,9 +279,7 @@ def marker_guard(conn: admin.Conn, name: str) -> Iterator[None]:
 
 
 def _marker_key(name: str) -> int:
-    from berth.pg.templates import lock_key
-
-    return lock_key(f"marker\0{name}")
+    return admin.lock_key(f"marker\0{name}")
 
 
 def worktree_tag(worktree: object) -> str:
@@ -313,14 +291,12 @@ def worktree_tag(worktree: object) -> str:
 
 def building_for(server: Server, worktree: str) -> dict[str, Any] | None:
     """The template build running for ``worktree`` now: its fingerprint and start; or None."""
-    from berth.pg.templates import lock_key
-
     tag = worktree_tag(worktree)
     with server.connect() as conn:
         for name, marker in admin.berth_databases(conn):
             if marker.get("kind") != "build" or marker.get("worktree") != tag:
                 continue
-            if lock_held(conn, lock_key(str(marker.get("fingerprint")))):
+            if lock_held(conn, admin.lock_key(str(marker.get("fingerprint")))):
                 return {
                     "database": name,
                     "fingerprint": marker.get("fingerprint"),
@@ -347,14 +323,14 @@ def _cancel_waiters(conn: admin.Conn, key: int) -> None:
     )
 
 
-def cancel(server: Server, project: str, *, lock_key: Callable[[str], int]) -> list[str]:
+def cancel(server: Server, project: str) -> list[str]:
     """Stop the builds of ``project`` that run on this machine; the names of those stopped.
 
     Each is marked cancelled (so its ``berth up`` says so), its command's
     process group stopped, its sessions ended; its maker then drops it and its
     role. A build whose maker is gone is dropped here.
     """
-    mine = owner_fields()
+    mine = admin.owner_fields()
     stopped = []
     with server.connect() as conn:
         for name, marker in admin.berth_databases(conn):
@@ -362,7 +338,7 @@ def cancel(server: Server, project: str, *, lock_key: Callable[[str], int]) -> l
                 continue
             if marker.get("machine") != mine["machine"]:
                 continue  # another machine's processes are out of reach
-            key = lock_key(str(marker.get("fingerprint")))
+            key = admin.lock_key(str(marker.get("fingerprint")))
             changed = update_marker(conn, name, cancelled=True)
             if changed is None:
                 continue  # it just became a template

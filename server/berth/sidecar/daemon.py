@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import os
 import socket
 import sys
@@ -18,9 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from berth import logs
+from berth import locks, logs
 from berth.errors import BerthError, ConflictError
-from berth.fsutil import open_lock, write_private
+from berth.fsutil import write_private
 from berth.settings import load_settings
 from berth.sidecar import protocol
 from berth.sidecar.protocol import Paths
@@ -30,15 +29,12 @@ from berth.sidecar.service import Sidecar
 def _acquire(lock_file: Path) -> int | None:
     """The lock that makes this the one sidecar (a bare descriptor: nothing closes it
     before the kernel does, at exit); None when another sidecar holds it."""
-    fd = open_lock(lock_file)
     for _ in range(40):
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fd = locks.try_lock(lock_file)
+        if fd is not None:
             return fd
-        except BlockingIOError:
-            # A client may hold it for a moment to look: ask a few times.
-            time.sleep(0.025)
-    os.close(fd)
+        # A client may hold it for a moment to look: ask a few times.
+        time.sleep(0.025)
     return None
 
 
@@ -57,7 +53,7 @@ def _listen(paths: Paths) -> tuple[socket.socket, int]:
 
 def serve(ready: Callable[[str], None]) -> int:
     """Serve in this process until stopped; ``ready`` hears "ready", "running" or an error."""
-    from berth.sidecar.client import Unavailable, prepare_run_dir
+    from berth.sidecar.launch import Unavailable, prepare_run_dir
 
     # No process-wide umask: the embedded server's directories need their own modes.
     paths = protocol.paths()

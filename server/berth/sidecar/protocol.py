@@ -22,12 +22,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from berth import settings
+from berth.errors import ConfigError
+
 VERSION = 1
 MAX_REQUEST = 256 * 1024  # a request carries the client's environment; nothing needs more
 MAX_MESSAGE = 16 * 1024 * 1024  # what a client accepts in one line from the sidecar
 OPS = ("ping", "status", "up", "subscribe", "stop")
 SCOPES = ("worktree", "repo", "all")
-MODES = ("auto", "off")
 # BERTH_* variables that are not server settings: a client and the sidecar may
 # differ in them and still mean the same berths.
 _FREE_VARIABLES = ("BERTH_DEBUG", "BERTH_SKIP_HOOKS")
@@ -87,27 +89,9 @@ class Paths:
         return self.home / "logs" / "sidecar.log"
 
 
-def _user_dir(environ: Mapping[str, str], xdg: str, fallback: str) -> Path:
-    # platformdirs' answer, without importing it (berth.settings does import it).
-    if sys.platform == "darwin":
-        return Path("~/Library/Application Support").expanduser() / "berth"
-    value = environ.get(xdg, "").strip()
-    return (Path(value) if value else Path(fallback).expanduser()) / "berth"
-
-
 def berth_home(environ: Mapping[str, str] | None = None) -> Path:
     """The same directory as ``berth.settings.load_settings().home``."""
-    env = os.environ if environ is None else environ
-    if env.get("BERTH_HOME"):
-        return Path(env["BERTH_HOME"]).expanduser().absolute()
-    return _user_dir(env, "XDG_DATA_HOME", "~/.local/share")
-
-
-def config_file(environ: Mapping[str, str] | None = None) -> Path:
-    env = os.environ if environ is None else environ
-    if env.get("BERTH_HOME"):
-        return berth_home(env) / "config.toml"
-    return _user_dir(env, "XDG_CONFIG_HOME", "~/.config") / "config.toml"
+    return settings.locate(environ)[0]
 
 
 def paths(environ: Mapping[str, str] | None = None) -> Paths:
@@ -116,27 +100,10 @@ def paths(environ: Mapping[str, str] | None = None) -> Paths:
 
 def mode(environ: Mapping[str, str] | None = None) -> str:
     """``auto`` (start the sidecar on demand) or ``off`` (always inline); ValueError if bad."""
-    env = os.environ if environ is None else environ
-    value = env.get("BERTH_SIDECAR", "")
-    where = "BERTH_SIDECAR"
-    if not value:
-        where = str(config_file(env))
-        value = _config_setting(config_file(env), "sidecar") or "auto"
-    if value not in MODES:
-        raise ValueError(f"{where}: sidecar must be one of {', '.join(MODES)}, got {value!r}")
-    return value
-
-
-def _config_setting(path: Path, key: str) -> str | None:
-    if not path.is_file():
-        return None
-    import tomllib
-
     try:
-        value = tomllib.loads(path.read_text(encoding="utf-8")).get(key)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return None  # the CLI reports a broken config file; the hook path stays quiet
-    return value if isinstance(value, str) else None
+        return settings.load_settings(environ).sidecar
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
 
 
 def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -41,7 +41,7 @@ class OnServer:
 
 
 def ours(ctx: Context, marker: dict[str, Any]) -> bool:
-    from berth.machine import machine_id
+    from berth.machineid import machine_id
 
     return (
         marker.get("kind") in OWN_KINDS
@@ -216,7 +216,7 @@ def adopt_retired(
     where: tuple[Path, Path] | None,
 ) -> BerthRecord:
     """Record a berth whose only databases are in the trash: retired, restorable."""
-    from berth.machine import machine_id
+    from berth.machineid import machine_id
 
     machine = machine_id(ctx.settings)
     record = ctx.registry.get(ident)

@@ -18,7 +18,7 @@ from berth.core import naming
 from berth.errors import ConflictError
 from berth.fsutil import private_dirs
 from berth.git import Worktree
-from berth.machine import machine_id
+from berth.machineid import machine_id
 from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.pg.cluster import port_is_free
