@@ -129,3 +129,14 @@ def test_up_killed_midway_is_finished_by_the_next_up(repo: Path, point: str) -> 
     _write_row(tree)
     assert _has_row(tree)
     _healthy(tree)
+
+
+def test_a_build_killed_midway_is_built_again_and_its_leftovers_go(repo: Path) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    _crash(tree, "build:migrated", "up")
+    kinds = {f["kind"] for f in berth_json(tree, "doctor")["findings"]}
+    assert kinds == {"incomplete-berth", "leftover-build", "leftover-role"}
+    assert berth_json(tree, "up")["state"] == "active"  # built again; the dead build's gone
+    _healthy(tree)
+    _write_row(tree)
+    assert _has_row(tree)

@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from berth import logs, redact
+from berth import faults, logs, redact
 from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
@@ -243,6 +243,7 @@ class Builder:
                 admin.hand_over(db, builder_role, TEMPLATE_OWNER if done else None)
             url = self.server.url(builder_role, password, build)
             self._migrate(url, todo)
+            faults.point("build:migrated")
             self._remember_checksums(url)
             if self.config.database.seed:
                 self.progress("seeding template")
