@@ -120,3 +120,41 @@ def test_status_applied_pending_edited_missing(database: Any, tree: Any) -> None
     assert all(i.applied_at is not None for i in report.items if i.state != "pending")
     # The table has checksums of its own: nothing goes to berth's side table.
     assert database.conn.execute("SELECT to_regnamespace('berth')").fetchone() == (None,)
+
+
+def test_dbmate_and_goose_files_run_only_their_up_section(database: Any, tree: Any) -> None:
+    database.conn.execute("CREATE SCHEMA precious")
+    tree.write(
+        "db/001_dbmate.sql",
+        "-- migrate:up\nCREATE TABLE from_dbmate (id int);\n\n"
+        "-- migrate:down\nDROP SCHEMA precious CASCADE;\n",
+    )
+    tree.write(
+        "db/002_goose.sql",
+        "-- +goose Up\n-- +goose StatementBegin\nCREATE TABLE from_goose (id int);\n"
+        "-- +goose StatementEnd\n\n-- +goose Down\nDROP SCHEMA precious CASCADE;\n",
+    )
+    tree.write("db/003_bad.sql", "-- migrate:up\n\nSELECT * FROM nowhere;\n-- migrate:down\n")
+
+    with pytest.raises(MigrationError, match=r"db/003_bad.sql \(line 3\)"):
+        runner.apply(database.conn, tree.files("db"))
+
+    assert {"from_dbmate", "from_goose"} <= _tables(database.conn)
+    row = database.conn.execute("SELECT to_regnamespace('precious')").fetchone()
+    assert row is not None and row[0] is not None  # no down section ran
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
+        "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX CONCURRENTLY i ON t (id);\n",
+    ],
+)
+def test_a_file_that_needs_no_transaction_names_the_tool_to_set(
+    database: Any, tree: Any, text: str
+) -> None:
+    tree.write("db/001_index.sql", text)
+    with pytest.raises(MigrationError, match="outside a transaction") as info:
+        runner.apply(database.conn, tree.files("db"))
+    assert "tool" in (info.value.hint or "")

@@ -114,9 +114,47 @@ def transaction_control(script: str) -> tuple[str, int] | None:
     return None
 
 
+# Files written for dbmate or goose carry their down migration too: only "up" runs.
+_SECTION = re.compile(r"^--\s*(?:migrate:(up|down)|\+goose\s+(Up|Down))\b(.*)$", re.IGNORECASE)
+_NO_TRANSACTION = re.compile(r"transaction:\s*false|\+goose\s+NO\s+TRANSACTION", re.IGNORECASE)
+
+
+def up_section(text: str, relpath: str = "") -> str:
+    """``text`` with any dbmate/goose down section blanked out (line numbers kept).
+
+    A file with no section markers is all "up". One that must run outside a
+    transaction (``transaction:false``, ``+goose NO TRANSACTION``) is refused:
+    the built-in runner runs every file in one.
+    """
+    lines = text.split("\n")
+    keep = True
+    for number, line in enumerate(lines):
+        marker = _SECTION.match(line.strip())
+        if marker is None:
+            if keep and _NO_TRANSACTION.search(line) and line.lstrip().startswith("--"):
+                raise MigrationError(
+                    f"migration {relpath}:{number + 1} must run outside a transaction,"
+                    " which the built-in sql runner does not do",
+                    hint="set [database] tool (and migrate) to the tool it was written for,"
+                    ' e.g. tool = "dbmate" or "goose"',
+                )
+            if not keep:
+                lines[number] = ""
+            continue
+        keep = (marker.group(1) or marker.group(2)).lower() == "up"
+        if _NO_TRANSACTION.search(marker.group(3)) and keep:
+            raise MigrationError(
+                f"migration {relpath}:{number + 1} must run outside a transaction,"
+                " which the built-in sql runner does not do",
+                hint="set [database] tool (and migrate) to the tool it was written for,"
+                ' e.g. tool = "dbmate" or "goose"',
+            )
+    return "\n".join(lines)
+
+
 def _apply_one(conn: Conn, file: MigrationFile, retry: str) -> None:
-    script = file.path.read_bytes()
-    control = transaction_control(script.decode("utf-8", errors="replace"))
+    script = up_section(file.path.read_bytes().decode("utf-8", errors="replace"), file.relpath)
+    control = transaction_control(script)
     if control is not None:
         raise MigrationError(
             f"migration {file.relpath}:{control[1]} has its own {control[0]}: berth runs each"
@@ -128,7 +166,7 @@ def _apply_one(conn: Conn, file: MigrationFile, retry: str) -> None:
             if script.strip():
                 # No parameters: psycopg sends the file as one simple query, so a
                 # file may hold many statements and '%' needs no escaping.
-                conn.execute(script)
+                conn.execute(script.encode())
             conn.execute(
                 sql.SQL("INSERT INTO {} (version, name, checksum) VALUES (%s, %s, %s)").format(
                     sql.Identifier(TABLE)
@@ -162,11 +200,10 @@ def _first_line(exc: psycopg.Error) -> str:
     return text.splitlines()[0]
 
 
-def _where(exc: psycopg.Error, script: bytes) -> str:
+def _where(exc: psycopg.Error, script: str) -> str:
     """`` (line N)`` from the error's character position in the file, if Postgres gave one."""
     position = exc.diag.statement_position if exc.diag else None
     if not position or not position.isdigit():
         return ""
-    text = script.decode("utf-8", errors="replace")
-    line = text[: int(position) - 1].count("\n") + 1
+    line = script[: int(position) - 1].count("\n") + 1
     return f" (line {line})"
