@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test soak lint typecheck unit bench clean editors vscode-unit screenshots redis-server
+.PHONY: demo test soak lint typecheck unit bench clean realworld editors vscode-unit screenshots redis-server
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) editors redis-server
+unit: $(STAMP) editors redis-server realworld
 	$(BIN)/pytest -n auto -q
+
+# Real migration tools from npm (binaries included) for tests/realworld.
+REALWORLD := tests/realworld/node_modules/.package-lock.json
+realworld: $(REALWORLD)
+$(REALWORLD): tests/realworld/package-lock.json
+	cd tests/realworld && npm ci --no-audit --no-fund
 
 test: lint typecheck vscode-unit unit
 

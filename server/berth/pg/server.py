@@ -31,6 +31,9 @@ class Server:
     host: str  # where berths connect
     port: int
     cluster: Cluster | None = field(default=None, repr=False)
+    # Said in every URL berth hands out: Go's lib/pq (dbmate, golang-migrate) and
+    # others default to TLS and refuse a server without it unless told "disable".
+    sslmode: str | None = None
 
     def connect(
         self, dbname: str = "postgres", *, search_path: str | None = ADMIN_SEARCH_PATH
@@ -99,7 +102,8 @@ class Server:
         secret = "****" if masked else quote(password, safe="")
         host = f"[{self.host}]" if ":" in self.host else self.host
         auth = f"{quote(user, safe='')}:{secret}"
-        return f"postgresql://{auth}@{host}:{self.port}/{quote(dbname, safe='')}"
+        query = f"?sslmode={quote(self.sslmode, safe='')}" if self.sslmode else ""
+        return f"postgresql://{auth}@{host}:{self.port}/{quote(dbname, safe='')}{query}"
 
 
 class LoginError(ServerError):
@@ -133,6 +137,7 @@ def embedded(settings: Settings, *, start: bool = True) -> Server:
         host="127.0.0.1",
         port=cluster.port or 0,
         cluster=cluster,
+        sslmode="disable",  # the embedded server serves no TLS (loopback only)
     )
 
 
@@ -157,6 +162,7 @@ def external(url: str) -> Server:
         admin=admin,
         host=public,
         port=port,
+        sslmode=str(params["sslmode"]) if params.get("sslmode") else None,
     )
 
 
