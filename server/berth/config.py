@@ -263,6 +263,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot be read ({exc})", hint=f"check {path}") from None
 
 
+DEFAULTS = "<defaults>"  # the source of a config that no file gave
+
+
 def load_project(root: Path, default_project: str) -> ProjectConfig:
     """The config of the worktree at ``root``; defaults when there is none."""
     berth_toml = root / "berth.toml"
@@ -276,4 +279,4 @@ def load_project(root: Path, default_project: str) -> ProjectConfig:
             if not isinstance(section, dict):
                 raise ConfigError(f"{pyproject}: [tool.berth] must be a table", hint="fix it")
             return parse(section, f"{pyproject} [tool.berth]", default_project)
-    return parse({}, "<defaults>", default_project)
+    return parse({}, DEFAULTS, default_project)

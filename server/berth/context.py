@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from berth.config import ProjectConfig, load_project
+from berth.config import DEFAULTS, ProjectConfig, load_project
 from berth.git import Worktree, find_worktree
 from berth.registry import Registry
 from berth.settings import Settings, load_settings
@@ -74,4 +74,27 @@ def load(
                 raise
             return Context(settings, None, None)
     config = load_project(worktree.root, default_project(worktree))
+    if config.source == DEFAULTS and not worktree.is_main:
+        _refuse_config_left_behind(worktree)
     return Context(settings, worktree, config)
+
+
+def _refuse_config_left_behind(worktree: Worktree) -> None:
+    """A worktree without berth.toml whose main checkout has one: not committed (or not
+    on this branch) — defaults would give it an empty database under another project."""
+    from berth.errors import ConfigError
+
+    main = worktree.common_dir.parent
+    if worktree.common_dir.name != ".git":
+        return  # a bare repository: no main checkout to compare with
+    try:
+        if load_project(main, "app").source == DEFAULTS:
+            return
+    except ConfigError:
+        pass  # the main checkout has one, broken: still one this worktree lacks
+    raise ConfigError(
+        f"this worktree has no berth config, but the main checkout {main} has one:"
+        f" it is not committed, or not on branch {worktree.branch or '(detached)'}",
+        hint="commit berth.toml, then merge or rebase this branch onto that commit"
+        " (or copy it into this worktree)",
+    )

@@ -204,3 +204,26 @@ def test_a_database_dropped_while_sized_counts_as_unsized(server: object) -> Non
             conn.execute("SELECT 1")  # the snapshot in which the database still exists
             admin_conn.execute(sql.SQL("DROP DATABASE {}").format(sql.Identifier(name)))
             assert templates.database_size(conn, name) is None
+
+
+def test_a_migrations_path_the_worktree_lacks_is_warned_about(repo: Path) -> None:
+    (repo / "berth.toml").write_text(
+        'project = "typo"\n[database]\nmigrations = ["db/migratons"]\n'
+    )
+    migration(repo, "0001_t1.sql", "CREATE TABLE t1 (id int);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "a typo")
+    proc = berth(add_worktree(repo, "a"), "up")
+    assert "warning: [database] migrations names 'db/migratons'" in proc.stderr
+
+
+def test_a_multi_line_migrate_command_stops_at_its_first_failing_line(repo: Path) -> None:
+    (repo / "berth.toml").write_text(
+        'project = "multiline"\n[database]\nmigrations = ["db/migrations"]\n'
+        "migrate = '''\nfalse\necho migrated\n'''\n"
+    )
+    migration(repo, "0001_t1.sql", "CREATE TABLE t1 (id int);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "multi-line")
+    proc = berth(add_worktree(repo, "a"), "up", check=False)
+    assert proc.returncode == 9, proc.stderr

@@ -37,6 +37,16 @@ def version_of(name: str) -> str:
     return match.group(1) if match else Path(name).stem
 
 
+def missing_paths(root: Path, entries: tuple[str, ...] | list[str]) -> list[str]:
+    """A warning for each configured path the worktree lacks: a typo gives no migrations."""
+    return [
+        f"warning: [database] migrations names {entry!r}, which this worktree does not have:"
+        " no migrations from it (a typo?)"
+        for entry in entries
+        if not (root / entry).exists()
+    ]
+
+
 def discover(root: Path, entries: tuple[str, ...] | list[str]) -> list[MigrationFile]:
     """Files under each configured path (a directory or a file), each directory sorted."""
     found: list[MigrationFile] = []

@@ -26,7 +26,7 @@ from berth import faults, logs, redact
 from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
-from berth.migrations.files import MigrationFile
+from berth.migrations.files import MigrationFile, missing_paths
 from berth.pg import admin, builds
 from berth.pg.admin import lock_key
 from berth.pg.server import Server
@@ -156,6 +156,8 @@ class Builder:
 
     def ensure(self) -> str:
         """The name of the finished template for these migrations, built if needed."""
+        for warning in missing_paths(self.worktree, self.config.database.migrations):
+            self.progress(warning)
         if not self.needed:
             return "template0"
         target = self.fingerprint
@@ -368,9 +370,9 @@ def run_command(
     ``env`` (URLs, ``*PASSWORD*`` variables) and each of ``passwords`` is masked in
     what berth relays of its output, and any URL's password besides.
     """
-    code, out, err = builds.run_group(
-        ["/bin/sh", "-c", command], cwd=cwd, env=env, timeout=timeout, on_start=on_start
-    )
+    # -e: a multi-line command stops at its first failing line, as a script would.
+    argv = ["/bin/sh", "-ec", command]
+    code, out, err = builds.run_group(argv, cwd=cwd, env=env, timeout=timeout, on_start=on_start)
     hidden = redact.secrets_in(env) | {p for p in passwords if p}
     if code is None:
         note, hint = timeout_note or (f"it did not finish within {timeout:g}s", "it was stopped")
