@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -227,3 +228,36 @@ def test_a_multi_line_migrate_command_stops_at_its_first_failing_line(repo: Path
     git(repo, "commit", "-q", "-m", "multi-line")
     proc = berth(add_worktree(repo, "a"), "up", check=False)
     assert proc.returncode == 9, proc.stderr
+
+
+def test_a_failed_migrate_names_its_telling_line_and_keeps_its_whole_output(
+    repo: Path, tmp_path: Path
+) -> None:
+    import os
+    import re
+    import stat
+
+    script = (
+        'echo "Operations to perform: 252 migrations"; echo "$DATABASE_URL"; '
+        'echo "django.db.utils.ProgrammingError: relation \\"x\\" does not exist" >&2; '
+        'echo "see https://docs.example/errors for help" >&2; exit 1'
+    )
+    (repo / "berth.toml").write_text(
+        f'project = "failing"\n[database]\nmigrations = ["db/migrations"]\nmigrate = \'{script}\'\n'
+    )
+    migration(repo, "0001_t1.sql", "CREATE TABLE t1 (id int);\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "failing")
+    proc = berth(add_worktree(repo, "a"), "up", "--json", check=False)
+    assert proc.returncode == 9
+    error = json.loads(proc.stdout)
+    assert error["message"].endswith('ProgrammingError: relation "x" does not exist')
+    found = re.search(r"its whole output: (\S+\.log)", error["hint"])
+    assert found, error["hint"]
+    kept = Path(found.group(1))
+    assert kept.is_relative_to(Path(os.environ["BERTH_HOME"]))
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    text = kept.read_text()
+    assert "Operations to perform: 252 migrations" in text
+    assert "docs.example" in text
+    assert "postgresql://berth_builder_" in text and ":****@" in text  # the password masked

@@ -27,7 +27,7 @@ from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile, missing_paths
-from berth.pg import admin, builds
+from berth.pg import admin, builds, commandlog
 from berth.pg.admin import lock_key
 from berth.pg.server import Server
 
@@ -374,17 +374,19 @@ def run_command(
     argv = ["/bin/sh", "-ec", command]
     code, out, err = builds.run_group(argv, cwd=cwd, env=env, timeout=timeout, on_start=on_start)
     hidden = redact.secrets_in(env) | {p for p in passwords if p}
+    kept = commandlog.keep(command, code, out, err, hidden)
+    where = f"; its whole output: {kept}" if kept else ""
     if code is None:
         note, hint = timeout_note or (f"it did not finish within {timeout:g}s", "it was stopped")
         raise MigrationError(
             f"{failure}: {note}",
-            hint=redact.mask(f"{hint}; the command was: {command}", hidden),
+            hint=redact.mask(f"{hint}; the command was: {command}{where}", hidden),
         )
     if code != 0:
-        lines = redact.mask(err or out, hidden).strip().splitlines()
+        line = commandlog.telling_line(redact.mask(err or out, hidden))
         raise MigrationError(
-            f"{failure} (exit {code}): {lines[-1] if lines else 'no output'}",
-            hint=redact.mask(f"{hint}; the command was: {command}", hidden),
+            f"{failure} (exit {code}): {line}",
+            hint=redact.mask(f"{hint}; the command was: {command}{where}", hidden),
         )
 
 
