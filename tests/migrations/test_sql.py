@@ -158,3 +158,11 @@ def test_a_file_that_needs_no_transaction_names_the_tool_to_set(
     with pytest.raises(MigrationError, match="outside a transaction") as info:
         runner.apply(database.conn, tree.files("db"))
     assert "tool" in (info.value.hint or "")
+
+
+def test_a_missing_extension_is_named_with_how_to_get_it(database: Any, tree: Any) -> None:
+    tree.write("db/001_ext.sql", 'CREATE EXTENSION "no_such_extension_here";\n')
+    with pytest.raises(MigrationError, match='"no_such_extension_here" is not available') as info:
+        runner.apply(database.conn, tree.files("db"))
+    assert "BERTH_PG_BIN" in (info.value.hint or "")
+    assert "'no_such_extension_here'" in (info.value.hint or "")

@@ -12,7 +12,7 @@ import pytest
 from berth.pg.binaries import find_binaries
 from berth.pg.cluster import Cluster
 from berth.settings import load_settings
-from berthtest import berth_json
+from berthtest import berth, berth_json
 
 
 def test_server_status(worktree: Path) -> None:
@@ -189,3 +189,12 @@ def test_the_version_of_any_distributions_postgres_is_read(output: str, major: i
     from berth.pg.binaries import parse_version
 
     assert parse_version(output) == major
+
+
+def test_other_binaries_for_an_existing_server_are_an_error_not_ignored(
+    worktree: Path, server: object, tmp_path: Path
+) -> None:
+    proc = berth(worktree, "up", check=False, env={"BERTH_PG_BIN": str(tmp_path)})
+    assert proc.returncode == 3, proc.stderr
+    assert f"BERTH_PG_BIN is {tmp_path}, but the embedded server" in proc.stderr
+    assert "BERTH_DATA_DIR" in proc.stderr

@@ -17,6 +17,7 @@ from psycopg import sql
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile
 from berth.migrations.status import Entry, Observation, by_number
+from berth.pg import extensions
 
 TABLE = "berth_schema_migrations"
 # Session advisory lock so two `berth migrate` runs on one database apply each file once.
@@ -174,9 +175,12 @@ def _apply_one(conn: Conn, file: MigrationFile, retry: str) -> None:
                 (file.version, file.name, file.checksum),
             )
     except psycopg.Error as exc:
+        lacking = extensions.missing(_first_line(exc))
         raise MigrationError(
             f"migration {file.relpath}{_where(exc, script)} failed: {_first_line(exc)}",
-            hint=(
+            hint=extensions.hint(lacking)
+            if lacking
+            else (
                 f"nothing of {file.name} was applied (each file runs in one transaction); "
                 f"fix it and run {retry} again"
             ),

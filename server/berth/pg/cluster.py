@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from berth import locks
-from berth.errors import ConflictError, ServerError
+from berth.errors import ConfigError, ConflictError, ServerError
 from berth.fsutil import open_append, private_dirs, write_atomic, write_private
 from berth.pg.binaries import Binaries, find_binaries
 from berth.pg.osuser import ROOT_SERVER_BASE, cluster_root, ensure_os_user, reachable
@@ -240,6 +240,7 @@ class Cluster:
                 "bindir": str(binaries.bindir),
                 "version": binaries.version,
                 "source": binaries.source,
+                "pg_bin": self.settings.pg_bin,  # what was asked for (the bindir may be a copy)
                 "user": self.user.pw_name if self.user else None,
             }
         )
@@ -280,6 +281,7 @@ class Cluster:
         return self._run([pg_ctl, "-D", str(self.data), "status"], check=False).returncode == 0
 
     def start(self) -> None:
+        self.check_binaries()
         with self._lock():
             self._init_locked(None)
             if self.is_running():
@@ -347,7 +349,24 @@ class Cluster:
             self._run([pg_ctl, "-D", str(self.data), "-m", "fast", "-w", "-s", "stop"])
             return True
 
+    def check_binaries(self) -> None:
+        """``BERTH_PG_BIN`` (``pg_bin``) naming other binaries than the cluster's is an error,
+        never ignored: a cluster cannot change its server in place."""
+        meta = self.meta()
+        wanted = self.settings.pg_bin
+        if not wanted or not self.initialized or meta.get("pg_bin") == wanted:
+            return
+        if "pg_bin" not in meta and meta.get("source") == "BERTH_PG_BIN":
+            return  # made before berth recorded which: it was made with BERTH_PG_BIN
+        raise ConfigError(
+            f"BERTH_PG_BIN is {wanted}, but the embedded server in {self.root} was made with"
+            f" the {meta.get('source')} PostgreSQL {meta.get('version')} ({meta.get('bindir')})",
+            hint="unset BERTH_PG_BIN (and pg_bin), or give berth a new server made with it:"
+            " BERTH_DATA_DIR=<a new directory> (berths live on the server they were made on)",
+        )
+
     def ensure_running(self) -> None:
+        self.check_binaries()
         if self.initialized and (self.data / "postmaster.pid").exists() and self._socket_exists():
             return
         self.start()

@@ -27,7 +27,7 @@ from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile, missing_paths
-from berth.pg import admin, builds, commandlog
+from berth.pg import admin, builds, commandlog, extensions
 from berth.pg.admin import lock_key
 from berth.pg.server import Server
 
@@ -360,15 +360,12 @@ def run_command(
     timeout_note: tuple[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
 ) -> None:
-    """Run a user's migrate or seed command; a failure is a MigrationError with its last line.
+    """Run a user's migrate or seed command; a failure is a MigrationError naming its line.
 
-    The command runs in a process group of its own; past ``timeout`` seconds
-    all of it is stopped and that is a MigrationError too (``timeout_note``: its
-    message's end and hint). ``on_start`` hears the group's id.
-
-    The command may print ``DATABASE_URL`` or a password: every password in
-    ``env`` (URLs, ``*PASSWORD*`` variables) and each of ``passwords`` is masked in
-    what berth relays of its output, and any URL's password besides.
+    In a process group of its own, all of it stopped past ``timeout`` seconds
+    (``timeout_note``: the error's end and hint); ``on_start`` hears the group's
+    id. Every password in ``env`` and ``passwords``, and any URL's, is masked in
+    what berth relays of its output (which may print ``DATABASE_URL``).
     """
     # -e: a multi-line command stops at its first failing line, as a script would.
     argv = ["/bin/sh", "-ec", command]
@@ -384,9 +381,10 @@ def run_command(
         )
     if code != 0:
         line = commandlog.telling_line(redact.mask(err or out, hidden))
+        lacking = extensions.missing(err + out)
+        hint = extensions.hint(lacking) if lacking else f"{hint}; the command was: {command}"
         raise MigrationError(
-            f"{failure} (exit {code}): {line}",
-            hint=redact.mask(f"{hint}; the command was: {command}{where}", hidden),
+            f"{failure} (exit {code}): {line}", hint=redact.mask(f"{hint}{where}", hidden)
         )
 
 
