@@ -36,6 +36,8 @@ class DatabaseConfig:
     migrate: str | None = None
     seed: str | None = None
     build_timeout: float = 600.0  # seconds a template build's commands may take
+    setup: str | None = None  # SQL berth's admin runs before a template's first migration
+    setup_file: str | None = None  # the same, from a file in the worktree
 
 
 @dataclass(frozen=True)
@@ -212,7 +214,14 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         migrate=db.text("migrate"),
         seed=db.text("seed"),
         build_timeout=db.number("build_timeout", 600.0),
+        setup=db.text("setup"),
+        setup_file=db.text("setup_file"),
     )
+    if database.setup and database.setup_file:
+        raise ConfigError(
+            f"{where}: [database] has both setup and setup_file",
+            hint="keep one: the SQL itself, or the file that holds it",
+        )
     db.finish()
     ports_reader = top.table_of("ports")
     ports = _ports(ports_reader) or {"app": 8000}

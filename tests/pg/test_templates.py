@@ -261,3 +261,37 @@ def test_a_failed_migrate_names_its_telling_line_and_keeps_its_whole_output(
     assert "Operations to perform: 252 migrations" in text
     assert "docs.example" in text
     assert "postgresql://berth_builder_" in text and ":****@" in text  # the password masked
+
+
+def test_a_setup_runs_as_admin_before_the_first_migration_once_allowed(repo: Path) -> None:
+    import secrets
+
+    reader = f"reader_{secrets.token_hex(4)}"
+    setup = (
+        "CREATE EXTENSION IF NOT EXISTS pg_stat_statements;\n"
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{reader}')"
+        f" THEN CREATE ROLE {reader} NOLOGIN; END IF; END $$;\n"
+    )
+    (repo / "db").mkdir()
+    (repo / "db" / "setup.sql").write_text(setup)
+    (repo / "berth.toml").write_text(
+        f'project = "setup{secrets.token_hex(3)}"\n[database]\nmigrations = ["db/migrations"]\n'
+        'setup_file = "db/setup.sql"\n'
+    )
+    migration(repo, "0001_t.sql", f"CREATE TABLE t (x int);\nGRANT SELECT ON t TO {reader};\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "setup")
+    tree = add_worktree(repo, "a")
+
+    refused = berth(tree, "up", check=False)
+    assert refused.returncode == 8, refused.stderr
+    assert "not allowed yet" in refused.stderr and "allow-setup" in refused.stderr
+    shown = berth(tree, "templates", "allow-setup")
+    assert "pg_stat_statements" in shown.stderr
+    berth(tree, "up")
+    with psycopg.connect(url_of(tree)) as conn:
+        row = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'pg_stat_statements'")
+        assert row.fetchone() == (1,)
+
+    (tree / "db" / "setup.sql").write_text(setup + "ALTER ROLE CURRENT_USER SUPERUSER;\n")
+    assert berth(tree, "reset", "--yes", check=False).returncode == 8  # changed: not allowed

@@ -28,8 +28,8 @@ def migrate(as_json: bool) -> None:
 
     ctx, record = _current()
     data = lifecycle.migrate(ctx, record)
-    summary = data["migrations"]
-    emit(data, as_json, f"migrations: {summary['applied']} applied, {summary['pending']} pending")
+    summary = data.migrations
+    emit(data, as_json, f"migrations: {summary.applied} applied, {summary.pending} pending")
 
 
 @click.command()
@@ -65,7 +65,7 @@ def reset(yes: bool, baseline: str | None, as_json: bool) -> None:
     ctx, record = _current()
     confirm(f"Reset {record.database} (the current one goes to the trash)?", yes)
     data = lifecycle.reset(ctx, record, baseline=baseline)
-    emit(data, as_json, describe(data) + f"\n  previous  {data['previous']} (in the trash)")
+    emit(data, as_json, describe(data) + f"\n  previous  {data.previous} (in the trash)")
 
 
 @click.command()
@@ -80,7 +80,7 @@ def fork(source: str, force: bool, yes: bool, as_json: bool) -> None:
     ctx, record = _current()
     confirm(f"Replace {record.database} with a copy of {source}'s?", yes)
     data = lifecycle.fork(ctx, record, source, force=force)
-    emit(data, as_json, describe(data) + f"\n  forked from {data['forked_from']}")
+    emit(data, as_json, describe(data) + f"\n  forked from {data.forked_from}")
 
 
 @click.command()
@@ -93,7 +93,7 @@ def snapshot(name: str, force: bool, as_json: bool) -> None:
 
     ctx, record = _current()
     data = lifecycle.snapshot(ctx, record, name, force=force)
-    emit(data, as_json, f"baseline {name} saved as {data['baseline']['database']}")
+    emit(data, as_json, f"baseline {name} saved as {data.baseline.database}")
 
 
 @click.command()
@@ -105,11 +105,10 @@ def diff(against: str | None, as_json: bool) -> None:
 
     ctx, record = _current()
     data = lifecycle.diff(ctx, record, against)
-    schema = data["schema"]
-    lines = [f"against {data['against']}:"]
-    for key, items in schema.items():
+    lines = [f"against {data.against}:"]
+    for key, items in data.schema.items():
         lines += [f"  {key.replace('_', ' ')}: {item}" for item in items]
-    for table, change in data["rows"].items():
+    for table, change in data.rows.items():
         lines.append(
             f"  {table}: +{change['inserted']} ~{change['updated']} -{change['deleted']} rows"
         )
@@ -186,3 +185,25 @@ def templates_cancel(as_json: bool) -> None:
     stopped = builds.cancel(ctx.server, config.project)
     human = "\n".join(f"cancelled {name}" for name in stopped) or "no template build is running"
     emit({"cancelled": stopped}, as_json, human)
+
+
+@templates.command("allow-setup")
+@json_option
+def templates_allow_setup(as_json: bool) -> None:
+    """Allow this worktree's [database] setup SQL (it runs as the server's superuser).
+
+    Shows the SQL and records its sha256; a branch that changes it needs
+    allowing again.
+    """
+    from berth import context
+    from berth.pg import setup
+
+    ctx = context.load()
+    worktree, config = ctx.need_worktree()
+    sql_text = setup.text_of(config, worktree.root)
+    if not sql_text:
+        emit({"allowed": None}, as_json, "this worktree's config has no [database] setup")
+        return
+    digest = setup.allow(ctx.settings.home, sql_text, config.project)
+    click.echo(sql_text.rstrip(), err=True)
+    emit({"allowed": digest}, as_json, f"allowed the setup above (sha256 {digest[:12]})")

@@ -13,10 +13,14 @@ from collections.abc import Iterable, Sequence
 EMPTY = hashlib.sha256(b"berth:empty").hexdigest()
 
 
-def chain(steps: Iterable[tuple[str, str]]) -> list[str]:
-    """Fingerprints after each ``(relpath, content checksum)`` step, in order."""
+def chain(steps: Iterable[tuple[str, str]], start: str = EMPTY) -> list[str]:
+    """Fingerprints after each ``(relpath, content checksum)`` step, in order.
+
+    ``start`` is what the chain grows from: the empty database, or one that a
+    setup script prepared (:func:`setup_start`).
+    """
     out: list[str] = []
-    previous = EMPTY
+    previous = start
     for relpath, checksum in steps:
         digest = hashlib.sha256()
         digest.update(previous.encode())
@@ -37,3 +41,10 @@ def longest_known_prefix(fingerprints: Sequence[str], known: set[str]) -> int:
         if fingerprints[index - 1] in known:
             return index
     return 0
+
+
+def setup_start(setup: str | None) -> str:
+    """Where the chain starts when ``[database] setup`` runs before any migration."""
+    if not setup:
+        return EMPTY
+    return hashlib.sha256(f"{EMPTY}\0setup\0{setup}".encode()).hexdigest()

@@ -27,7 +27,7 @@ from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile, missing_paths
-from berth.pg import admin, builds, commandlog, extensions
+from berth.pg import admin, builds, commandlog, extensions, setup
 from berth.pg.admin import lock_key
 from berth.pg.server import Server
 
@@ -137,18 +137,20 @@ class Builder:
         self.config = config
         self.worktree = worktree
         self.files = files
-        self.fingerprints = fingerprint.chain((f.relpath, f.checksum) for f in files)
+        self.setup = setup.text_of(config, worktree)
+        start = fingerprint.setup_start(self.setup)
+        self.fingerprints = fingerprint.chain(((f.relpath, f.checksum) for f in files), start)
         self.progress = progress or (lambda _msg: None)
         self._deadline = time.monotonic()
         self._building: tuple[admin.Conn, builds.Running] | None = None
 
     @property
     def needed(self) -> bool:
-        return bool(self.files) or bool(self.config.database.seed)
+        return bool(self.files) or bool(self.config.database.seed) or bool(self.setup)
 
     @property
     def fingerprint(self) -> str:
-        base = fingerprint.last(self.fingerprints)
+        base = self.fingerprints[-1] if self.fingerprints else fingerprint.setup_start(self.setup)
         seed = self.config.database.seed
         if not seed:
             return base
@@ -215,8 +217,7 @@ class Builder:
         todo = self.files[done:]
         stamp = int(time.time())
         build = f"berth_build_{target[:16]}_{secrets.token_hex(3)}"
-        builder_role = f"berth_builder_{secrets.token_hex(4)}"
-        password = secrets.token_urlsafe(24)
+        builder_role, password = f"berth_builder_{secrets.token_hex(4)}", secrets.token_urlsafe(24)
         self.progress(
             f"building template {target[:12]}: {len(todo)} of {len(self.files)} migrations"
             + (f" on top of {source}" if done else "")
@@ -241,6 +242,7 @@ class Builder:
                 template=source,
                 strategy=create_strategy(conn, source, self._reflink()),
             )
+            setup.run(self.server, build, None if done else self.setup, self.config.source)
             with self.server.connect(build) as db:
                 admin.hand_over(db, builder_role, TEMPLATE_OWNER if done else None)
             url = self.server.url(builder_role, password, build)
