@@ -361,3 +361,26 @@ def test_many_opening_a_new_registry_at_once_all_get_it(path: Path) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         versions = list(pool.map(open_one, range(16)))
     assert versions == [registry_schema.VERSION] * 16
+
+
+def test_opening_the_registry_again_keeps_the_open_ones_locks(tmp_path: Path) -> None:
+    """Reading the file directly while a connection of this process has it open would
+    drop that connection's locks: another process closing its own then deleted the WAL
+    index under it (SQLITE_IOERR_SHORT_READ in the sidecar and the demo)."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "registry.sqlite3"
+    first = Registry(path)
+    first.list()
+    Registry(path).close()
+    other = (
+        "import sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1])\n"
+        "c.execute('SELECT count(*) FROM berths').fetchall()\n"
+        "c.close()\n"
+    )
+    subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+    assert Path(f"{path}-shm").exists()  # still there for the connection that is open
+    first.list()
+    first.close()

@@ -12,6 +12,7 @@ import contextlib
 import os
 import secrets
 import sqlite3
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -124,13 +125,24 @@ class Connection(sqlite3.Connection):
             raise known from None
 
 
+# Connections this process has open. Closing any descriptor of the registry file
+# drops every POSIX lock this process holds on it, sqlite's included: another
+# process then takes itself for the last user and deletes the WAL and its index
+# under our feet (SQLITE_IOERR_SHORT_READ). So the file is only read directly
+# (check) while no connection of this process has it open.
+_open: weakref.WeakSet[Connection] = weakref.WeakSet()
+
+
 def connect(path: Path, timeout: float) -> Connection:
     """The registry at ``path``, checked, made whole when it is new."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not path.exists():
         create(path)
-    check(path)
+    if not any(conn.path == path for conn in _open):
+        check(path)
     try:
-        return sqlite3.connect(path, timeout=timeout, isolation_level=None, factory=Connection)
+        conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, factory=Connection)
     except sqlite3.Error as exc:
         raise error(exc, path) or exc from None
+    _open.add(conn)
+    return conn
