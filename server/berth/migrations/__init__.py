@@ -29,7 +29,18 @@ __all__ = [
 
 # The tools berth reads the version table of (config accepts these names), each
 # with its adapter module: golang-migrate's is golang_migrate.
-TOOLS = ("sql", "goose", "golang-migrate", "dbmate", "alembic", "django", "flyway", "rails")
+TOOLS = (
+    "sql",
+    "goose",
+    "golang-migrate",
+    "dbmate",
+    "alembic",
+    "django",
+    "flyway",
+    "rails",
+    "prisma",
+    "drizzle",
+)
 _ADAPTERS = {tool: "berth.migrations." + tool.replace("-", "_") for tool in TOOLS}
 
 

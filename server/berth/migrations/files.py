@@ -65,6 +65,8 @@ def discover(root: Path, entries: tuple[str, ...] | list[str]) -> list[Migration
                 ),
                 key=_order_key,
             )
+            # Prisma's layout: one directory per migration, its SQL in migration.sql.
+            paths += sorted(p for p in base.glob("*/migration.sql") if p.is_file())
         for path in paths:
             try:
                 rel = path.relative_to(root.resolve()).as_posix()
@@ -74,10 +76,11 @@ def discover(root: Path, entries: tuple[str, ...] | list[str]) -> list[Migration
                     hint="list paths inside the repository under [database] migrations",
                 ) from None
             data = path.read_bytes()
+            nested = path.name == "migration.sql" and path.parent != base
             found.append(
                 MigrationFile(
-                    version=version_of(path.name),
-                    name=path.name,
+                    version=path.parent.name if nested else version_of(path.name),
+                    name=f"{path.parent.name}/{path.name}" if nested else path.name,
                     path=path,
                     relpath=rel,
                     checksum=hashlib.sha256(data).hexdigest(),
