@@ -16,7 +16,7 @@ from psycopg import sql
 
 from berth import context
 from berth.pg import admin
-from berthtest import SERVER_ENV, add_worktree, berth_json, git
+from berthtest import SERVER_ENV, add_worktree, app_repo, berth, berth_json, git, url_of
 
 
 @pytest.fixture(autouse=True)
@@ -257,3 +257,27 @@ def test_only_this_homes_roles_whose_maker_is_gone_are_leftovers(
         with server.connect() as conn:  # type: ignore[attr-defined]
             for name in names.values():
                 admin.drop_role(conn, name)
+
+
+def test_a_retired_berth_whose_database_is_live_is_repaired(repo: Path) -> None:
+    """What a reset and a down racing left before berth serialised them: 'trashed' in the
+    registry, its database live. doctor --fix puts that database in the trash too."""
+    import psycopg
+
+    from berth.registry import Registry
+
+    tree = add_worktree(app_repo(repo), "a")
+    ident = berth_json(tree, "up")["instance"]
+    with psycopg.connect(url_of(tree)) as conn:
+        conn.execute("INSERT INTO t1 VALUES (7)")
+    registry = Registry(Path(os.environ["BERTH_HOME"]) / "registry.sqlite3")
+    registry.update(ident, state="trashed", trashed_at=time.time())
+    registry.close()
+
+    found = berth_json(tree, "doctor")["findings"]
+    assert [f["kind"] for f in found] == ["live-database-of-retired-berth"]
+    assert berth_json(tree, "doctor", "--fix")["ok"] is True
+    assert "no problems" in berth(tree, "doctor").stdout
+    berth(tree, "up")  # the newest in the trash comes back: the one that was live
+    with psycopg.connect(url_of(tree)) as conn:
+        assert conn.execute("SELECT count(*) FROM t1 WHERE id = 7").fetchone() == (1,)

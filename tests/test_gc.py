@@ -88,6 +88,8 @@ def test_restore_from_outside_the_repository_gets_its_ports_back(
     repo: Path, tmp_path: Path
 ) -> None:
     (repo / "berth.toml").write_text("[ports]\nweb = 9100\n")
+    git(repo, "add", "berth.toml")
+    git(repo, "commit", "-q", "-m", "berth")
     x = add_worktree(repo, "x")
     first = berth_json(x, "up")
     git(repo, "worktree", "remove", "--force", str(x))

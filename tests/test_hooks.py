@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import stat
 import subprocess
 from pathlib import Path
@@ -22,8 +23,9 @@ exit 3
 
 
 def read_env(path: Path) -> dict[str, str]:
+    """The env file as ``sh`` reads it (values are quoted where they need to be)."""
     pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key: value for key, value in pairs if not key.startswith("#")}
+    return {key: shlex.split(value)[0] for key, value in pairs if not key.startswith("#")}
 
 
 def run_git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from berth.errors import ERROR_CLASSES, BerthError
+from berth.results import Status, status_from_json
 
 if TYPE_CHECKING:
     from berth.context import Context
@@ -31,7 +32,7 @@ def through_sidecar(
     say: Say | None = None,
     events: tuple[str, ...] = ("progress", "notice"),
     timeout: float | None = None,
-) -> dict[str, Any] | None:
+) -> Status | None:
     """The berth as the sidecar made it; None: make it in this process.
 
     None when the sidecar is off or cannot serve this client. A failure of
@@ -48,7 +49,7 @@ def through_sidecar(
             say(str(event["message"]))
 
     try:
-        return client.try_up(worktree.root, baseline=baseline, on_event=on_event, timeout=timeout)
+        data = client.try_up(worktree.root, baseline=baseline, on_event=on_event, timeout=timeout)
     except client.TimedOut as exc:
         raise StillWorking(str(exc), hint="berth wait blocks until it is ready") from None
     except client.Unavailable as exc:
@@ -57,6 +58,7 @@ def through_sidecar(
         return None
     except client.RemoteError as exc:
         raise ERROR_CLASSES.get(exc.kind, BerthError)(exc.message, hint=exc.hint) from None
+    return None if data is None else status_from_json(data)
 
 
 def up(
@@ -65,7 +67,7 @@ def up(
     baseline: str | None = None,
     say: Say | None = None,
     ctx: Context | None = None,
-) -> dict[str, Any]:
+) -> Status:
     """This worktree's berth, made or repaired: by the sidecar, else here (``ctx``'s process)."""
     data = through_sidecar(worktree, baseline=baseline, say=say)
     if data is not None:

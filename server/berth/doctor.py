@@ -20,6 +20,7 @@ from berth.context import Context
 from berth.errors import BerthError, ConflictError
 from berth.pg import admin
 from berth.registry import BerthRecord
+from berth.results import DoctorReport, Status
 
 OWN_KINDS = (None, "berth")  # markers of berth databases; templates etc. carry their own kind
 TRASH_PREFIX = "berth_trash_"
@@ -46,18 +47,13 @@ class Finding:
         }
 
 
-def doctor(ctx: Context, *, fix: bool = False) -> dict[str, Any]:
+def doctor(ctx: Context, *, fix: bool = False) -> DoctorReport:
     with gc.locked(ctx):
         findings = examine(ctx)
         if fix:
             for finding in findings:
                 apply(finding)
-    return {
-        "findings": [f.to_json() for f in findings],
-        "problems": len(findings),
-        "fixed": sum(f.fixed for f in findings),
-        "ok": all(f.fixed for f in findings),
-    }
+    return DoctorReport(findings)
 
 
 def apply(finding: Finding) -> None:
@@ -92,6 +88,7 @@ def examine(ctx: Context) -> list[Finding]:
         return findings  # nothing of ours could be on a server that is not even running
     with ctx.server.connect() as conn:
         findings += missing_databases(ctx, conn, records)
+        findings += live_retired(ctx, conn, records)
         findings += changed_passwords(ctx, conn, records)
         findings += marked_databases(ctx, conn, records)
         findings += trash_entries(ctx, conn)
@@ -142,7 +139,7 @@ def _busy(record: BerthRecord) -> bool:
     return lock.exists() and is_held(lock)
 
 
-def up_in(worktree: str) -> dict[str, Any]:
+def up_in(worktree: str) -> Status:
     from berth import context, lifecycle
 
     return lifecycle.up(context.load(Path(worktree)))
@@ -170,6 +167,24 @@ def missing_databases(ctx: Context, conn: admin.Conn, records: list[BerthRecord]
             )
         )
     return found
+
+
+def live_retired(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:
+    """Berths in the trash whose database is live: what a reset and a down racing left
+    (before berth serialised them). The database joins the trash too, restorable."""
+    from berth.verbs.retirement import retire_live
+
+    return [
+        Finding(
+            "live-database-of-retired-berth",
+            record.id,
+            f"it is in the trash, but its database {record.database} is live",
+            "move that database to the trash too (berth restore brings either back)",
+            partial(retire_live, ctx, record),
+        )
+        for record in records
+        if record.state == "trashed" and admin.database_exists(conn, record.database)
+    ]
 
 
 def changed_passwords(ctx: Context, conn: admin.Conn, records: list[BerthRecord]) -> list[Finding]:

@@ -7,10 +7,11 @@ hand, or in the background by a hook that notices a vanished worktree) does it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from berth import locks
 from berth.context import Context
@@ -18,8 +19,40 @@ from berth.errors import BerthError
 from berth.fsutil import private_dirs
 from berth.hookstate import worktree_gone, write_gitdirs
 from berth.registry import BerthRecord
+from berth.results import Failed, Json
 
 DAY = 86400.0
+
+
+@dataclass(frozen=True)
+class GcRetired:
+    """A berth ``berth gc`` retired because its worktree is gone."""
+
+    instance: str
+    worktree: str
+    git_dir: str
+    database: str
+    slot: int
+    trash: str | None
+
+    def to_json(self) -> Json:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class GcReport:
+    retired: list[GcRetired]
+    purged: list[str]
+    errors: list[Failed]
+    trash_ttl_days: float
+
+    def to_json(self) -> Json:
+        return {
+            "retired": [r.to_json() for r in self.retired],
+            "purged": self.purged,
+            "errors": [e.to_json() for e in self.errors],
+            "trash_ttl_days": self.trash_ttl_days,
+        }
 
 
 @contextlib.contextmanager
@@ -46,20 +79,20 @@ def stale(ctx: Context) -> list[BerthRecord]:
     ]
 
 
-def retire(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+def retire(ctx: Context, record: BerthRecord) -> GcRetired:
     """Into the trash (``berth restore`` brings it back); its slot and ports are freed."""
     from berth import lifecycle
 
     data = lifecycle.down(ctx, record)
     ctx.registry.release_slot(record.id)
-    return {
-        "instance": record.id,
-        "worktree": record.worktree,
-        "git_dir": record.git_dir,
-        "database": record.database,
-        "slot": record.slot,
-        "trash": data.get("trash"),
-    }
+    return GcRetired(
+        instance=record.id,
+        worktree=record.worktree,
+        git_dir=record.git_dir,
+        database=record.database,
+        slot=record.slot,
+        trash=data.trash,
+    )
 
 
 def expired_trash(ctx: Context, now: float | None = None) -> list[dict[str, object]]:
@@ -76,7 +109,7 @@ def unfreed(ctx: Context, now: float | None = None) -> bool:
     )
 
 
-def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> dict[str, Any]:
+def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> GcReport:
     """Retire stale berths, purge expired trash; report both (and what failed).
 
     The hooks' list of git dirs is rewritten for every repository touched (and
@@ -84,8 +117,8 @@ def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> d
     """
     from berth import lifecycle
 
-    retired: list[dict[str, Any]] = []
-    errors: list[dict[str, str]] = []
+    retired: list[GcRetired] = []
+    errors: list[Failed] = []
     purged: list[str] = []
     ttl = ctx.settings.trash_ttl_days
     with locked(ctx):
@@ -93,18 +126,18 @@ def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> d
             try:
                 retired.append(retire(ctx, record))
             except BerthError as exc:
-                errors.append({"instance": record.id, "error": exc.message})
+                errors.append(Failed(record.id, exc.message))
         if expired_trash(ctx, now) or unfreed(ctx, now):
             purged = lifecycle.purge_trash(
                 ctx, (now or time.time()) - ttl * DAY, skip_redis=skip_redis, errors=errors
             )
-        repos = {common_dir(Path(r["git_dir"])) for r in retired}
+        repos = {common_dir(Path(r.git_dir)) for r in retired}
         if ctx.worktree is not None:
             repos.add(ctx.worktree.common_dir)
         for common in repos:
             if common.is_dir():
                 write_gitdirs(common, ctx.registry)
-    return {"retired": retired, "purged": purged, "errors": errors, "trash_ttl_days": ttl}
+    return GcReport(retired, purged, errors, ttl)
 
 
 def common_dir(git_dir: Path) -> Path:

@@ -24,6 +24,7 @@ from berth.context import Context
 from berth.errors import BerthError, GitError
 from berth.git import Worktree
 from berth.gitenv import clean_env
+from berth.results import BerthStatus, HookResult, MigrationSummary, Reset, Status
 
 _ZERO = re.compile(r"^0+$")
 _RETRY = {
@@ -198,7 +199,7 @@ def via_sidecar(worktree: Worktree, timeout: float, strict: bool, say: Say) -> i
         return exc.exit_code if strict else 0
     if data is None:
         return None
-    line = summary("provision", data)
+    line = summary(HookResult(data, "provision"))
     if line:
         say(line)
     return 0
@@ -281,7 +282,10 @@ def _doing(action: str) -> str:
 def report(worktree: Worktree, action: str, code: int, strict: bool, say: Say) -> int:
     data = hookstate.last_result(worktree.git_dir)
     if code == 0 and data is not None:
-        line = summary(action, data)
+        try:
+            line = summary(HookResult.from_json({**data, "action": action}))
+        except (KeyError, TypeError, ValueError):
+            line = ""  # not a result of this version's worker: nothing to add
         if line:
             say(line)
         return 0
@@ -294,54 +298,58 @@ def report(worktree: Worktree, action: str, code: int, strict: bool, say: Say) -
     return (code or 1) if strict else 0
 
 
-def summary(action: str, data: dict[str, Any]) -> str:
+def summary(done: HookResult) -> str:
     """One line for what the worker did; empty when there is nothing worth saying."""
-    if data.get("instance") is None:
+    data, action = done.result, done.action
+    if not isinstance(data, BerthStatus):
         return ""
     if action == "provision":
-        ports = ", ".join(f"{k}={v}" for k, v in data.get("ports", {}).items())
+        ports = ", ".join(f"{k}={v}" for k, v in data.ports.items())
         return (
-            f"berth: berth {data['instance']} ready: database {data['database']['name']}, "
-            f"ports {ports}, env in {Path(str(data['env_file'])).name}"
+            f"berth: berth {data.instance} ready: database {data.database.name}, "
+            f"ports {ports}, env in {Path(data.env_file).name}"
         )
-    parts = _problems(data.get("migrations") or {})
-    applied = len(data.get("applied", []))
+    migrated = done.migrated
+    parts = _problems(migrated.migrations if migrated else data.migrations)
+    applied = len(migrated.applied) if migrated else 0
     if action == "migrate" and applied:
-        done = f"berth: applied {applied} migration(s) to this berth"
-        return done + ("; still " + "; ".join(parts) if parts else "")
+        line = f"berth: applied {applied} migration(s) to this berth"
+        return line + ("; still " + "; ".join(parts) if parts else "")
     if action == "reset":
-        previous = data.get("previous")
+        previous = data.previous if isinstance(data, Reset) else None
         keep = f" (the previous one: berth restore {previous})" if previous else ""
         return f"berth: fresh database from this branch's template{keep}"
     return "berth: migrations on this berth: " + "; ".join(parts) if parts else ""
 
 
-def _problems(counts: dict[str, Any]) -> list[str]:
+def _problems(counts: MigrationSummary | None) -> list[str]:
     """What is out of step between the berth's database and this branch's migrations."""
-    parts = []
-    if counts.get("pending"):
-        parts.append(f"{counts['pending']} pending (berth migrate)")
-    if counts.get("edited"):
-        parts.append(f"{counts['edited']} edited after they were applied (berth reset)")
-    if counts.get("missing"):
-        parts.append(f"{counts['missing']} applied but not on this branch (berth reset)")
+    parts: list[str] = []
+    if counts is None:
+        return parts
+    if counts.pending:
+        parts.append(f"{counts.pending} pending (berth migrate)")
+    if counts.edited:
+        parts.append(f"{counts.edited} edited after they were applied (berth reset)")
+    if counts.missing:
+        parts.append(f"{counts.missing} applied but not on this branch (berth reset)")
     return parts
 
 
-def work(ctx: Context, action: str) -> dict[str, Any]:
+def work(ctx: Context, action: str) -> HookResult:
     """The worker: make sure the berth is up, then do ``action`` to it."""
     from berth import lifecycle
 
     worktree, _ = ctx.need_worktree()
-    data = lifecycle.up(ctx)
-    if data.get("instance") is not None:
-        hookstate.write_gitdirs(worktree.common_dir, ctx.registry)
-        record = lifecycle.current_record(ctx)
-        if action == "migrate":
-            data = {**data, **lifecycle.migrate(ctx, record)}
-        elif action == "reset":
-            data = lifecycle.reset(ctx, record)
-        elif action == "status":
-            lifecycle.touch_changed(ctx, record)
-    data["action"] = action
-    return data
+    data: Status = lifecycle.up(ctx)
+    if data.instance is None:
+        return HookResult(data, action)
+    hookstate.write_gitdirs(worktree.common_dir, ctx.registry)
+    record = lifecycle.current_record(ctx)
+    if action == "migrate":
+        return HookResult(data, action, lifecycle.migrate(ctx, record))
+    if action == "reset":
+        return HookResult(lifecycle.reset(ctx, record), action)
+    if action == "status":
+        lifecycle.touch_changed(ctx, record)
+    return HookResult(data, action)

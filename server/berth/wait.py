@@ -11,11 +11,11 @@ import contextlib
 import signal
 from collections.abc import Iterator
 from types import FrameType
-from typing import Any
 
 from berth import hookstate, instance, locks
 from berth.context import Context
 from berth.errors import ERROR_CLASSES, ConflictError, NotFoundError
+from berth.results import Status
 
 
 class _TimedOut(Exception):
@@ -46,7 +46,7 @@ def deadline(seconds: float | None, hint: str) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def wait(ctx: Context, timeout: float | None = None) -> dict[str, Any]:
+def wait(ctx: Context, timeout: float | None = None) -> Status:
     """Block until this worktree's berth is ready: no worker, no ``berth up`` running."""
     from berth import lifecycle
 

@@ -62,9 +62,7 @@ def test_applied_edited_pending_and_missing(database: Any, tree: Any) -> None:
     }
 
 
-def test_a_migration_that_failed_halfway_is_a_problem_not_applied(
-    database: Any, tree: Any
-) -> None:
+def test_a_migration_that_failed_halfway_is_a_problem_not_applied(database: Any, tree: Any) -> None:
     files = _files(tree)
     database.run(CREATE)
     _applied(database, "20240101000000_init", USERS)

@@ -103,4 +103,5 @@ def sidecar_up(tree: Path) -> dict[str, Any] | None:
     from berth import bringup
     from berth.git import find_worktree
 
-    return bringup.through_sidecar(find_worktree(tree))
+    result = bringup.through_sidecar(find_worktree(tree))
+    return None if result is None else result.to_json()

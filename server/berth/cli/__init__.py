@@ -11,9 +11,11 @@ import click
 
 from berth import __version__
 from berth.errors import BerthError, UsageError, classify
+from berth.results import ToJson
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("berth.cli.init", "init", "Detect the migration tool; write berth.toml."),
     "up": ("berth.cli.lifecycle", "up", "Give this worktree its berth (idempotent)."),
     "down": ("berth.cli.lifecycle", "down", "Retire this worktree's berth into the trash."),
     "restore": ("berth.cli.lifecycle", "restore", "Bring a trashed berth back."),
@@ -29,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fork": ("berth.cli.database", "fork", "Copy another berth's (or main's) database here."),
     "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),
     "diff": ("berth.cli.database", "diff", "Schema and row changes of this database."),
-    "templates": ("berth.cli.database", "templates", "List or gc migration templates."),
+    "templates": ("berth.cli.database", "templates", "List, gc or cancel migration templates."),
     "hooks": ("berth.cli.hooks", "hooks", "Install git hooks that provision new worktrees."),
     "wait": ("berth.cli.hooks", "wait", "Block until this worktree's berth is ready."),
     "gc": ("berth.cli.maintenance", "gc", "Retire berths of removed worktrees; empty old trash."),
@@ -163,11 +165,12 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-def emit(data: Any, as_json: bool, human: str) -> None:
-    """Print ``data`` as one JSON object, or ``human`` text, to stdout."""
+def emit(data: ToJson | dict[str, Any], as_json: bool, human: str) -> None:
+    """Print ``data`` (a result, or a plain object) as one JSON object, or ``human`` text."""
     if as_json:
         import json
 
-        click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+        payload = data if isinstance(data, dict) else data.to_json()
+        click.echo(json.dumps(payload, indent=2, sort_keys=False, default=str))
     else:
         click.echo(human)

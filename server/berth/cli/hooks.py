@@ -104,7 +104,7 @@ def hooks_work(action: str, found: str | None, as_json: bool) -> None:
     ctx = context.load(worktree=hookrun.worktree_from(found) if found else None)
     ctx.progress = _say
     data = hookrun.work(ctx, action)
-    emit(data, as_json, describe(data))
+    emit(data, as_json, describe(data.result))
 
 
 @click.command()

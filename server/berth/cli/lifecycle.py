@@ -7,13 +7,13 @@ import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from berth.cli import emit
 from berth.cli._common import json_option, secrets_option
 from berth.errors import ConfirmationError, NotFoundError
+from berth.results import BerthRow, Listing, Status, Unmanaged
 
 # json_option is the other command modules' too: they import it from here.
 __all__ = [
@@ -36,35 +36,32 @@ def _slot(slot: int | None) -> str:
     return "-" if slot is None or slot < 0 else str(slot)
 
 
-def describe(data: dict[str, Any]) -> str:
-    if data.get("instance") is None:
-        return f"{data['worktree']}: {data.get('message', 'no berth')}"
-    db = data["database"]
-    ports = ", ".join(f"{name}={port}" for name, port in data["ports"].items())
+def describe(data: Status) -> str:
+    if isinstance(data, Unmanaged):
+        return f"{data.worktree}: {data.message}"
+    db = data.database
+    ports = ", ".join(f"{name}={port}" for name, port in data.ports.items())
     lines = [
-        f"berth {data['instance']} ({data['state']}) for {data['worktree']}",
-        f"  database  {db['name']}",
-        f"  url       {db['url']}",
-        f"  ports     {ports} (slot {_slot(data['slot'])})",
-        f"  state dir {data['state_dir']}",
-        f"  env file  {data['env_file']}",
+        f"berth {data.instance} ({data.state}) for {data.worktree}",
+        f"  database  {db.name}",
+        f"  url       {db.url}",
+        f"  ports     {ports} (slot {_slot(data.slot)})",
+        f"  state dir {data.state_dir}",
+        f"  env file  {data.env_file}",
     ]
-    if data.get("template"):
-        lines.append(f"  template  {str(data['template'])[:12]}")
-    if data.get("baseline"):
-        lines.append(f"  baseline  {data['baseline']}")
-    if data.get("trash"):
-        lines.append(f"  trash     {', '.join(data['trash'])} (berth restore NAME)")
-    if data.get("building"):
-        build = data["building"]
+    if data.template:
+        lines.append(f"  template  {data.template[:12]}")
+    if data.baseline:
+        lines.append(f"  baseline  {data.baseline}")
+    if data.trash:
+        lines.append(f"  trash     {', '.join(data.trash)} (berth restore NAME)")
+    if data.building:
         lines.append(
-            f"  building  its template {str(build['fingerprint'])[:12]} now"
+            f"  building  its template {str(data.building.fingerprint)[:12]} now"
             " (berth templates cancel stops it)"
         )
-    elif data["state"] == "provisioning":
-        failed = (
-            f"; the last attempt failed: {data['last_error']}" if data.get("last_error") else ""
-        )
+    elif data.state == "provisioning":
+        failed = f"; the last attempt failed: {data.last_error}" if data.last_error else ""
         lines.append(f"  not ready: berth up finishes it{failed}")
     return "\n".join(lines)
 
@@ -93,8 +90,8 @@ def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
     def say(message: str) -> None:
         click.echo(f"berth: {message}", err=True)
 
-    data = bringup.up(find_worktree(Path.cwd()), baseline=baseline, say=say)
-    if show_secrets and data.get("instance"):
+    data: Status = bringup.up(find_worktree(Path.cwd()), baseline=baseline, say=say)
+    if show_secrets and data.instance:
         ctx = context.load()
         data = lifecycle.status(ctx, lifecycle.current_record(ctx), show_secrets=True)
     emit(data, as_json, describe(data))
@@ -141,8 +138,8 @@ def restore(instance: str, as_json: bool) -> None:
 
     ctx = context.load(need_repo=False)
     data = lifecycle.restore(ctx, instance)
-    if data.get("warning"):
-        click.echo(f"berth: warning: {data['warning']}", err=True)
+    if data.warning:
+        click.echo(f"berth: warning: {data.warning}", err=True)
     emit(data, as_json, describe(data))
 
 
@@ -163,8 +160,8 @@ def status(as_json: bool, show_secrets: bool) -> None:
             emit(data, as_json, describe(data))
             return
         raise
-    data = lifecycle.status(ctx, record, show_secrets=show_secrets)
-    emit(data, as_json, describe(data))
+    found = lifecycle.status(ctx, record, show_secrets=show_secrets)
+    emit(found, as_json, describe(found))
 
 
 @click.command()
@@ -187,29 +184,28 @@ def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
         return
     records = ctx.registry.list(project=project)
     running = apps.describe(ctx, records)
-    rows: list[dict[str, Any]] = [
-        {
-            "instance": r.id,
-            "project": r.project,
-            "state": r.state,
-            "slot": r.slot if r.slot >= 0 else None,  # None: freed when its worktree went
-            "database": r.database,
-            "ports": ctx.registry.ports(r.id),
-            "branch": r.branch,
-            "worktree": r.worktree,
-            "worktree_exists": Path(r.git_dir).is_dir(),
-            "app": running[r.id],
-        }
+    rows = [
+        BerthRow(
+            instance=r.id,
+            project=r.project,
+            state=r.state,
+            slot=r.slot if r.slot >= 0 else None,  # None: freed when its worktree went
+            database=r.database,
+            ports=ctx.registry.ports(r.id),
+            branch=r.branch,
+            worktree=r.worktree,
+            worktree_exists=Path(r.git_dir).is_dir(),
+            app=running[r.id],
+        )
         for r in records
     ]
     lines = [
-        f"{r['instance']}  {r['state']:<12} slot {_slot(r['slot']):<3} {r['database']:<40}"
-        f" {r['worktree']}"
-        + ("" if r["worktree_exists"] else "  (worktree gone)")
-        + apps.summary(r["app"], r["ports"])
+        f"{r.instance}  {r.state:<12} slot {_slot(r.slot):<3} {r.database:<40} {r.worktree}"
+        + ("" if r.worktree_exists else "  (worktree gone)")
+        + apps.summary(r.app, r.ports)
         for r in rows
     ]
-    emit({"berths": rows}, as_json, "\n".join(lines) if lines else "no berths")
+    emit(Listing(rows), as_json, "\n".join(lines) if lines else "no berths")
 
 
 @click.command()

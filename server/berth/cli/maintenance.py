@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
 from berth.cli import emit
 from berth.cli.lifecycle import json_option
 
+if TYPE_CHECKING:
+    from berth.gc import GcReport
+    from berth.results import DoctorReport
 
-def _gc_lines(data: dict[str, Any]) -> str:
+
+def _gc_lines(data: GcReport) -> str:
     lines = [
-        f"retired {r['instance']} ({r['worktree']} is gone): {r['database']} -> trash"
-        for r in data["retired"]
+        f"retired {r.instance} ({r.worktree} is gone): {r.database} -> trash" for r in data.retired
     ]
     lines += [
-        f"purged {name} (in the trash for {data['trash_ttl_days']:g}+ days)"
-        for name in data["purged"]
+        f"purged {name} (in the trash for {data.trash_ttl_days:g}+ days)" for name in data.purged
     ]
-    lines += [f"failed {e['instance']}: {e['error']}" for e in data["errors"]]
+    lines += [f"failed {e.instance}: {e.error}" for e in data.errors]
     return "\n".join(lines) if lines else "nothing to do"
 
 
@@ -39,11 +41,11 @@ def gc(skip_redis: bool, as_json: bool) -> None:
     emit(data, as_json, _gc_lines(data))
 
 
-def _doctor_lines(data: dict[str, Any], fix: bool) -> str:
-    if not data["findings"]:
+def _doctor_lines(report: DoctorReport, fix: bool) -> str:
+    if not report.findings:
         return "no problems found"
     lines = []
-    for f in data["findings"]:
+    for f in (finding.to_json() for finding in report.findings):
         if f["fixed"]:
             mark = "fixed "
         elif f["error"]:

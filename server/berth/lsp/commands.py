@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lsprotocol import types
 
@@ -22,13 +22,14 @@ from berth.lsp.progress import Progress
 
 # Resolved at run time: pygls reads the command handlers' annotations.
 from berth.lsp.workspace import BerthLanguageServer, Folder
+from berth.results import BerthStatus, Forked, Migrated, Reset, Snapshot, Status, ToJson
 
 if TYPE_CHECKING:
     from berth.context import Context
 
 log = logs.get("berth.lsp")
 
-Work = Callable[["Context"], dict[str, Any]]
+R = TypeVar("R", bound=ToJson)
 
 
 def _split(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list[Any]]:
@@ -57,7 +58,7 @@ def _fail(ls: BerthLanguageServer, exc: BerthError) -> None:
     _show(ls, types.MessageType.Error, f"berth: {exc.message}{hint}")
 
 
-def _in_worktree(path: Path, report: Callable[[str], None], work: Work) -> dict[str, Any]:
+def _in_worktree(path: Path, report: Callable[[str], None], work: Callable[[Context], R]) -> R:
     from berth import context
 
     ctx = context.load(path)
@@ -73,13 +74,15 @@ async def _long(
     ls: BerthLanguageServer,
     folder: Folder,
     title: str,
-    work: Work,
-    done: Callable[[dict[str, Any]], str],
+    work: Callable[[Context], R],
+    done: Callable[[R], str],
     *,
     state: str | None = None,
 ) -> dict[str, Any] | None:
-    """Run ``work`` off the loop with progress; show ``done(result)`` or the error."""
-    result: dict[str, Any] | None = None
+    """Run ``work`` off the loop with progress; show ``done(result)`` or the error.
+
+    The command's answer to the client is the result's JSON object."""
+    result: R | None = None
     async with folder.busy:
         async with Progress(ls, title) as report:
             if state is not None:
@@ -94,13 +97,14 @@ async def _long(
                 report.end_message = "failed"
                 _show(ls, types.MessageType.Error, f"berth: {title} failed: {exc}")
         await status.fresh(ls, folder)
-    if result is not None:
-        _show(ls, types.MessageType.Info, done(result))
-    return result
+    if result is None:
+        return None
+    _show(ls, types.MessageType.Info, done(result))
+    return result.to_json()
 
 
-def _record_work(action: Callable[[Context, Any], dict[str, Any]]) -> Work:
-    def work(ctx: Context) -> dict[str, Any]:
+def _record_work(action: Callable[[Context, Any], R]) -> Callable[[Context], R]:
+    def work(ctx: Context) -> R:
         from berth import lifecycle
 
         return action(ctx, lifecycle.current_record(ctx))
@@ -173,10 +177,10 @@ async def reset(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
         _show(ls, types.MessageType.Info, "berth: reset cancelled")
         return None
 
-    def done(data: dict[str, Any]) -> str:
-        previous = data.get("previous")
+    def done(data: Reset) -> str:
+        previous = data.previous
         kept = f"; the old one is in the trash: berth restore {previous}" if previous else ""
-        return f"berth {data['instance']}: fresh database {data['database']['name']}{kept}"
+        return f"berth {data.instance}: fresh database {data.database.name}{kept}"
 
     from berth import lifecycle
 
@@ -190,12 +194,12 @@ async def migrate(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
     if folder is None:
         return None
 
-    def done(data: dict[str, Any]) -> str:
-        count = len(data.get("applied") or [])
-        pending = data.get("migrations", {}).get("pending", 0)
+    def done(data: Migrated) -> str:
+        count = len(data.applied)
+        pending = data.migrations.pending
         applied = f"applied {count} migration(s)" if count else "migrations applied"
         left = f", {pending} still pending" if pending else ""
-        return f"berth {data['instance']}: {applied}{left}"
+        return f"berth {data.instance}: {applied}{left}"
 
     from berth import lifecycle
 
@@ -207,16 +211,16 @@ async def provision(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | Non
     if folder is None:
         return None
 
-    def work(ctx: Context) -> dict[str, Any]:
+    def work(ctx: Context) -> Status:
         from berth import bringup
 
         worktree, _ = ctx.need_worktree()
         return bringup.up(worktree, say=ctx.progress, ctx=ctx)
 
-    def done(data: dict[str, Any]) -> str:
-        if data.get("instance") is None:
-            return f"berth: {data.get('message') or 'nothing to do'}"
-        return f"berth {data['instance']}: ready ({data['database']['name']})"
+    def done(data: Status) -> str:
+        if not isinstance(data, BerthStatus):
+            return f"berth: {data.message or 'nothing to do'}"
+        return f"berth {data.instance}: ready ({data.database.name})"
 
     return await _long(ls, folder, "berth: provision", work, done, state="provisioning")
 
@@ -228,15 +232,15 @@ async def fork(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
     rest = _split(ls, args)[1]
     source = str(rest[0]) if rest and rest[0] else "main"
 
-    def work(ctx: Context) -> dict[str, Any]:
+    def work(ctx: Context) -> Forked:
         from berth import lifecycle
 
         return lifecycle.fork(ctx, lifecycle.current_record(ctx), source)
 
-    def done(data: dict[str, Any]) -> str:
-        previous = data.get("previous")
+    def done(data: Forked) -> str:
+        previous = data.previous
         kept = f"; the previous one is in the trash: berth restore {previous}" if previous else ""
-        return f"berth {data['instance']}: database copied from {source}{kept}"
+        return f"berth {data.instance}: database copied from {source}{kept}"
 
     return await _long(ls, folder, f"berth: fork from {source}", work, done, state="provisioning")
 
@@ -251,13 +255,13 @@ async def snapshot(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None
         return None
     name = rest[0].strip()
 
-    def work(ctx: Context) -> dict[str, Any]:
+    def work(ctx: Context) -> Snapshot:
         from berth import lifecycle
 
         return lifecycle.snapshot(ctx, lifecycle.current_record(ctx), name)
 
-    def done(data: dict[str, Any]) -> str:
-        return f"berth {data['instance']}: saved baseline {name} (berth up --baseline {name})"
+    def done(data: Snapshot) -> str:
+        return f"berth {data.instance}: saved baseline {name} (berth up --baseline {name})"
 
     return await _long(ls, folder, f"berth: snapshot {name}", work, done)
 

@@ -184,22 +184,22 @@ def _with_record(ctx: Context, bare: Snapshot, record: BerthRecord) -> Snapshot:
         instance=record.id,
         project=record.project,
         worktree=record.worktree,
-        branch=info["branch"],  # the branch checked out now, as berth status says
-        database={"name": record.database, "url": info["database"]["url"]},
-        databaseUrl=info["database"]["url"],
-        ports=info["ports"],
+        branch=info.branch,  # the branch checked out now, as berth status says
+        database={"name": record.database, "url": info.database.url},
+        databaseUrl=info.database.url,
+        ports=info.ports,
         template=record.template,
         baseline=record.baseline,
         server={"state": "running" if running else "down", "kind": server.kind},
-        app={"health": app_health(info["ports"])},
-        trash=info.get("trash", []),
+        app={"health": app_health(info.ports)},
+        trash=info.trash,
     )
     data["state"] = {"active": "ready", "provisioning": "provisioning"}.get(record.state, "none")
     if record.state == "trashed":
         data["message"] = f"this worktree's berth is in the trash: berth restore {record.id}"
     if record.state == "provisioning" and not provisioning_now(Path(record.git_dir)):
         # Nobody is at it (it failed, or was killed): a spinner would wait for ever.
-        why = info.get("last_error")
+        why = info.last_error
         data["state"] = "error"
         data["error"] = f"provisioning failed: {why}" if why else "provisioning did not finish"
         data["message"] = "fix it, then provision again (berth up, or the provision action)"

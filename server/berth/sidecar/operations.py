@@ -261,12 +261,13 @@ class Operations:
                 return {"error": "internal", "message": message, "hint": hint}
         # A new berth: watch its repository and state dir before anyone hears of it.
         sidecar.sweeper.sweep_now()
-        emit("status", instance=data.get("instance"), state=data.get("state"), status=data)
-        outbox.put_nowait(protocol.result(data))
+        answer = data.to_json()  # the wire's form
+        emit("status", instance=data.instance, state=data.state, status=answer)
+        outbox.put_nowait(protocol.result(answer))
         source = work.spare_source(data)
         if sidecar.settings.sidecar_spares and source is not None:
-            sidecar.spawn(self.replenish(source, str(data["project"]), repo))
-        return data
+            sidecar.spawn(self.replenish(source, data.project, repo))
+        return answer
 
     async def replenish(self, source: str, project: str, repo: str) -> None:
         """A spare copy of ``source`` for the next berth, made after this one is answered."""

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from berth import logs
+from berth.results import BerthStatus, Status
 from berth.settings import Settings, load_settings
 
 log = logs.get("sidecar")
@@ -84,7 +85,7 @@ def provision(
     *,
     notify: Callable[[str], None] | None = None,
     step_aside: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
-) -> dict[str, Any]:
+) -> Status:
     """``berth up`` in ``cwd``, as the client would run it (its environment, our spares).
 
     ``notify`` hears the notes berth prints once (the server runs as another user);
@@ -168,8 +169,7 @@ def retire(ident: str) -> dict[str, Any] | None:
             return None
         if not hookstate.worktree_gone(record):
             return None  # it came back (or was never gone): nothing to do
-        retired = gc.retire(ctx, record)
-        return {**retired, "state": "trashed"}
+        return {**gc.retire(ctx, record).to_json(), "state": "trashed"}
     finally:
         if "registry" in vars(ctx):
             ctx.registry.close()
@@ -217,13 +217,15 @@ def stop_server(settings: Settings) -> None:
         log.info("embedded server stopped", reason="sidecar idle")
 
 
-def spare_source(data: dict[str, Any]) -> str | None:
+def spare_source(data: Status) -> str | None:
     """The template a berth just provisioned was copied from (None: a baseline, or none)."""
-    if data.get("state") != "active" or data.get("baseline") or not data.get("template"):
+    if not isinstance(data, BerthStatus) or data.state != "active":
+        return None
+    if data.baseline or not data.template:
         return None
     from berth.pg.templates import template_name
 
-    return template_name(str(data["project"]), str(data["template"]))
+    return template_name(data.project, data.template)
 
 
 def replenish(settings: Settings, source: str, project: str) -> str | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from berth import faults
 from berth.context import Context
@@ -11,17 +10,18 @@ from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.registry import BerthRecord
+from berth.results import Diff, Forked, Migrated, Reset, Snapshot
 from berth.verbs import envs, lookup, provisioning, report, retirement, serial
 
 
-def migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+def migrate(ctx: Context, record: BerthRecord) -> Migrated:
     """Apply this branch's pending migrations to the berth's database, in place."""
     with serial.one(ctx, record) as now:
         lookup.require_usable(ctx, now)
         return _migrate(ctx, now)
 
 
-def _migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+def _migrate(ctx: Context, record: BerthRecord) -> Migrated:
     _, config = ctx.need_worktree()
     root = Path(record.worktree)
     files = discover(root, config.database.migrations)
@@ -43,11 +43,11 @@ def _migrate(ctx: Context, record: BerthRecord) -> dict[str, Any]:
             applied = [f.relpath for f in sql_runner.apply(db, files)]
     envs.touch_changed(ctx, record)
     summary = report.migration_summary(ctx, record)
-    if files and summary["state"] == "ok":
+    if files and summary.state == "ok":
         # The database now holds exactly this branch's migrations: its fingerprint says so
         # (what status shows, and what a snapshot of it records).
         ctx.registry.update(record.id, template=provisioning.builder(ctx, root).fingerprint)
-    return {"instance": record.id, "applied": applied, "migrations": summary}
+    return Migrated(record.id, applied, summary)
 
 
 def psycopg_connect(url: str) -> admin.Conn:
@@ -62,7 +62,7 @@ def psycopg_connect(url: str) -> admin.Conn:
         ) from None
 
 
-def reset(ctx: Context, record: BerthRecord, *, baseline: str | None = None) -> dict[str, Any]:
+def reset(ctx: Context, record: BerthRecord, *, baseline: str | None = None) -> Reset:
     """The previous database to the trash; a fresh copy of the current template in its place.
 
     With ``baseline``, the fresh copy (and every later reset) comes from that baseline.
@@ -72,7 +72,7 @@ def reset(ctx: Context, record: BerthRecord, *, baseline: str | None = None) -> 
         return _reset(ctx, now, baseline)
 
 
-def _reset(ctx: Context, record: BerthRecord, baseline: str | None) -> dict[str, Any]:
+def _reset(ctx: Context, record: BerthRecord, baseline: str | None) -> Reset:
     if baseline:
         with ctx.server.connect() as conn:
             baselines.find(conn, record.project, baseline)
@@ -88,14 +88,10 @@ def _reset(ctx: Context, record: BerthRecord, baseline: str | None) -> dict[str,
         provisioning.clone_database(ctx, conn, record, provisioning.berth_marker(ctx, record))
     envs.touch_changed(ctx, record)
     data = report.status(ctx, ctx.registry.get(record.id) or record)
-    data["previous"] = trash
-    data["restore"] = f"berth restore {trash}" if trash else None
-    return data
+    return Reset(**data.base_fields(), previous=trash)
 
 
-def fork(
-    ctx: Context, record: BerthRecord, source_id: str, *, force: bool = False
-) -> dict[str, Any]:
+def fork(ctx: Context, record: BerthRecord, source_id: str, *, force: bool = False) -> Forked:
     """This berth's database becomes a copy of another berth's (or main's)."""
     lookup.require_usable(ctx, record)
     source = lookup.fork_source(ctx, source_id)
@@ -107,7 +103,7 @@ def fork(
         return _fork(ctx, target, origin, force)
 
 
-def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -> dict[str, Any]:
+def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -> Forked:
     with ctx.server.connect() as conn:
         admin.check_owned(conn, source.database, source.id)
         users = admin.connections(conn, source.database)
@@ -137,14 +133,10 @@ def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -
     ctx.registry.update(record.id, template=source.template)
     envs.touch_changed(ctx, record)
     data = report.status(ctx, ctx.registry.get(record.id) or record)
-    data["forked_from"] = source.id
-    data["previous"] = trash
-    return data
+    return Forked(**data.base_fields(), forked_from=source.id, previous=trash)
 
 
-def snapshot(
-    ctx: Context, record: BerthRecord, name: str, *, force: bool = False
-) -> dict[str, Any]:
+def snapshot(ctx: Context, record: BerthRecord, name: str, *, force: bool = False) -> Snapshot:
     """A named baseline from this berth's database; new berths can start from it.
 
     ``force`` replaces a baseline of that name unless another berth was made from it.
@@ -154,7 +146,7 @@ def snapshot(
         return _snapshot(ctx, now, name, force)
 
 
-def _snapshot(ctx: Context, record: BerthRecord, name: str, force: bool) -> dict[str, Any]:
+def _snapshot(ctx: Context, record: BerthRecord, name: str, force: bool) -> Snapshot:
     users = sorted(
         r.id
         for r in ctx.registry.list(project=record.project)
@@ -167,17 +159,17 @@ def _snapshot(ctx: Context, record: BerthRecord, name: str, force: bool) -> dict
         )
     with ctx.server.connect() as conn:
         base = baselines.create(ctx.server, conn, record, name, force=force)
-    return {"baseline": base.to_json(), "instance": record.id}
+    return Snapshot(base, record.id)
 
 
-def diff(ctx: Context, record: BerthRecord, against: str | None) -> dict[str, Any]:
+def diff(ctx: Context, record: BerthRecord, against: str | None) -> Diff:
     """Schema and row changes of the berth's database against a baseline, berth or template."""
     from berth.pg.diff import compare
 
     with ctx.server.connect() as conn:
         other, owner, label = _diff_target(ctx, conn, record, against)
     result = compare(ctx.server, (record.database, record.role), (other, owner))
-    return {"instance": record.id, "database": record.database, "against": label, **result}
+    return Diff(record.id, record.database, label, result["schema"], result["rows"])
 
 
 def _diff_target(

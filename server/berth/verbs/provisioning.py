@@ -8,7 +8,6 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Any
 
 from berth import faults, instance, logs
 from berth import redis as berth_redis
@@ -23,6 +22,7 @@ from berth.migrations.files import discover
 from berth.pg import admin, baselines, templates
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
+from berth.results import Status
 from berth.verbs import adoption, envs, lookup, report, retirement
 
 log = logs.get("lifecycle")
@@ -50,7 +50,7 @@ def _new_record(ctx: Context, worktree: Worktree, config: ProjectConfig, ident: 
     )
 
 
-def up(ctx: Context, *, baseline: str | None = None) -> dict[str, Any]:
+def up(ctx: Context, *, baseline: str | None = None) -> Status:
     """Give this worktree its berth; a no-op when it has one."""
     worktree, config = ctx.need_worktree()
     if worktree.is_main and not config.main_gets_berth:

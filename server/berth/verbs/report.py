@@ -17,18 +17,34 @@ from berth.git import Worktree
 from berth.migrations.files import discover
 from berth.pg import admin
 from berth.registry import BerthRecord
+from berth.results import (
+    BerthStatus,
+    Building,
+    DatabaseInfo,
+    MigrationSummary,
+    ServerInfo,
+    Unmanaged,
+)
 from berth.verbs import envs, lookup, serial
 
 log = logs.get("lifecycle")
 
 
-def migration_summary(ctx: Context, record: BerthRecord) -> dict[str, Any]:
+def migration_summary(ctx: Context, record: BerthRecord) -> MigrationSummary:
     """``{applied, pending, edited, missing, state}`` of the berth's database."""
     config = ctx.config
     if config is None or not config.database.migrations:
-        return {"applied": 0, "pending": 0, "edited": 0, "missing": 0, "state": "ok"}
+        return MigrationSummary()
     report = migration_report(ctx, record)
-    return {k: v for k, v in report.to_json().items() if k != "items"}
+    return MigrationSummary(
+        applied=report.applied,
+        pending=report.pending,
+        edited=report.edited,
+        missing=report.missing,
+        state=report.state,
+        tool=report.tool,
+        problems=tuple(report.problems),
+    )
 
 
 def migration_report(ctx: Context, record: BerthRecord) -> Any:
@@ -95,14 +111,13 @@ def _live_branch(ctx: Context, record: BerthRecord) -> str | None:
     return record.branch
 
 
-def _log_in(ctx: Context, record: BerthRecord, data: dict[str, Any]) -> None:
+def _log_in(ctx: Context, record: BerthRecord) -> MigrationSummary | None:
     # One login as the berth's role, which sets a changed password back (reading the
     # migration state logs in as it): up, reset, restore end with a URL that logs in.
     config = ctx.config
     if ctx.worktree is None or config is None or not config.database.migrations:
         repair_login(ctx, record)
-    if ctx.worktree is not None:
-        data["migrations"] = migration_summary(ctx, record)
+    return migration_summary(ctx, record) if ctx.worktree is not None else None
 
 
 def status(
@@ -112,39 +127,26 @@ def status(
     show_secrets: bool = False,
     migrations: bool = True,
     settle: bool = True,
-) -> dict[str, Any]:
+) -> BerthStatus:
     server = ctx.server
     config = ctx.config
     env_name = config.env_file if config else ".env.berth"
-    data: dict[str, Any] = {
-        "instance": record.id,
-        "project": record.project,
-        "worktree": record.worktree,
-        "branch": _live_branch(ctx, record),
-        "state": record.state,
-        "slot": record.slot if record.slot >= 0 else None,  # None: freed when its worktree went
-        "database": {
-            "name": record.database,
-            "user": record.role,
-            "host": server.host,
-            "port": server.port,
-            "url": server.url(
-                record.role, record.password, record.database, masked=not show_secrets
-            ),
-        },
-        "ports": envs.berth_ports(ctx, record),
-        "state_dir": str(ctx.state_dir(record.project, record.id)),
-        "env_file": str(Path(record.worktree) / env_name),
-        "compose_project": naming.compose_project(record.project, record.id),
-        "template": record.template,
-        "baseline": record.baseline,
-        "server": {"kind": server.kind, "key": server.key},
-        "trash": [entry["name"] for entry in ctx.registry.trash(record.id)],
-        "redis": berth_redis.status(ctx, record, show_secrets=show_secrets),
-    }
+    # Read in this order (the login last): what fails first is what a caller sees.
+    database = DatabaseInfo(
+        name=record.database,
+        user=record.role,
+        host=server.host,
+        port=server.port,
+        url=server.url(record.role, record.password, record.database, masked=not show_secrets),
+    )
+    ports = envs.berth_ports(ctx, record)
+    state_dir = str(ctx.state_dir(record.project, record.id))
+    trash = [str(entry["name"]) for entry in ctx.registry.trash(record.id)]
+    redis = berth_redis.status(ctx, record, show_secrets=show_secrets)
+    summary, building, last_error = None, None, None
     if migrations and record.state == "active":
         try:
-            _log_in(ctx, record, data)
+            summary = _log_in(ctx, record)
         except Exception as exc:
             if classify(exc) is None or not settle:
                 raise
@@ -155,16 +157,31 @@ def status(
     if record.state == "provisioning":
         from berth.pg.builds import building_for
 
-        data["building"] = building_for(ctx.server, record.worktree)  # a berth up runs now
-        data["last_error"] = None if data["building"] else lookup.last_failure(record)
-    return data
+        found = building_for(ctx.server, record.worktree)  # a berth up runs now
+        building = Building.from_json(found) if found else None
+        last_error = None if found else lookup.last_failure(record)
+    return BerthStatus(
+        instance=record.id,
+        project=record.project,
+        worktree=record.worktree,
+        branch=_live_branch(ctx, record),
+        state=record.state,
+        slot=record.slot if record.slot >= 0 else None,  # None: freed when its worktree went
+        database=database,
+        ports=ports,
+        state_dir=state_dir,
+        env_file=str(Path(record.worktree) / env_name),
+        compose_project=naming.compose_project(record.project, record.id),
+        template=record.template,
+        baseline=record.baseline,
+        server=ServerInfo(server.kind, server.key),
+        trash=trash,
+        redis=redis,
+        migrations=summary,
+        building=building,
+        last_error=last_error,
+    )
 
 
-def unmanaged_status(worktree: Worktree, config: ProjectConfig) -> dict[str, Any]:
-    return {
-        "instance": None,
-        "project": config.project,
-        "worktree": str(worktree.root),
-        "state": "unmanaged",
-        "message": 'the main checkout keeps its own setup (set main = "berth" to give it a berth)',
-    }
+def unmanaged_status(worktree: Worktree, config: ProjectConfig) -> Unmanaged:
+    return Unmanaged(config.project, str(worktree.root))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Any
 
 from berth import envfile, faults, logs
 from berth import redis as berth_redis
@@ -15,6 +14,7 @@ from berth.errors import ConflictError, NotFoundError, RedisError
 from berth.pg import admin
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
+from berth.results import Failed, Restored, Retired
 from berth.verbs import envs, lookup, report, serial
 
 log = logs.get("lifecycle")
@@ -36,13 +36,13 @@ def to_trash(ctx: Context, conn: admin.Conn, record: BerthRecord, reason: str) -
 
 def down(
     ctx: Context, record: BerthRecord, *, purge: bool = False, skip_redis: bool = False
-) -> dict[str, Any]:
+) -> Retired:
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
     with serial.one(ctx, record) as now:
         return _down(ctx, now, purge=purge, skip_redis=skip_redis)
 
 
-def _down(ctx: Context, record: BerthRecord, *, purge: bool, skip_redis: bool) -> dict[str, Any]:
+def _down(ctx: Context, record: BerthRecord, *, purge: bool, skip_redis: bool) -> Retired:
     with ctx.server.connect() as conn:
         if record.state != "trashed" and admin.database_exists(conn, record.database):
             admin.check_owned(conn, record.database, record.id)  # before anything changes
@@ -68,16 +68,21 @@ def _down(ctx: Context, record: BerthRecord, *, purge: bool, skip_redis: bool) -
     if purge:
         shutil.rmtree(ctx.state_dir(record.project, record.id), ignore_errors=True)
         ctx.registry.delete(record.id)
-        return {"instance": record.id, "state": "purged", "database": record.database}
+        return Retired(record.id, "purged", record.database)
     trash = trash or record.trash_name
     ctx.registry.update(record.id, state="trashed", trashed_at=time.time(), trash_name=trash)
-    return {
-        "instance": record.id,
-        "state": "trashed",
-        "database": record.database,
-        "trash": trash,
-        "restore": f"berth restore {record.id}",
-    }
+    return Retired(record.id, "trashed", record.database, trash)
+
+
+def retire_live(ctx: Context, record: BerthRecord) -> None:
+    """A trashed berth's live database into the trash as well, its role NOLOGIN."""
+    with serial.one(ctx, record) as now, ctx.server.connect() as conn:
+        if now.state != "trashed" or not admin.database_exists(conn, now.database):
+            return
+        admin.check_owned(conn, now.database, now.id)
+        admin.set_login(conn, now.role, False)
+        trash = to_trash(ctx, conn, now, "found live by berth doctor")
+        ctx.registry.update(now.id, trash_name=trash)
 
 
 def purge_trash(
@@ -85,7 +90,7 @@ def purge_trash(
     older_than: float,
     *,
     skip_redis: bool = False,
-    errors: list[dict[str, str]] | None = None,
+    errors: list[Failed] | None = None,
 ) -> list[str]:
     """Drop trashed databases older than ``older_than`` (epoch seconds); free retired berths.
 
@@ -116,7 +121,7 @@ def purge_trash(
             except RedisError as exc:
                 if errors is None:
                     raise
-                errors.append({"instance": record.id, "error": exc.message})
+                errors.append(Failed(record.id, exc.message))
                 continue
             with ctx.server.connect() as conn:
                 admin.drop_role(conn, record.role)
@@ -162,7 +167,7 @@ def _rename_back(ctx: Context, conn: admin.Conn, record: BerthRecord, name: str)
     faults.point("restore:renamed")
 
 
-def restore(ctx: Context, ident: str) -> dict[str, Any]:
+def restore(ctx: Context, ident: str) -> Restored:
     """Bring a trashed database back as its berth's database.
 
     A retired berth comes back whole; an active berth (after reset or fork)
@@ -201,9 +206,10 @@ def restore(ctx: Context, ident: str) -> dict[str, Any]:
     data = report.status(ctx, record)
     from berth.hookstate import worktree_gone
 
+    warning = None
     if not record.is_main and worktree_gone(record):
-        data["warning"] = (
+        warning = (
             f"its worktree {record.worktree} is gone, so berth gc (or the sidecar) retires it"
             f" again; to keep its data, berth fork --from {record.id} in another worktree"
         )
-    return data
+    return Restored(**data.base_fields(), warning=warning)
