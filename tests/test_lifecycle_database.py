@@ -137,3 +137,17 @@ def test_baseline_names_are_checked_and_found_by_their_database_name(app: Path) 
     assert berth_json(tree, "diff", "--against", "bad-name")["against"] == "baseline bad_name"
     listed = berth_json(tree, "templates", "ls")["baselines"]
     assert [b["name"] for b in listed] == ["bad_name"]
+
+
+def test_reset_onto_a_baseline_rewrites_the_env_file_and_status_shows_migrations(
+    repo: Path,
+) -> None:
+    from berthtest import add_worktree, app_repo, berth
+
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    berth(tree, "snapshot", "seed")
+    assert "BERTH_BASELINE" not in (tree / ".env.berth").read_text()
+    berth(tree, "reset", "--baseline", "seed", "--yes")
+    assert "BERTH_BASELINE=seed@" in (tree / ".env.berth").read_text().replace('"', "")
+    assert "  migrations 2 applied, 0 pending (ok)" in berth(tree, "status").stdout

@@ -49,6 +49,12 @@ def describe(data: Status) -> str:
         f"  state dir {data.state_dir}",
         f"  env file  {data.env_file}",
     ]
+    seen = data.migrations
+    if seen is not None and seen.tool is not None:
+        counts = [f"{seen.applied} applied", f"{seen.pending} pending"]
+        extra = ((seen.edited, "edited"), (seen.missing, "missing"))
+        counts += [f"{count} {what}" for count, what in extra if count]
+        lines.append(f"  migrations {', '.join(counts)} ({seen.state})")
     if data.template:
         lines.append(f"  template  {data.template[:12]}")
     if data.baseline:

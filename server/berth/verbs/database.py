@@ -86,9 +86,17 @@ def _reset(ctx: Context, record: BerthRecord, baseline: str | None) -> Reset:
         )
         faults.point("reset:trashed")
         provisioning.clone_database(ctx, conn, record, provisioning.berth_marker(ctx, record))
-    envs.touch_changed(ctx, record)
-    data = report.status(ctx, ctx.registry.get(record.id) or record)
+    record = ctx.registry.get(record.id) or record
+    _rewrite_env(ctx, record)  # its baseline and template are in it (BERTH_BASELINE)
+    data = report.status(ctx, record)
     return Reset(**data.base_fields(), previous=trash)
+
+
+def _rewrite_env(ctx: Context, record: BerthRecord) -> None:
+    config = lookup.own_config(ctx, record)
+    if config is not None and Path(record.worktree).is_dir():
+        envs.write_env(ctx, record, config)
+    envs.touch_changed(ctx, record)
 
 
 def fork(ctx: Context, record: BerthRecord, source_id: str, *, force: bool = False) -> Forked:
@@ -131,8 +139,9 @@ def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -
         with ctx.server.connect(record.database) as db:
             admin.hand_over(db, record.role, source.role)
     ctx.registry.update(record.id, template=source.template)
-    envs.touch_changed(ctx, record)
-    data = report.status(ctx, ctx.registry.get(record.id) or record)
+    record = ctx.registry.get(record.id) or record
+    _rewrite_env(ctx, record)
+    data = report.status(ctx, record)
     return Forked(**data.base_fields(), forked_from=source.id, previous=trash)
 
 
