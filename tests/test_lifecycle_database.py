@@ -151,3 +151,30 @@ def test_reset_onto_a_baseline_rewrites_the_env_file_and_status_shows_migrations
     berth(tree, "reset", "--baseline", "seed", "--yes")
     assert "BERTH_BASELINE=seed@" in (tree / ".env.berth").read_text().replace('"', "")
     assert "  migrations 2 applied, 0 pending (ok)" in berth(tree, "status").stdout
+
+
+def test_diff_sees_the_schema_objects_apps_change_and_leaves_out_bookkeeping(
+    app: Path,
+) -> None:
+    a = add_worktree(app, "a")
+    berth(a, "up")
+    migration(a, "0003_t3.sql", "CREATE TABLE t3 (id int);\n")
+    berth(a, "migrate")  # in place: rows in the runner's version table
+    with psycopg.connect(url_of(a)) as conn:
+        conn.execute("CREATE INDEX t1_id ON t1 (id)")
+        conn.execute("ALTER TABLE t2 ADD CONSTRAINT t2_positive CHECK (id > 0)")
+        conn.execute("CREATE VIEW v1 AS SELECT id FROM t1")
+        conn.execute(
+            "CREATE FUNCTION f1() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"
+        )
+        conn.execute("CREATE TRIGGER g1 BEFORE INSERT ON t1 FOR EACH ROW EXECUTE FUNCTION f1()")
+    data = berth_json(a, "diff")
+    schema = data["schema"]
+    assert schema["indexes_added"] == ["t1_id"]
+    assert schema["constraints_added"] == ["t2.t2_positive"]
+    assert schema["views_added"] == ["v1"]
+    assert schema["functions_added"] == ["f1()"]
+    assert schema["triggers_added"] == ["t1.g1"]
+    assert "berth_schema_migrations" not in data["rows"]
+    counted = berth_json(a, "diff", "--bookkeeping")["rows"]
+    assert "berth_schema_migrations" in counted  # applied at another time than the template's

@@ -98,13 +98,16 @@ def snapshot(name: str, force: bool, as_json: bool) -> None:
 
 @click.command()
 @click.option("--against", help="A baseline name or a berth id (default: the template).")
+@click.option(
+    "--bookkeeping", is_flag=True, help="Include the migration tools' own version tables."
+)
 @json_option
-def diff(against: str | None, as_json: bool) -> None:
+def diff(against: str | None, bookkeeping: bool, as_json: bool) -> None:
     """Schema and row changes of this berth's database."""
     from berth import lifecycle
 
     ctx, record = _current()
-    data = lifecycle.diff(ctx, record, against)
+    data = lifecycle.diff(ctx, record, against, bookkeeping=bookkeeping)
     lines = [f"against {data.against}:"]
     for key, items in data.schema.items():
         lines += [f"  {key.replace('_', ' ')}: {item}" for item in items]

@@ -1,7 +1,9 @@
 """What changed in a berth's database against its template, a baseline or another berth.
 
-Schema: tables and columns added, removed or changed. Data: per table with a
-primary key, the rows inserted, updated and deleted, matched by that key.
+Schema: tables and columns added, removed or changed, and the indexes,
+constraints, views, functions and triggers apps change. Data: per table with
+a primary key, the rows inserted, updated and deleted, matched by that key.
+Migration tools' own version tables are bookkeeping, left out unless asked.
 """
 
 from __future__ import annotations
@@ -37,8 +39,66 @@ WHERE i.indisprimary AND n.nspname NOT IN ('pg_catalog', 'information_schema', '
 ORDER BY 1, 2, k.ord
 """
 
+# Each schema object by name, with the definition Postgres gives back for it.
+_OBJECTS = {
+    "indexes": """
+        SELECT n.nspname || '.' || c.relname, pg_get_indexdef(i.indexrelid)
+        FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT i.indisprimary AND {apps}""",
+    "constraints": """
+        SELECT n.nspname || '.' || t.relname || '.' || k.conname, pg_get_constraintdef(k.oid)
+        FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid
+        JOIN pg_namespace n ON n.oid = t.relnamespace
+        WHERE k.contype <> 'p' AND {apps}""",
+    "views": """
+        SELECT n.nspname || '.' || c.relname, pg_get_viewdef(c.oid)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('v', 'm') AND {apps}
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = c.oid AND d.deptype = 'e')""",
+    "functions": """
+        SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid)
+            || ')', md5(p.prosrc || coalesce(pg_get_function_result(p.oid), ''))
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.prokind IN ('f', 'p') AND {apps}
+          AND NOT EXISTS (SELECT FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')""",
+    "triggers": """
+        SELECT n.nspname || '.' || c.relname || '.' || g.tgname, pg_get_triggerdef(g.oid)
+        FROM pg_trigger g JOIN pg_class c ON c.oid = g.tgrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE NOT g.tgisinternal AND {apps}""",
+}
+_APPS = "n.nspname NOT IN ('pg_catalog', 'information_schema', 'berth', 'pg_toast')"
+# The version tables migration tools keep (and berth's runner's): bookkeeping.
+BOOKKEEPING = frozenset(
+    {
+        "schema_migrations",
+        "ar_internal_metadata",
+        "goose_db_version",
+        "alembic_version",
+        "django_migrations",
+        "flyway_schema_history",
+        "_prisma_migrations",
+        "__drizzle_migrations",
+        "berth_schema_migrations",
+    }
+)
+
 Table = tuple[str, str]
 Side = tuple[str, str]
+
+
+def _objects(db: admin.Conn, kind: str, bookkeeping: bool) -> dict[str, str]:
+    query = _OBJECTS[kind].replace("{apps}", _APPS)
+    found = {str(name).removeprefix("public."): str(text) for name, text in db.execute(query)}
+    if bookkeeping:
+        return found
+    # A version table's own indexes, constraints and triggers are bookkeeping too.
+    return {
+        name: text
+        for name, text in found.items()
+        if not any(f".{t} " in f".{name} {text} " or f" {t} " in text for t in BOOKKEEPING)
+    }
 
 
 @contextlib.contextmanager
@@ -88,7 +148,9 @@ def _name(table: Table) -> str:
     return table[1] if table[0] == "public" else f"{table[0]}.{table[1]}"
 
 
-def compare(server: Server, current: Side, other: Side) -> dict[str, Any]:
+def compare(
+    server: Server, current: Side, other: Side, *, bookkeeping: bool = False
+) -> dict[str, Any]:
     """Differences of database ``current`` against database ``other``.
 
     Each side is ``(database, the role that owns what is inside it)``. Both
@@ -102,11 +164,14 @@ def compare(server: Server, current: Side, other: Side) -> dict[str, Any]:
         admin.reader(conn, server, *current) as mine,
         admin.reader(conn, server, *other) as theirs,
     ):
-        return _compare(mine, theirs)
+        return _compare(mine, theirs, bookkeeping)
 
 
-def _compare(mine: admin.Conn, theirs: admin.Conn) -> dict[str, Any]:
+def _compare(mine: admin.Conn, theirs: admin.Conn, bookkeeping: bool) -> dict[str, Any]:
     now, before = _schema(mine), _schema(theirs)
+    if not bookkeeping:
+        now = {t: c for t, c in now.items() if t[1] not in BOOKKEEPING}
+        before = {t: c for t, c in before.items() if t[1] not in BOOKKEEPING}
     schema: dict[str, list[str]] = {
         "tables_added": sorted(_name(t) for t in now.keys() - before.keys()),
         "tables_removed": sorted(_name(t) for t in before.keys() - now.keys()),
@@ -137,6 +202,11 @@ def _compare(mine: admin.Conn, theirs: admin.Conn) -> dict[str, Any]:
         }
         if any(changes.values()):
             rows[label] = changes
+    for kind in _OBJECTS:
+        a, b = _objects(mine, kind, bookkeeping), _objects(theirs, kind, bookkeeping)
+        schema[f"{kind}_added"] = sorted(a.keys() - b.keys())
+        schema[f"{kind}_removed"] = sorted(b.keys() - a.keys())
+        schema[f"{kind}_changed"] = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
     for table in sorted(now.keys() - before.keys()):
         key = keys.get(table)
         if key:

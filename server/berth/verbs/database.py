@@ -171,13 +171,19 @@ def _snapshot(ctx: Context, record: BerthRecord, name: str, force: bool) -> Snap
     return Snapshot(base, record.id)
 
 
-def diff(ctx: Context, record: BerthRecord, against: str | None) -> Diff:
-    """Schema and row changes of the berth's database against a baseline, berth or template."""
+def diff(
+    ctx: Context, record: BerthRecord, against: str | None, *, bookkeeping: bool = False
+) -> Diff:
+    """Schema and row changes of the berth's database against a baseline, berth or template.
+
+    ``bookkeeping``: the migration tools' version tables too.
+    """
     from berth.pg.diff import compare
 
     with ctx.server.connect() as conn:
         other, owner, label = _diff_target(ctx, conn, record, against)
-    result = compare(ctx.server, (record.database, record.role), (other, owner))
+    current = (record.database, record.role)
+    result = compare(ctx.server, current, (other, owner), bookkeeping=bookkeeping)
     return Diff(record.id, record.database, label, result["schema"], result["rows"])
 
 
