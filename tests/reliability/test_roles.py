@@ -135,8 +135,12 @@ def test_markers_tell_no_role_where_other_worktrees_are(repo: Path) -> None:
     assert mine  # b's markers are there (berth needs them) ...
     for comment in comments:  # ... and no marker names a path of any worktree
         assert str(repo.parent) not in comment
-        marker = admin.parse_marker(comment)
-        assert marker is None or "worktree" not in marker
+        marker = admin.parse_marker(comment) or {}
+        # Other tests share the server (one plants an old-style marker on purpose):
+        # this project's markers are the ones this test answers for. A build's
+        # marker names its worktree by a hash, never by its path.
+        if marker.get("project") == made_b["project"]:
+            assert "/" not in str(marker.get("worktree", ""))
 
 
 def test_up_takes_a_worktree_path_out_of_an_older_marker(repo: Path, server: Any) -> None:
