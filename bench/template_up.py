@@ -74,7 +74,7 @@ def naive_side(repo: Path, with_seed: bool) -> Callable[[], None]:
         name = f"naive_{secrets.token_hex(4)}"
         with server.connect() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-        with server.connect(name) as db:
+        with server.connect(name, search_path=None) as db:  # a plain session, as a tool's
             runner.apply(db, files)
         if with_seed:
             env = command_env(server, {})

@@ -5,13 +5,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from berth import __version__
 from berth.errors import BerthError, UsageError, classify
-from berth.results import ToJson
+
+if TYPE_CHECKING:
+    from berth.results import ToJson  # a Protocol: berth --help pays no dataclasses
 
 # name -> (module, attribute, one-line help)
 COMMANDS: dict[str, tuple[str, str, str]] = {
