@@ -295,3 +295,11 @@ def test_a_setup_runs_as_admin_before_the_first_migration_once_allowed(repo: Pat
 
     (tree / "db" / "setup.sql").write_text(setup + "ALTER ROLE CURRENT_USER SUPERUSER;\n")
     assert berth(tree, "reset", "--yes", check=False).returncode == 8  # changed: not allowed
+
+
+def test_a_long_build_reports_migration_n_of_m(repo: Path) -> None:
+    app_repo(repo, migrations=20)
+    proc = berth(add_worktree(repo, "a"), "up")
+    assert "migration 2 of 20: db/migrations/0002_t2.sql" in proc.stderr
+    assert "migration 20 of 20: db/migrations/0020_t20.sql" in proc.stderr
+    assert proc.stderr.count("migration ") <= 12  # about ten updates, not one a file

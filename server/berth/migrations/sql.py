@@ -8,6 +8,7 @@ sha256 of its content, so a file edited after it was applied is reported
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -62,24 +63,28 @@ def observe(conn: Conn, files: list[MigrationFile]) -> Observation:
 
 
 def apply(
-    conn: Conn, files: list[MigrationFile], retry: str = "berth migrate"
+    conn: Conn,
+    files: list[MigrationFile],
+    retry: str = "berth migrate",
+    progress: Callable[[str], None] | None = None,
 ) -> list[MigrationFile]:
     """Apply the files not yet recorded, in order; return the ones applied.
 
-    ``retry`` is the command a failure's hint tells the user to run again.
+    ``retry`` is the command a failure's hint tells the user to run again;
+    ``progress`` hears "migration N of M" about ten times over a long run.
     """
     _check_unique(files)
     ensure_table(conn)
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
     try:
         done = applied_rows(conn)
-        applied: list[MigrationFile] = []
-        for file in files:
-            if file.version in done:
-                continue
+        todo = [file for file in files if file.version not in done]
+        every = max(1, len(todo) // 10)
+        for number, file in enumerate(todo, 1):
+            if progress is not None and (number % every == 0 or number == len(todo)):
+                progress(f"migration {number} of {len(todo)}: {file.relpath}")
             _apply_one(conn, file, retry)
-            applied.append(file)
-        return applied
+        return todo
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
 

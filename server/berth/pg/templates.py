@@ -317,7 +317,7 @@ class Builder:
         left = max(int((self._deadline - time.monotonic()) * 1000), 1)
         with psycopg.connect(url, autocommit=True, options=f"-c statement_timeout={left}") as db:
             try:
-                sql_runner.apply(db, self.files, retry="berth up")
+                sql_runner.apply(db, self.files, retry="berth up", progress=self.progress)
             except MigrationError as exc:
                 if time.monotonic() < self._deadline:
                     raise
