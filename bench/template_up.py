@@ -65,7 +65,7 @@ def naive_side(repo: Path, with_seed: bool) -> Callable[[], None]:
     from berth import context
     from berth.migrations import sql as runner
     from berth.migrations.files import discover
-    from berth.pg.templates import command_env
+    from berth.pg.commands import command_env
 
     server = context.load(repo).server
     files = discover(repo, ["db/migrations"])

@@ -19,7 +19,7 @@ import pytest
 
 from berth import hooks, hookstate, logs, redact
 from berth.errors import BerthError, MigrationError
-from berth.pg.templates import run_command
+from berth.pg.commands import run_command
 from berthtest import add_worktree, berth, git
 
 # -- units: the masks themselves ------------------------------------------------------------

@@ -38,6 +38,7 @@ class DatabaseConfig:
     build_timeout: float = 600.0  # seconds a template build's commands may take
     setup: str | None = None  # SQL berth's admin runs before a template's first migration
     setup_file: str | None = None  # the same, from a file in the worktree
+    pg_env: bool = False  # libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE too
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,7 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         build_timeout=db.number("build_timeout", 600.0),
         setup=db.text("setup"),
         setup_file=db.text("setup_file"),
+        pg_env=db.bool("pg_env", False),
     )
     if database.setup and database.setup_file:
         raise ConfigError(

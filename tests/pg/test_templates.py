@@ -303,3 +303,32 @@ def test_a_long_build_reports_migration_n_of_m(repo: Path) -> None:
     assert "migration 2 of 20: db/migrations/0002_t2.sql" in proc.stderr
     assert "migration 20 of 20: db/migrations/0020_t20.sql" in proc.stderr
     assert proc.stderr.count("migration ") <= 12  # about ten updates, not one a file
+
+
+def test_a_build_sees_the_apps_own_environment_and_libpq_variables(
+    repo: Path, tmp_path: Path
+) -> None:
+    """What berth migrate and berth run give the app, the template build gives it too."""
+    seen = tmp_path / "seen"
+    command = (
+        f'echo "$APP_DB|$PGDATABASE|$PGUSER|$PORT" >> {seen}; '
+        'psql -v ON_ERROR_STOP=1 -q -c "CREATE TABLE built (id int)"'
+    )
+    (repo / "berth.toml").write_text(
+        'project = "oneenv"\n[database]\nmigrations = ["db/migrations"]\npg_env = true\n'
+        f"migrate = '{command}'\n"
+        '[env]\nAPP_DB = "postgres://{database.user}@{database.host}/{database.name}"\n'
+    )
+    migration(repo, "0001_t1.sql", "-- applied by the command\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "one environment")
+    tree = add_worktree(repo, "a")
+    berth(tree, "up")
+    app_db, database, user, port = seen.read_text().splitlines()[0].split("|")
+    assert app_db.startswith("postgres://berth_builder_") and database in app_db
+    assert database.startswith("berth_build_") and user.startswith("berth_builder_")
+    assert port == "8000"  # no berth has ports yet: the base
+    run = berth(tree, "run", "--", "sh", "-c", 'echo "$APP_DB|$PGDATABASE"').stdout.strip()
+    mine = berth_json(tree, "status")["database"]["name"]
+    assert run.endswith(f"/{mine}|{mine}")
+    assert "built" in tables(url_of(tree))

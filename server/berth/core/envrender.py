@@ -55,8 +55,36 @@ def default_templates(ports: Mapping[str, int]) -> dict[str, str]:
     return env
 
 
+def pg_templates(sslmode: str | None) -> dict[str, str]:
+    """libpq's own variables: psql, pg_dump and many drivers read them."""
+    env = {
+        "PGHOST": "{database.host}",
+        "PGPORT": "{database.port}",
+        "PGUSER": "{database.user}",
+        "PGPASSWORD": "{database.password}",
+        "PGDATABASE": "{database.name}",
+    }
+    if sslmode:
+        env["PGSSLMODE"] = sslmode
+    return env
+
+
 def render_env(
     templates: Mapping[str, str], values: Mapping[str, object], source: str
 ) -> dict[str, str]:
     flat = flatten(values)
     return {key: render(template, flat, key, source) for key, template in templates.items()}
+
+
+def render_known(
+    templates: Mapping[str, str], values: Mapping[str, object], source: str
+) -> dict[str, str]:
+    """Like :func:`render_env`, leaving out what names a value there is none of yet."""
+    flat = flatten(values)
+    rendered = {}
+    for key, template in templates.items():
+        try:
+            rendered[key] = render(template, flat, key, source)
+        except ConfigError:
+            continue
+    return rendered

@@ -9,12 +9,10 @@ of the longest matching prefix, and only the new migrations are applied.
 from __future__ import annotations
 
 import contextlib
-import contextvars
 import hashlib
-import os
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,23 +20,19 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from berth import faults, logs, redact
+from berth import faults, logs
 from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
 from berth.migrations.files import MigrationFile, missing_paths
-from berth.pg import admin, builds, commandlog, extensions, setup
+from berth.pg import admin, builds, setup
 from berth.pg.admin import lock_key
+from berth.pg.commands import command_env, run_command, server_secrets
 from berth.pg.server import Server
 
 TEMPLATE_OWNER = "berth_templates"
 FILE_COPY_FROM_BYTES = 32 * 1024 * 1024
 Progress = Callable[[str], None]
-# The environment users' commands start from. The sidecar sets it to its
-# client's for each request: its own belongs to whoever happened to start it.
-caller_env: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
-    "caller_env", default=None
-)
 
 
 @dataclass(frozen=True)
@@ -132,8 +126,13 @@ class Builder:
         worktree: Path,
         files: list[MigrationFile],
         progress: Progress | None = None,
+        *,
+        app_env: Callable[[dict[str, object]], dict[str, str]] | None = None,
     ) -> None:
+        """``app_env``: the app's variables (``[env]``) for the build's database values."""
         self.server = server
+        self.app_env = app_env
+        self._database: dict[str, object] = {}
         self.config = config
         self.worktree = worktree
         self.files = files
@@ -246,6 +245,9 @@ class Builder:
             with self.server.connect(build) as db:
                 admin.hand_over(db, builder_role, TEMPLATE_OWNER if done else None)
             url = self.server.url(builder_role, password, build)
+            self._database = {"url": url, "name": build, "user": builder_role,
+                              "password": password, "host": self.server.host,
+                              "port": self.server.port}  # fmt: skip
             self._migrate(url, todo)
             faults.point("build:migrated")
             self._remember_checksums(url)
@@ -328,13 +330,18 @@ class Builder:
                     " then run berth up again",
                 ) from None
 
+    def _env(self, url: str) -> dict[str, str]:
+        """What ``berth migrate`` and ``berth run`` give the app, with the build's database."""
+        app = self.app_env(self._database) if self.app_env and self._database else {}
+        return {"DATABASE_URL": url, **app, "BERTH_TEMPLATE_BUILD": "1"}
+
     def _run(self, what: str, command: str, url: str) -> None:
         limit = self.config.database.build_timeout
         try:
             run_command(
                 command,
                 cwd=self.worktree,
-                env=command_env(self.server, {"DATABASE_URL": url, "BERTH_TEMPLATE_BUILD": "1"}),
+                env=command_env(self.server, self._env(url)),
                 failure=f"the {what} command failed while building the template",
                 hint="fix it, then run berth up again",
                 passwords=server_secrets(self.server),
@@ -348,72 +355,6 @@ class Builder:
             )
         finally:
             self._started(None)
-
-
-def run_command(
-    command: str,
-    *,
-    cwd: Path,
-    env: dict[str, str],
-    failure: str,
-    hint: str,
-    passwords: Iterable[str | None] = (),
-    timeout: float | None = None,
-    timeout_note: tuple[str, str] | None = None,
-    on_start: Callable[[int], None] | None = None,
-) -> None:
-    """Run a user's migrate or seed command; a failure is a MigrationError naming its line.
-
-    In a process group of its own, all of it stopped past ``timeout`` seconds
-    (``timeout_note``: the error's end and hint); ``on_start`` hears the group's
-    id. Every password in ``env`` and ``passwords``, and any URL's, is masked in
-    what berth relays of its output (which may print ``DATABASE_URL``).
-    """
-    # -e: a multi-line command stops at its first failing line, as a script would.
-    argv = ["/bin/sh", "-ec", command]
-    code, out, err = builds.run_group(argv, cwd=cwd, env=env, timeout=timeout, on_start=on_start)
-    hidden = redact.secrets_in(env) | {p for p in passwords if p}
-    kept = commandlog.keep(command, code, out, err, hidden)
-    where = f"; its whole output: {kept}" if kept else ""
-    if code is None:
-        note, hint = timeout_note or (f"it did not finish within {timeout:g}s", "it was stopped")
-        raise MigrationError(
-            f"{failure}: {note}",
-            hint=redact.mask(f"{hint}; the command was: {command}{where}", hidden),
-        )
-    if code != 0:
-        line = commandlog.telling_line(redact.mask(err or out, hidden))
-        lacking = extensions.missing(err + out)
-        hint = extensions.hint(lacking) if lacking else f"{hint}; the command was: {command}"
-        raise MigrationError(
-            f"{failure} (exit {code}): {line}", hint=redact.mask(f"{hint}{where}", hidden)
-        )
-
-
-def server_secrets(server: Server) -> tuple[str, ...]:
-    """The admin's password, when the server's conninfo has one (an external server)."""
-    password = server.admin.get("password")
-    return (password,) if isinstance(password, str) and password else ()
-
-
-def command_env(server: Server, extra: dict[str, str]) -> dict[str, str]:
-    """The environment for a user's migrate or seed command.
-
-    PostgreSQL's client tools (psql, pg_dump) of berth's server come last on
-    PATH, so commands can use them even where none are installed.
-    """
-    env = {**(caller_env.get() or os.environ), **extra}
-    bindir = None
-    if server.cluster is not None:
-        bindir = server.cluster.meta().get("bindir")
-    if bindir is None:
-        with contextlib.suppress(Exception):
-            from berth.pg.binaries import find_binaries
-
-            bindir = str(find_binaries(os.environ.get("BERTH_PG_BIN")).bindir)
-    if bindir:
-        env["PATH"] = os.pathsep.join(filter(None, [env.get("PATH"), str(bindir)]))
-    return env
 
 
 def templates_in_use(ctx: Any, project: str) -> set[str]:

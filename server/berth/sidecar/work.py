@@ -92,12 +92,12 @@ def provision(
     ``step_aside`` is entered while a template build is waited for or runs.
     """
     from berth import context, lifecycle
-    from berth.pg import builds, cluster, templates
+    from berth.pg import builds, cluster, commands
     from berth.sidecar import spares
 
     if env is not None:
         # to_thread runs us in a copy of the context: this sets it for this request only.
-        templates.caller_env.set(env)
+        commands.caller_env.set(env)
     builds.step_aside.set(step_aside)
     if notify is not None:
         cluster.NOTICES.set(notify)

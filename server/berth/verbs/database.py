@@ -8,7 +8,7 @@ from berth import faults
 from berth.context import Context
 from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.migrations.files import discover
-from berth.pg import admin, baselines, templates
+from berth.pg import admin, baselines, commands, templates
 from berth.registry import BerthRecord
 from berth.results import Diff, Forked, Migrated, Reset, Snapshot
 from berth.verbs import envs, lookup, provisioning, report, retirement, serial
@@ -26,13 +26,13 @@ def _migrate(ctx: Context, record: BerthRecord) -> Migrated:
     root = Path(record.worktree)
     files = discover(root, config.database.migrations)
     if config.database.migrate:
-        templates.run_command(
+        commands.run_command(
             config.database.migrate,
             cwd=root,
-            env=templates.command_env(ctx.server, envs.berth_env(ctx, record, config)),
+            env=commands.command_env(ctx.server, envs.berth_env(ctx, record, config)),
             failure="the migrate command failed",
             hint="fix it and run berth migrate again",
-            passwords=(record.password, *templates.server_secrets(ctx.server)),
+            passwords=(record.password, *commands.server_secrets(ctx.server)),
         )
         applied: list[str] = []
     else:

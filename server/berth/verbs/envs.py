@@ -10,7 +10,7 @@ from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
-from berth.core.envrender import default_templates, render_env
+from berth.core.envrender import default_templates, pg_templates, render_env, render_known
 from berth.errors import ConfigError, ConflictError
 from berth.registry import BerthRecord
 
@@ -71,6 +71,8 @@ def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[
                 hint="run berth up in its worktree: it gives the berth its new ports",
             )
     defaults = default_templates(config.ports)
+    if config.database.pg_env:
+        defaults.update(pg_templates(ctx.server.sslmode))
     if config.redis_url:
         defaults.update(berth_redis.default_templates(ctx, record))
     if record.baseline:
@@ -103,6 +105,24 @@ def _within_limits(env: dict[str, str], config: ProjectConfig) -> dict[str, str]
                 hint="drop or shorten [env] entries: large content belongs in files",
             )
     return env
+
+
+def build_env(
+    ctx: Context, config: ProjectConfig, worktree: Path, database: dict[str, object]
+) -> dict[str, str]:
+    """What a template build's migrate and seed commands see: the app's own variables
+    (``[env]``, the PG* ones if asked for) with the build's database. No berth exists
+    yet: ports are at their bases, and what names a berth's own values is left out."""
+    templates = default_templates(config.ports)
+    if config.database.pg_env:
+        templates.update(pg_templates(ctx.server.sslmode))
+    values = {
+        "database": database,
+        "ports": dict(config.ports),
+        "project": config.project,
+        "worktree": str(worktree),
+    }
+    return render_known({**templates, **config.env}, values, config.source)
 
 
 def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:

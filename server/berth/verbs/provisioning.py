@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from functools import partial
 from pathlib import Path
 
 from berth import faults, instance, logs
@@ -178,7 +179,8 @@ def builder(
 ) -> templates.Builder:
     _, config = ctx.need_worktree()
     files = discover(root, config.database.migrations)
-    return templates.Builder(ctx.server, config, root, files, progress)
+    app_env = partial(envs.build_env, ctx, config, root)
+    return templates.Builder(ctx.server, config, root, files, progress, app_env=app_env)
 
 
 def source_template(ctx: Context, record: BerthRecord) -> tuple[str, str | None, str | None]:
