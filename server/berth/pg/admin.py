@@ -238,9 +238,17 @@ def set_template(conn: Conn, name: str, *, is_template: bool) -> None:
 
 
 def terminate(conn: Conn, *, database: str | None = None, role: str | None = None) -> int:
+    """End the client sessions on ``database`` or of ``role``.
+
+    Only client backends of roles the admin may signal: an autovacuum worker
+    in the database (a superuser's process) would make the whole statement
+    fail for an admin that is not superuser; it ends by itself when the
+    database goes.
+    """
     rows = conn.execute(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-        "WHERE pid <> pg_backend_pid() AND (datname = %s OR usename = %s)",
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE pid <> pg_backend_pid() AND backend_type = 'client backend'"
+        " AND pg_has_role(usesysid, 'MEMBER') AND (datname = %s OR usename = %s)",
         (database, role),
     ).fetchall()
     return len(rows)
