@@ -85,3 +85,57 @@ def tables(url: str) -> set[str]:
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
         ).fetchall()
     return {r[0] for r in rows}
+
+
+class Signal:
+    """A FIFO that a command writes a line to when it gets somewhere (``echo $$ > path``).
+
+    A test waits on that write, not on time. Read end opened first (without
+    blocking), so the command's write never waits for the test.
+    """
+
+    def __init__(self, path: Path) -> None:
+        os.mkfifo(path, 0o600)
+        self.path = path
+        self._fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+
+    def wait(self, what: str, deadline: float = 60.0) -> str:
+        """The line written, as soon as it is; AssertionError after ``deadline`` seconds."""
+        import select
+
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        if not poller.poll(deadline * 1000):
+            raise AssertionError(f"timed out waiting for {what}")
+        return os.read(self._fd, 4096).decode().strip()
+
+    def close(self) -> None:
+        os.close(self._fd)
+
+
+# What a hanging command does first: waits until berth knows its process group
+# (its stdin ends then), and says so with its pid on the test's FIFO.
+STARTED = 'read -r _ || true; echo $$ > "{fifo}"'
+
+
+def hanging_repo(
+    repo: Path, *, timeout: float | None = None, when: str | None = None
+) -> tuple[str, str, Signal]:
+    """A project whose migrate command hangs (only on a branch holding the file ``when``,
+    if given): ``(project, a token in the command, its signal that it is running)``."""
+    project = f"hang{secrets.token_hex(3)}"
+    token = f"berth-hang-{secrets.token_hex(4)}"
+    started = Signal(repo.parent / f"{project}.started")
+    limit = f"build_timeout = {timeout:g}\n" if timeout is not None else ""
+    command = STARTED.format(fifo=started.path) + f"; sleep 300; echo {token}"
+    if when is not None:
+        command = f"if [ -e {when} ]; then {command}; fi"
+    (repo / "berth.toml").write_text(
+        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
+        f"migrate = '{command}'\n{limit}"
+    )
+    # Its own migration text: a fingerprint (and build lock) no other test shares.
+    migration(repo, "0001_t.sql", f"CREATE TABLE t (id int); -- {project}\n")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "hanging migrations")
+    return project, token, started

@@ -16,7 +16,16 @@ from psycopg import sql
 
 from berth import context
 from berth.pg import admin
-from berthtest import SERVER_ENV, add_worktree, app_repo, berth, berth_json, git, url_of
+from berthtest import (
+    SERVER_ENV,
+    add_worktree,
+    app_repo,
+    berth,
+    berth_json,
+    git,
+    hanging_repo,
+    url_of,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -146,27 +155,12 @@ def test_a_changed_password_is_a_finding_that_fix_repairs(repo: Path) -> None:
     assert kinds(berth_json(repo, "doctor")) == {}
 
 
-def _hanging_repo(repo: Path) -> str:
-    """A project whose migrate command hangs; template builds give up after 2s."""
-    from berthtest import migration
-
-    project = f"hang{secrets.token_hex(3)}"
-    (repo / "berth.toml").write_text(
-        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
-        'migrate = "sleep 300"\nbuild_timeout = 2\n'
-    )
-    migration(repo, "0001_t.sql", "CREATE TABLE t (id int);\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "hanging migrations")
-    return project
-
-
 def test_a_killed_build_leaves_a_builder_role_that_doctor_drops(repo: Path, server: object) -> None:
     import signal
 
     from berthtest import BERTH
 
-    project = _hanging_repo(repo)
+    project, _, started = hanging_repo(repo, timeout=2)
     tree = add_worktree(repo, "killed")
     up = subprocess.Popen(
         [*BERTH, "up"],
@@ -176,24 +170,17 @@ def test_a_killed_build_leaves_a_builder_role_that_doctor_drops(repo: Path, serv
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-
-    def build() -> tuple[str, dict] | None:  # type: ignore[type-arg]
-        with server.connect() as conn:  # type: ignore[attr-defined]
-            for name, marker in admin.berth_databases(conn):
-                if marker.get("project") == project and marker.get("kind") == "build":
-                    return name, marker
-        return None
-
-    deadline = time.monotonic() + 60
-    found = build()
-    while found is None or not found[1].get("pgid"):  # wait for the command to run
-        assert up.poll() is None and time.monotonic() < deadline, "the build never started"
-        time.sleep(0.05)
-        found = build()
-    name, marker = found
+    group = int(started.wait("the build's command to start"))
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        ((name, marker),) = [
+            (name, marker)
+            for name, marker in admin.berth_databases(conn)
+            if marker.get("project") == project and marker.get("kind") == "build"
+        ]
     os.killpg(up.pid, signal.SIGKILL)  # kill -9 of berth up, midway through the build
     up.wait()
-    os.killpg(int(marker["pgid"]), signal.SIGKILL)  # its command runs in a group of its own
+    assert marker["pgid"] == group
+    os.killpg(group, signal.SIGKILL)  # its command runs in a group of its own
     role = str(marker["role"])
     with server.connect() as conn:  # type: ignore[attr-defined]
         assert admin.role_exists(conn, role)

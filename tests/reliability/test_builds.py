@@ -4,53 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from berthtest import BERTH, add_worktree, berth, git, migration
+from berthtest import BERTH, add_worktree, berth, git, hanging_repo, migration
 
 DEADLINE = 60.0
-
-
-def hanging_repo(repo: Path, *, timeout: float | None = None) -> tuple[str, str]:
-    """A project whose migrate command hangs; ``(project, a token in the command)``."""
-    project = f"hang{secrets.token_hex(3)}"
-    token = f"berth-hang-{secrets.token_hex(4)}"
-    limit = f"build_timeout = {timeout:g}\n" if timeout is not None else ""
-    (repo / "berth.toml").write_text(
-        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
-        f'migrate = "sleep 300; echo {token}"\n{limit}'
-    )
-    migration(repo, "0001_t.sql", "CREATE TABLE t (id int);\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "hanging migrations")
-    return project, token
-
-
-def wait_for(
-    what: str,
-    check: Callable[[], Any],
-    deadline: float = DEADLINE,
-    proc: subprocess.Popen[str] | None = None,
-) -> Any:
-    """Poll ``check`` until it is truthy (the event happened); fail after ``deadline``,
-    or as soon as ``proc`` (what should make it happen) exits."""
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        value = check()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"berth exited {proc.returncode}: {proc.communicate()}")
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def builds_of(server: Any, project: str) -> list[tuple[str, dict[str, Any]]]:
@@ -127,7 +92,7 @@ def finish(proc: subprocess.Popen[str], within: float = DEADLINE) -> tuple[int, 
 def test_a_hanging_migrate_command_times_out_and_leaves_nothing_behind(
     repo: Path, server: Any, spawned: list[subprocess.Popen[str]]
 ) -> None:
-    project, token = hanging_repo(repo, timeout=2)
+    project, token, _ = hanging_repo(repo, timeout=2)
     tree = add_worktree(repo, "a")
     began = time.monotonic()
     code, _out, err = finish(start(spawned, tree, "up"), within=45)
@@ -150,14 +115,12 @@ def test_a_hanging_migrate_command_times_out_and_leaves_nothing_behind(
 def test_templates_cancel_stops_a_running_build_and_the_up_says_so(
     repo: Path, server: Any, spawned: list[subprocess.Popen[str]]
 ) -> None:
-    project, token = hanging_repo(repo)  # the default timeout: minutes
+    project, token, started = hanging_repo(repo)  # the default timeout: minutes
     tree = add_worktree(repo, "a")
     up = start(spawned, tree, "up")
-    name, marker = wait_for(
-        "the build's command to start",
-        lambda: next((b for b in builds_of(server, project) if b[1].get("pgid")), None),
-        proc=up,
-    )
+    pgid = int(started.wait("the build's command to start"))
+    ((name, marker),) = builds_of(server, project)
+    assert marker["pgid"] == pgid
     assert marker["pid"] == up.pid and marker["registry"]
     role = str(marker["role"])
     assert alive_with(token)
@@ -197,20 +160,6 @@ def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             os.kill(int(where.pid_file.read_text().split()[0]), signal.SIGKILL)
 
 
-def two_speed_repo(repo: Path) -> tuple[str, str]:
-    """Builds are quick, except on a branch that holds a file named ``hang``."""
-    project = f"speed{secrets.token_hex(3)}"
-    token = f"berth-hang-{secrets.token_hex(4)}"
-    (repo / "berth.toml").write_text(
-        f'project = "{project}"\n[database]\nmigrations = ["db/migrations"]\n'
-        f'migrate = "if [ -e hang ]; then sleep 300; echo {token}; fi"\n'
-    )
-    migration(repo, "0001_t.sql", "CREATE TABLE t (id int);\n")
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "migrations")
-    return project, token
-
-
 def hanging_branch(repo: Path) -> Path:
     slow = add_worktree(repo, "slow")
     migration(slow, "0002_u.sql", "CREATE TABLE u (id int);\n")
@@ -223,11 +172,11 @@ def hanging_branch(repo: Path) -> Path:
 def test_a_ready_template_never_queues_behind_another_build(
     repo: Path, server: Any, sidecar: Any, spawned: list[subprocess.Popen[str]]
 ) -> None:
-    project, token = two_speed_repo(repo)
+    _, token, started = hanging_repo(repo, when="hang")
     berth(add_worktree(repo, "ready"), "up")  # the template of main's migrations: built
     slow = hanging_branch(repo)
     slow_up = start(spawned, slow, "up")
-    wait_for("the slow build to start", lambda: builds_of(server, project), proc=slow_up)
+    started.wait("the slow build to start")
     fast = add_worktree(repo, "fast")
     began = time.monotonic()
     code, out, err = finish(start(spawned, fast, "up", "--json"), within=30)
@@ -248,10 +197,10 @@ def test_sidecar_stop_stops_a_hanging_build_and_the_daemon(
 ) -> None:
     from berth import locks
 
-    project, token = two_speed_repo(repo)
+    project, token, started = hanging_repo(repo, when="hang")
     slow = hanging_branch(repo)
     slow_up = start(spawned, slow, "up")
-    wait_for("the slow build to start", lambda: builds_of(server, project), proc=slow_up)
+    started.wait("the slow build to start")
     began = time.monotonic()
     stopped = subprocess.run(
         [*BERTH, "sidecar", "stop", "--json"],

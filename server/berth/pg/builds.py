@@ -218,7 +218,9 @@ def run_group(
         argv,
         cwd=cwd,
         env=env,
-        stdin=subprocess.DEVNULL,
+        # Read, it ends once berth knows the group (communicate closes it after on_start):
+        # a command that waits for that runs only where cancel and doctor can find it.
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
