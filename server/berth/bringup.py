@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from berth.errors import ERROR_CLASSES, BerthError
+from berth.errors import BerthError, of_kind
 from berth.results import Status, status_from_json
 
 if TYPE_CHECKING:
@@ -57,7 +57,7 @@ def through_sidecar(
             say(f"sidecar unavailable ({exc}); working inline")
         return None
     except client.RemoteError as exc:
-        raise ERROR_CLASSES.get(exc.kind, BerthError)(exc.message, hint=exc.hint) from None
+        raise of_kind(exc.kind, exc.message, exc.hint) from None
     return None if data is None else status_from_json(data)
 
 

@@ -143,6 +143,15 @@ ERROR_CLASSES: dict[str, type[BerthError]] = {
 }
 EXIT_CODES: dict[str, int] = {kind: cls.exit_code for kind, cls in ERROR_CLASSES.items()}
 
+
+def of_kind(
+    kind: str, message: str, hint: str | None = None, default: type[BerthError] = BerthError
+) -> BerthError:
+    """The error another process reported (the sidecar, the hook's worker) as its BerthError:
+    the class of its kind, so it keeps its exit code."""
+    return ERROR_CLASSES.get(kind, default)(message, hint=hint)
+
+
 # A write that failed for want of room: a full disk, a full quota, a file size limit.
 DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 

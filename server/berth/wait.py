@@ -14,7 +14,7 @@ from types import FrameType
 
 from berth import hookstate, instance, locks
 from berth.context import Context
-from berth.errors import ERROR_CLASSES, ConflictError, NotFoundError
+from berth.errors import ConflictError, NotFoundError, of_kind
 from berth.results import Status
 
 
@@ -67,10 +67,11 @@ def wait(ctx: Context, timeout: float | None = None) -> Status:
         state = "has no berth" if record is None else f"has a {record.state} berth"
         if failed and "message" in failed:
             # The failure's own kind and exit code (a migration's is 9), as berth up gives it.
-            kind = ERROR_CLASSES.get(str(failed.get("error")), NotFoundError)
-            raise kind(
+            raise of_kind(
+                str(failed.get("error")),
                 f"this worktree {state}: the hook's last run failed: {failed['message']}",
-                hint="fix it, then run berth up",
+                "fix it, then run berth up",
+                default=NotFoundError,
             )
         raise NotFoundError(f"this worktree {state}", hint="run berth up")
     return lifecycle.status(ctx, record)

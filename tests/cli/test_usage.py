@@ -124,8 +124,10 @@ def test_env_json_is_format_json(worktree: Path) -> None:
 
 def test_a_sidecar_error_comes_back_as_the_class_of_its_kind() -> None:
     from berth import errors
-    from berth.cli._common import remote_error
     from berth.sidecar.client import RemoteError
+
+    def remote_error(exc: RemoteError) -> errors.BerthError:
+        return errors.of_kind(exc.kind, exc.message, exc.hint)
 
     kinds = {
         cls.kind: cls

@@ -6,21 +6,14 @@ Below cli.lifecycle and cli.sidecar, so that neither imports the other.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from berth.errors import ERROR_CLASSES, BerthError, ConfigError
+from berth.errors import ConfigError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 secrets_option = click.option(
     "--show-secrets", is_flag=True, help="Show the database password instead of ****."
 )
-
-
-def remote_error(exc: Any) -> BerthError:
-    """The sidecar's error as the BerthError the command would have raised inline."""
-    return ERROR_CLASSES.get(exc.kind, BerthError)(exc.message, hint=exc.hint)
 
 
 def mode() -> str:

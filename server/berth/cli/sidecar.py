@@ -10,8 +10,8 @@ from typing import Any
 import click
 
 from berth.cli import emit
-from berth.cli._common import json_option, mode, remote_error
-from berth.errors import BerthError, SidecarError
+from berth.cli._common import json_option, mode
+from berth.errors import BerthError, SidecarError, of_kind
 
 
 def _describe(data: dict[str, Any]) -> str:
@@ -180,4 +180,4 @@ def events(scope: str | None, instance: str | None, count: int | None, as_json: 
     except client.Unavailable as exc:
         raise SidecarError(str(exc), hint="berth sidecar status shows why") from None
     except client.RemoteError as exc:
-        raise remote_error(exc) from None
+        raise of_kind(exc.kind, exc.message, exc.hint) from None
