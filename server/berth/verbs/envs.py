@@ -70,9 +70,7 @@ def berth_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> dict[
                 f"[ports] names {', '.join(missing)}, which berth {record.id} has no port for yet",
                 hint="run berth up in its worktree: it gives the berth its new ports",
             )
-    defaults = default_templates(config.ports)
-    if config.database.pg_env:
-        defaults.update(pg_templates(ctx.server.sslmode))
+    defaults = _app_templates(ctx, config)
     if config.redis_url:
         defaults.update(berth_redis.default_templates(ctx, record))
     if record.baseline:
@@ -107,15 +105,21 @@ def _within_limits(env: dict[str, str], config: ProjectConfig) -> dict[str, str]
     return env
 
 
+def _app_templates(ctx: Context, config: ProjectConfig) -> dict[str, str]:
+    """The variables every berth's env has (the PG* ones when asked for), as templates."""
+    templates = default_templates(config.ports)
+    if config.database.pg_env:
+        templates.update(pg_templates(ctx.server.sslmode))
+    return templates
+
+
 def build_env(
     ctx: Context, config: ProjectConfig, worktree: Path, database: dict[str, object]
 ) -> dict[str, str]:
     """What a template build's migrate and seed commands see: the app's own variables
     (``[env]``, the PG* ones if asked for) with the build's database. No berth exists
     yet: ports are at their bases, and what names a berth's own values is left out."""
-    templates = default_templates(config.ports)
-    if config.database.pg_env:
-        templates.update(pg_templates(ctx.server.sslmode))
+    templates = _app_templates(ctx, config)
     values = {
         "database": database,
         "ports": dict(config.ports),
