@@ -371,12 +371,10 @@ def test_provisioning_is_one_at_a_time_per_repository(
     # The second waited for the first's build of their template (a build steps out of
     # the repository's queue: other worktrees, with ready templates, go meanwhile).
     assert queued.waiting["message"].startswith("waiting for another berth's build")
-    assert order == [
-        ("provisioning", str(first.resolve())),
-        ("provisioning", str(second.resolve())),
-        ("status", str(first.resolve())),
-        ("status", str(second.resolve())),
-    ]
+    a, b = str(first.resolve()), str(second.resolve())
+    assert order[:2] == [("provisioning", a), ("provisioning", b)]
+    # Once the build is done both go on at once: either may be ready first.
+    assert sorted(order[2:]) == [("status", a), ("status", b)]
 
 
 def test_berth_wait_waits_for_a_request_queued_in_the_sidecar(
