@@ -83,11 +83,12 @@ def _on_shutdown(ls: BerthLanguageServer, params: None) -> None:
 
 
 def _warm_up() -> None:
-    """Import what the first status needs (psycopg, lifecycle, watchfiles) before it is asked."""
+    """Import what the first status needs (its two verbs, psycopg, watchfiles) ahead of it."""
     import watchfiles  # noqa: F401
 
-    import berth.lifecycle
-    import berth.migrations.sql  # noqa: F401
+    import berth.migrations.sql
+    import berth.verbs.envs
+    import berth.verbs.report  # noqa: F401
 
 
 def create_server() -> BerthLanguageServer:
