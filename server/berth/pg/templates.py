@@ -2,8 +2,11 @@
 
 A berth's database is a copy of the template for its branch's migrations, so
 no berth runs its migrations from scratch. A template is built once (under a
-Postgres advisory lock keyed by its fingerprint), starting from the template
-of the longest matching prefix, and only the new migrations are applied.
+Postgres advisory lock keyed by its fingerprint), on a copy of the finished
+template whose migration set is the largest part of the new one: the tool's
+own ``migrate`` applies what is missing, in the tool's order, and its status
+then has to show every migration applied, or the template is built again from
+an empty database.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import psycopg
 from psycopg import sql
@@ -31,6 +34,9 @@ from berth.pg.commands import command_env, run_command, server_secrets
 from berth.pg.server import Server
 
 TEMPLATE_OWNER = "berth_templates"
+# Tools that apply migrations by a graph (Django's per app, alembic's revisions), not
+# by one version order: a template with any part of the new set is a base for it.
+GRAPH_TOOLS = ("django", "alembic")
 FILE_COPY_FROM_BYTES = 32 * 1024 * 1024
 Progress = Callable[[str], None]
 
@@ -116,6 +122,10 @@ def database_size(conn: admin.Conn, name: str) -> int | None:
     return int(row[0]) if row and row[0] is not None else None
 
 
+class BaseRefused(Exception):
+    """The tool could not finish the set on top of a base: build from empty instead."""
+
+
 class Builder:
     """Builds the template for one worktree's migrations."""
 
@@ -137,8 +147,8 @@ class Builder:
         self.worktree = worktree
         self.files = files
         self.setup = setup.text_of(config, worktree)
-        start = fingerprint.setup_start(self.setup)
-        self.fingerprints = fingerprint.chain(((f.relpath, f.checksum) for f in files), start)
+        self.start = fingerprint.setup_start(self.setup)
+        self.ids = [fingerprint.step_id(f.relpath, f.checksum) for f in files]
         self.progress = progress or (lambda _msg: None)
         self._deadline = time.monotonic()
         self._building: tuple[admin.Conn, builds.Running] | None = None
@@ -149,7 +159,7 @@ class Builder:
 
     @property
     def fingerprint(self) -> str:
-        base = self.fingerprints[-1] if self.fingerprints else fingerprint.setup_start(self.setup)
+        base = fingerprint.of_set(self.ids, self.start)
         seed = self.config.database.seed
         if not seed:
             return base
@@ -198,22 +208,39 @@ class Builder:
                 if isinstance(role, str) and role.startswith(builds.BUILDER_PREFIX):
                     builds.drop_role_everywhere(self.server, conn, role)
 
-    def _prefix(self, conn: admin.Conn) -> tuple[str, int]:
-        """The template covering the longest prefix of our migrations, and its length."""
-        known = {
-            t.fingerprint: t.name
-            for t in list_templates(conn, self.config.project)
-            if t.fingerprint in self.fingerprints
-        }
-        steps = fingerprint.longest_known_prefix(self.fingerprints, set(known))
-        if steps == 0:
-            return "template0", 0
-        return known[self.fingerprints[steps - 1]], steps
+    def _base(self, conn: admin.Conn) -> tuple[str, frozenset[str]]:
+        """The finished template to start from, and its migration set (template0: none)."""
+        bases = {}
+        for name, marker in admin.berth_databases(conn):
+            ids = marker.get("set")
+            if (
+                marker.get("kind") == "template"
+                and marker.get("project") == self.config.project
+                and marker.get("start") == self.start
+                and not marker.get("seeded")  # seed data would sit under the new migrations
+                and isinstance(ids, list)
+            ):
+                bases[name] = frozenset(str(i) for i in ids)
+        tool = self.config.database.tool
+        best = fingerprint.best_base(self.ids, bases, ordered=tool not in GRAPH_TOOLS)
+        return (best, bases[best]) if best else ("template0", frozenset())
 
     def _build(self, conn: admin.Conn, target: str, project: str) -> str:
         ensure_owner_role(conn)
-        source, done = self._prefix(conn)
-        todo = self.files[done:]
+        self._deadline = time.monotonic() + self.config.database.build_timeout
+        source, base = self._base(conn)
+        if base:
+            try:
+                return self._build_on(conn, target, project, source, base)
+            except BaseRefused as exc:
+                self.progress(f"{exc}: building template {target[:12]} from an empty database")
+        return self._build_on(conn, target, project, "template0", frozenset())
+
+    def _build_on(
+        self, conn: admin.Conn, target: str, project: str, source: str, base: frozenset[str]
+    ) -> str:
+        todo = [f for f, ident in zip(self.files, self.ids, strict=True) if ident not in base]
+        done = bool(base)
         stamp = int(time.time())
         build = f"berth_build_{target[:16]}_{secrets.token_hex(3)}"
         builder_role, password = f"berth_builder_{secrets.token_hex(4)}", secrets.token_urlsafe(24)
@@ -230,7 +257,6 @@ class Builder:
             admin.mark_role(conn, builder_role, "builder", fingerprint=target)
         running = builds.Running(self.server, build, target, project, str(self.worktree), stamp)
         builds.started(running)
-        self._deadline = time.monotonic() + self.config.database.build_timeout
         self._building = (conn, running)
         try:
             admin.create_database(
@@ -248,9 +274,9 @@ class Builder:
             self._database = {"url": url, "name": build, "user": builder_role,
                               "password": password, "host": self.server.host,
                               "port": self.server.port}  # fmt: skip
-            self._migrate(url, todo)
+            self._migrate(url, todo, source if done else None)
             faults.point("build:migrated")
-            self._remember_checksums(url)
+            self._check(url, source if done else None, running, conn)
             if self.config.database.seed:
                 self.progress("seeding template")
                 self._run("seed", self.config.database.seed, url)
@@ -272,12 +298,17 @@ class Builder:
                         fingerprint=target,
                         steps=len(self.files),
                         created=stamp,
+                        start=self.start,
+                        set=self.ids,
+                        seeded=bool(self.config.database.seed),
+                        applied=len(todo),
                     ),
                 )
                 admin.rename_database(conn, build, name)
             logs.get("templates").info(
-                "template built", template=name, steps=len(self.files), applied=len(todo)
-            )
+                "template built", template=name, steps=len(self.files), applied=len(todo),
+                base=source,
+            )  # fmt: skip
         except (MigrationError, psycopg.Error):
             builds.raise_if_cancelled(conn, running)
             raise
@@ -296,23 +327,47 @@ class Builder:
         if self._building is not None:
             builds.record_group(*self._building, pgid)
 
-    def _remember_checksums(self, url: str) -> None:
-        """Record what was applied, so every copy can tell a file edited later."""
-        from berth.migrations import remember_checksums
+    def _check(self, url: str, base: str | None, running: builds.Running, conn: admin.Conn) -> None:
+        """Record what was applied (so every copy can tell a file edited later); on a
+        base, the tool's status must show every migration of the set applied."""
+        from berth.migrations import read_status
 
+        tool = self.config.database.tool
         with psycopg.connect(url, autocommit=True) as db:
-            remember_checksums(self.config.database.tool, db, self.files)
+            report = read_status(tool, db, self.files)
+        if base is None or (tool == "sql" and self.config.database.migrate):
+            return  # a command of its own under tool = "sql": its state is not berth's table
+        left = report.pending + report.edited
+        if left:
+            builds.raise_if_cancelled(conn, running)
+            why = f"{tool} left {left} of the migrations unapplied on top of {base}"
+            self._refuse(why, MigrationError(why, hint="run berth up again"))
+
+    def _refuse(self, why: str, otherwise: MigrationError) -> NoReturn:
+        """Build again from empty while the time limit allows; else fail with ``otherwise``."""
+        if time.monotonic() < self._deadline:
+            raise BaseRefused(why)
+        raise otherwise
 
     def _reflink(self) -> bool:
         cluster = self.server.cluster
         return bool(cluster and cluster.meta().get("reflink"))
 
-    def _migrate(self, url: str, todo: list[MigrationFile]) -> None:
+    def _migrate(self, url: str, todo: list[MigrationFile], base: str | None) -> None:
         if not todo:
             return
         command = self.config.database.migrate
         if command:
-            self._run("migrate", command, url)
+            try:
+                self._run("migrate", command, url)
+            except MigrationError as exc:
+                if base is not None and self._building is not None:
+                    builds.raise_if_cancelled(*self._building)
+                    # The tool may refuse a copy that is not its own history (out of order).
+                    self._refuse(
+                        f"the migrate command failed on top of {base} ({exc.message})", exc
+                    )
+                raise
             return
         from berth.migrations import sql as sql_runner
 
