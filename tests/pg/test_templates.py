@@ -1,4 +1,4 @@
-"""Templates: built once per migration set, built on the largest finished part, never left half-made."""
+"""Templates: built once per migration set, on the largest finished part, never half-made."""
 
 from __future__ import annotations
 
