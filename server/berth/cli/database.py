@@ -163,7 +163,7 @@ def templates_ls(all_projects: bool, as_json: bool) -> None:
 def templates_gc(keep: int, as_json: bool) -> None:
     """Drop old templates no berth uses, keeping the newest few."""
     from berth import context
-    from berth.pg.templates import gc, templates_in_use
+    from berth.pg.templategc import gc, templates_in_use
 
     ctx = context.load()
     _, config = ctx.need_worktree()

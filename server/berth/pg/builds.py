@@ -208,38 +208,65 @@ def run_group(
     env: dict[str, str],
     timeout: float | None,
     on_start: Callable[[int], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> tuple[int | None, str, str]:
     """Run ``argv`` in a process group of its own: ``(exit code or None on timeout, out, err)``.
 
     On a timeout, or anything that interrupts berth meanwhile (Ctrl-C), the
     whole group is stopped, so no part of the command outlives the build.
+    ``on_line`` hears each line of its output as it comes (one at a time).
     """
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
-        # Read, it ends once berth knows the group (communicate closes it after on_start):
-        # a command that waits for that runs only where cancel and doctor can find it.
+        # Read, it ends once berth knows the group (closed after on_start): a
+        # command that waits for that runs only where cancel and doctor can find it.
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
+    out: list[str] = []
+    err: list[str] = []
+    heard = threading.Lock()
+    pumps = [
+        threading.Thread(target=_pump, args=(stream, sink, on_line, heard), daemon=True)
+        for stream, sink in ((proc.stdout, out), (proc.stderr, err))
+    ]
     try:
+        for pump in pumps:
+            pump.start()
         if on_start is not None:
             on_start(proc.pid)
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # type: ignore[union-attr]
+        timed_out = False
         try:
-            out, err = proc.communicate(timeout=timeout)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
+            timed_out = True
             kill_group(proc.pid, reap=proc.poll)
-            out, err = proc.communicate()
-            return None, out, err
-        return proc.returncode, out, err
+            proc.wait()
+        for pump in pumps:
+            pump.join()
+        return (None if timed_out else proc.returncode), "".join(out), "".join(err)
     finally:
         if proc.poll() is None:
             kill_group(proc.pid, grace=0.5, reap=proc.poll)
             proc.wait()
+
+
+def _pump(
+    stream: Any, sink: list[str], on_line: Callable[[str], None] | None, heard: threading.Lock
+) -> None:
+    for line in stream:
+        sink.append(line)
+        if on_line is not None:
+            with heard, contextlib.suppress(Exception):  # a listener's failure is not the build's
+                on_line(line.rstrip("\n"))
+    stream.close()
 
 
 # -- another process's builds ----------------------------------------------------------

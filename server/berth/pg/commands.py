@@ -33,18 +33,23 @@ def run_command(
     timeout: float | None = None,
     timeout_note: tuple[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
+    on_line: Callable[[str], None] | None = None,
 ) -> None:
     """Run a user's migrate or seed command; a failure is a MigrationError naming its line.
 
     In a process group of its own, all of it stopped past ``timeout`` seconds
     (``timeout_note``: the error's end and hint); ``on_start`` hears the group's
-    id. Every password in ``env`` and ``passwords``, and any URL's, is masked in
-    what berth relays of its output (which may print ``DATABASE_URL``).
+    id; ``on_line`` each line of its output as it comes. Every password in
+    ``env`` and ``passwords``, and any URL's, is masked in what berth relays of
+    its output (which may print ``DATABASE_URL``).
     """
     # -e: a multi-line command stops at its first failing line, as a script would.
     argv = ["/bin/sh", "-ec", command]
-    code, out, err = builds.run_group(argv, cwd=cwd, env=env, timeout=timeout, on_start=on_start)
     hidden = redact.secrets_in(env) | {p for p in passwords if p}
+    heard = (lambda line: on_line(redact.mask(line, hidden))) if on_line else None
+    code, out, err = builds.run_group(
+        argv, cwd=cwd, env=env, timeout=timeout, on_start=on_start, on_line=heard
+    )
     kept = commandlog.keep(command, code, out, err, hidden)
     where = f"; its whole output: {kept}" if kept else ""
     if code is None:

@@ -27,6 +27,7 @@ from berth import faults, logs
 from berth.config import ProjectConfig
 from berth.core import fingerprint, naming
 from berth.errors import MigrationError
+from berth.migrations import steps
 from berth.migrations.files import MigrationFile, missing_paths
 from berth.pg import admin, builds, setup
 from berth.pg.admin import lock_key
@@ -152,6 +153,7 @@ class Builder:
         self.progress = progress or (lambda _msg: None)
         self._deadline = time.monotonic()
         self._building: tuple[admin.Conn, builds.Running] | None = None
+        self._todo = 0
 
     @property
     def needed(self) -> bool:
@@ -240,6 +242,7 @@ class Builder:
         self, conn: admin.Conn, target: str, project: str, source: str, base: frozenset[str]
     ) -> str:
         todo = [f for f, ident in zip(self.files, self.ids, strict=True) if ident not in base]
+        self._todo = len(todo)
         done = bool(base)
         stamp = int(time.time())
         build = f"berth_build_{target[:16]}_{secrets.token_hex(3)}"
@@ -407,43 +410,7 @@ class Builder:
                     " then run berth up again",
                 ),
                 on_start=self._started,
+                on_line=steps.reporter(self._todo, self.progress) if what == "migrate" else None,
             )
         finally:
             self._started(None)
-
-
-def templates_in_use(ctx: Any, project: str) -> set[str]:
-    """Fingerprints this registry's berths came from, and those on the server's markers.
-
-    The markers cover berths of other machines sharing the server, and baselines.
-    """
-    in_use = {r.template for r in ctx.registry.list(project=project) if r.template}
-    with ctx.server.connect() as conn:
-        for _name, marker in admin.berth_databases(conn):
-            if marker.get("project") == project and marker.get("kind") != "template":
-                for key in ("template", "fingerprint"):
-                    if isinstance(marker.get(key), str):
-                        in_use.add(marker[key])
-    return in_use
-
-
-def gc(server: Server, project: str, keep: int, in_use: set[str]) -> list[str]:
-    """Drop a project's old templates, keeping the newest ``keep`` and any in use."""
-    removed = []
-    with server.connect() as conn:
-        templates = list_templates(conn, project)
-        for template in templates[: max(len(templates) - keep, 0)]:
-            if template.fingerprint in in_use or template.name in in_use:
-                continue
-            conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(template.fingerprint),))
-            try:
-                admin.set_template(conn, template.name, is_template=False)
-                conn.execute(
-                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                        sql.Identifier(template.name)
-                    )
-                )
-            finally:
-                conn.execute("SELECT pg_advisory_unlock(%s)", (lock_key(template.fingerprint),))
-            removed.append(template.name)
-    return removed
