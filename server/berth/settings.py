@@ -29,6 +29,9 @@ _KEYS: dict[str, type] = {
     "sidecar_idle": float,
     "sidecar_stop_server": bool,
     "sidecar_spares": bool,
+    "sidecar_new_worktrees": bool,
+    "mcp_any_worktree": bool,
+    "mcp_show_secrets": bool,
 }
 
 
@@ -47,6 +50,9 @@ class Settings:
     sidecar_idle: float = 1800.0  # seconds without requests before the sidecar exits; 0: never
     sidecar_stop_server: bool = False  # stop the embedded server when the sidecar exits idle
     sidecar_spares: bool = True  # keep a copy of each template ready: a new berth is a rename
+    sidecar_new_worktrees: bool = True  # provision new worktrees that no hook provisioned
+    mcp_any_worktree: bool = False  # berth mcp may act on berths of worktrees it was not started in
+    mcp_show_secrets: bool = False  # berth mcp may show passwords when a tool call asks for them
     sources: dict[str, str] = field(default_factory=dict)
 
     @property

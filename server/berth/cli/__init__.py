@@ -42,6 +42,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "lsp": ("berth.cli.lsp", "lsp", "Run the language server for editors (stdio)."),
     "sidecar": ("berth.cli.sidecar", "sidecar", "Start, show or stop the per-user sidecar."),
     "events": ("berth.cli.sidecar", "events", "Stream provisioning and status events."),
+    "mcp": ("berth.cli.mcp", "mcp", "Run the MCP server for AI agents (stdio)."),
+    "agent-setup": ("berth.cli.agents", "agent_setup", "Tell AI agents about their berth."),
 }
 
 
@@ -74,7 +76,8 @@ def cli() -> None:
 
 
 def _wants_json(argv: list[str]) -> bool:
-    return "--json" in argv
+    # After "--" the words are a command's (berth run -- CMD --json), not berth's.
+    return "--json" in (argv[: argv.index("--")] if "--" in argv else argv)
 
 
 def report_error(exc: BerthError, as_json: bool) -> None:

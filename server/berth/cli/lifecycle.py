@@ -76,8 +76,9 @@ def confirm(question: str, yes: bool) -> None:
     if yes:
         return
     if not sys.stdin.isatty():
+        what = question[:1].lower() + question[1:].rstrip("?")
         raise ConfirmationError(
-            f"{question} needs confirmation and there is no terminal to ask on",
+            f"{what} needs --yes: there is no terminal to ask on",
             hint="pass --yes to go ahead",
         )
     if not click.confirm(question, default=False, err=True):
@@ -241,10 +242,15 @@ def env(fmt: str, as_json: bool) -> None:
     click.echo(format_env(lifecycle.berth_env(ctx, record, config), fmt), nl=False)
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
+# Options only before COMMAND: what follows it (its own --json, --help) is the command's.
+@click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def run(command: tuple[str, ...]) -> None:
-    """Run COMMAND with this berth's environment: berth run -- CMD ARGS..."""
+@json_option
+def run(command: tuple[str, ...], as_json: bool) -> None:
+    """Run COMMAND with this berth's environment: berth run -- CMD ARGS...
+
+    --json (before COMMAND) makes berth's own errors one JSON object on stdout.
+    """
     from berth import context, lifecycle
 
     ctx = context.load()
@@ -266,8 +272,12 @@ def run(command: tuple[str, ...]) -> None:
 
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def psql(args: tuple[str, ...]) -> None:
-    """Open psql on this berth's database (extra ARGS go to psql)."""
+@json_option
+def psql(args: tuple[str, ...], as_json: bool) -> None:
+    """Open psql on this berth's database (extra ARGS go to psql).
+
+    --json makes berth's own errors one JSON object on stdout.
+    """
     from berth import context, lifecycle
     from berth.pg.binaries import find_binaries
 
