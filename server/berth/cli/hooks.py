@@ -116,5 +116,5 @@ def wait(timeout: float | None, as_json: bool) -> None:
     from berth.wait import wait as wait_for
 
     ctx = context.load()
-    data = wait_for(ctx, timeout)
+    data = wait_for(ctx, timeout, say=lambda line: click.echo(line, err=True))
     emit(data, as_json, describe(data))
