@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test soak lint typecheck unit bench clean realworld editors vscode-unit screenshots redis-server full-postgres
+.PHONY: demo test soak lint typecheck unit bench clean realworld editors vscode-unit screenshots redis-server full-postgres direnv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,10 +33,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) editors redis-server realworld
+unit: $(STAMP) editors redis-server realworld direnv
 	$(BIN)/pytest -n auto -q
 
-# Real migration tools from npm (binaries included) for tests/realworld.
+# Real migration tools from npm (binaries included) for tests/realworld, and the
+# .env loaders of Vite, Next.js and dotenv for tests/test_envfile_loaders.py.
 REALWORLD := tests/realworld/node_modules/.package-lock.json
 realworld: $(REALWORLD)
 # npm install, not ci: npm writes only this platform's binary package into the
@@ -61,6 +62,12 @@ clean:
 redis-server:
 	@command -v redis-server >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server; }
+
+# tests/test_envfile_loaders.py reads .env.berth with direnv too (Debian's package);
+# its JavaScript loaders come with realworld, Compose with the dev extras.
+direnv:
+	@command -v direnv >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq direnv; }
 
 # Editor clients and the real editors their tests drive (tests/editors). Set up
 # once and cached: Debian packages (stamp in .cache/), npm trees in node_modules.

@@ -1,4 +1,7 @@
-"""The env file: sh sources it verbatim, and berth never writes it over a file of another's."""
+"""The env file: sh sources it verbatim, and berth never writes it over a file of another's.
+
+tests/test_envfile_loaders.py reads it with the other loaders (direnv, python-dotenv, Node...).
+"""
 
 from __future__ import annotations
 
@@ -8,22 +11,21 @@ from pathlib import Path
 
 import pytest
 
+from berth import context
 from berth.envfile import HEADER, format_env, write_env_file
-from berth.errors import OwnershipError
-from berthtest import berth, git
+from berth.errors import ConfigError, OwnershipError
+from berth.pg import admin
+from berthtest import add_worktree, berth, git
 
-HOSTILE = [
+# Values every .env loader reads back as written (tests/test_envfile_loaders.py).
+CARRIED = [
     "feat/$(id)`id`",
     "`touch pwned`",
     "$(touch pwned)",
-    "${HOME}$HOME$$$",
-    "back\\slash\\\\ and \\n and \\",
+    "$$$ $ $- a$ $(",
+    "back\\slash and \\n and \\t",
     'double "quotes" and \\"escaped\\"',
-    "single 'quotes' and '\\''",
-    "line one\nline two\n",
-    "\n",
-    "trailing newline\n",
-    "tab\tand\rreturn",
+    "tab\tonly",
     "~/tilde:~/x",
     "semi; colon & amp | pipe > out < in",
     "glob * ? [a-z]",
@@ -35,10 +37,29 @@ HOSTILE = [
     "value # not a comment either",
     "  spaces around  ",
     "key=value=more",
-    "${HOME:-fallback} and \\$HOME",
-    "'single-quoted whole'",
     '"double-quoted whole"',
+    "`backticked whole`",
 ]
+
+# What some .env loader reads otherwise, however it is quoted: berth refuses these
+# for the env file (the sh format and `berth run` still carry them).
+REFUSED = [
+    "single 'quotes' and '\\''",
+    "'single-quoted whole'",
+    "line one\nline two\n",
+    "\n",
+    "trailing newline\n",
+    "carriage\rreturn",
+    "$HOME",
+    "${HOME}",
+    "${HOME:-fallback}",
+    "cost $1",
+    "\\$HOME",
+    "double \\\\ backslash",
+    "trailing backslash\\",
+]
+
+HOSTILE = CARRIED + REFUSED
 
 
 def _shells() -> list[str]:
@@ -67,7 +88,7 @@ def source(shell: str, cwd: Path, script: str, name: str) -> bytes:
 
 
 @pytest.mark.parametrize("shell", SHELLS)
-@pytest.mark.parametrize("value", HOSTILE)
+@pytest.mark.parametrize("value", CARRIED)
 def test_sourcing_the_env_file_gives_the_value_back_and_runs_nothing(
     tmp_path: Path, shell: str, value: str
 ) -> None:
@@ -156,3 +177,53 @@ def test_up_writes_once_the_foreign_file_is_moved_away(worktree: Path) -> None:
     berth(worktree, "up")
     assert (worktree / "local.env").read_text().startswith(HEADER)
     assert "/local.env" in exclude_lines(worktree)
+
+
+@pytest.mark.parametrize("value", [*REFUSED, "nul\x00byte", "not utf-8 \udcff"])
+def test_a_value_the_env_file_cannot_carry_is_a_config_error_naming_its_key(
+    tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / ".env.berth"
+    with pytest.raises(ConfigError) as err:
+        write_env_file(path, {"FINE": "1", "BAD": value}, "berth.toml")
+    assert err.value.message.startswith("berth.toml: env.BAD has ")
+    assert "FINE" not in err.value.message
+    assert "env.BAD" in err.value.hint
+    assert not path.exists()
+    with pytest.raises(ConfigError):
+        format_env({"BAD": value}, "dotenv")
+    assert format_env({"BAD": value}, "json")  # the other formats carry anything
+
+
+def test_up_refuses_an_env_value_the_file_cannot_carry_before_any_work(
+    worktree: Path, server: object
+) -> None:
+    (worktree / "berth.toml").write_text('[env]\nGREETING = "it\'s {project}"\n')
+    proc = berth(worktree, "up", check=False)
+    assert proc.returncode == 3
+    assert "env.GREETING has a single quote" in proc.stderr
+    assert "hint:" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (worktree / ".env.berth").exists()
+    (record,) = context.load(worktree).registry.list()
+    with server.connect() as conn:  # type: ignore[attr-defined]
+        assert not admin.database_exists(conn, record.database)
+
+    (worktree / "berth.toml").write_text('[env]\nGREETING = "hi {project}"\n')
+    berth(worktree, "up")
+    assert source("sh", worktree, "set -a; . ./.env.berth", "GREETING") == b"hi app"
+
+
+def test_a_branch_name_the_env_file_cannot_carry_fails_up_and_berth_env(repo: Path) -> None:
+    (repo / "berth.toml").write_text('[env]\nBRANCH = "{branch}"\n')
+    git(repo, "add", "berth.toml")
+    git(repo, "commit", "-q", "-m", "config")
+    path = add_worktree(repo, "wt", "feat/x")
+    berth(path, "up")
+    git(path, "checkout", "-q", "-b", "feat/$HOME")
+    proc = berth(path, "up", check=False)
+    assert proc.returncode == 3
+    assert "env.BRANCH has $ before a name" in proc.stderr
+    assert source("sh", path, "set -a; . ./.env.berth", "BRANCH") == b"feat/x"  # left as it was
+    assert berth(path, "env", check=False).returncode == 3  # dotenv, the default format
+    assert b"export BRANCH='feat/$HOME'" in berth(path, "env", "--format", "sh").stdout.encode()

@@ -81,7 +81,7 @@ def test_literal_braces_reach_the_env_file(repo: Path) -> None:
     line = next(
         line for line in (wt / ".env.berth").read_text().splitlines() if line.startswith("JSON=")
     )
-    assert line.startswith('JSON="{\\"port\\": ') and line.endswith('}"')
+    assert line.startswith('JSON=\'{"port": ') and line.endswith("}'")
 
 
 def test_a_value_too_large_for_exec_is_a_config_error(repo: Path) -> None:

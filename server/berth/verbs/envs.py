@@ -133,7 +133,8 @@ def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:
     worktree = Path(record.worktree)
     if not worktree.is_dir():
         return
-    envfile.write_env_file(worktree / config.env_file, berth_env(ctx, record, config))
+    env = berth_env(ctx, record, config)
+    envfile.write_env_file(worktree / config.env_file, env, config.source)
     git_common = ctx.worktree.exclude_file if ctx.worktree else None
     if git_common is not None:
         envfile.exclude(git_common, config.env_file)

@@ -10,7 +10,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from berth import faults, instance, logs
+from berth import envfile, faults, instance, logs
 from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
@@ -77,7 +77,6 @@ def up(ctx: Context, *, baseline: str | None = None) -> Status:
             return retirement.restore(ctx, record.id)
         if record.slot >= 0:  # [ports] may have changed since: new names, new bases
             ctx.registry.sync_ports(record.id, config.ports, port_is_free)
-        envs.berth_env(ctx, record, config)  # a bad [env] template fails before any work
         if (record.worktree, record.git_dir, record.branch) != (
             str(worktree.root),
             str(worktree.git_dir),
@@ -91,6 +90,9 @@ def up(ctx: Context, *, baseline: str | None = None) -> Status:
                 branch=worktree.branch,
             )
             record = ctx.registry.get(record.id) or record
+        # A bad [env] template, or a value (from the new branch name, say) that the env
+        # file cannot carry, fails before any work.
+        envfile.check_portable(envs.berth_env(ctx, record, config), config.source)
         berth_redis.ensure(ctx, record, config)  # before the database: a down Redis fails fast
         if record.state != "active" or not _server_side_ok(ctx, record):
             provision(ctx, record)
