@@ -73,9 +73,12 @@ class Session:
         def on_unregister(params: types.UnregistrationParams) -> None:
             return None
 
+        self.lens_refreshes = 0
+
         @client.feature(types.WORKSPACE_CODE_LENS_REFRESH)
         def on_lens_refresh(params: None) -> None:
-            return None
+            self.lens_refreshes += 1
+            self.arrived.set()
 
         # pytest-lsp records $/progress itself; wake waiters after it has.
         record_progress = client.protocol.fm.features[types.PROGRESS]

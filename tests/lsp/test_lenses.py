@@ -38,3 +38,18 @@ async def test_applied_and_pending_lens_titles(lsp: Start, provisioned: Path) ->
     assert todo.command.command == "berth.migrate"
     assert list(todo.command.arguments or []) == [uri(provisioned)]
     assert not await lenses(session, provisioned / "berth.toml")
+
+
+async def test_lenses_are_refreshed_when_a_reset_changes_the_berth(
+    lsp: Start, provisioned: Path
+) -> None:
+    session = await lsp(provisioned)
+    await session.status(provisioned)
+    await session.until(lambda: session.lens_refreshes, "the first lens refresh")
+    before = session.lens_refreshes
+
+    await session.command("berth.reset", uri(provisioned))
+
+    # Sent before the command's answer; the migrations' states are the same as before
+    # (a fresh copy of the template), the database is not.
+    assert session.lens_refreshes > before

@@ -95,3 +95,37 @@ async def test_removing_a_nested_folder_keeps_the_outer_folders_diagnostics(
     assert list(again.diagnostics) == [diagnostic]
     await session.command("berth.showStatus", uri(provisioned))
     assert list(session.client.diagnostics[uri(pending)]) == [diagnostic]
+
+
+async def test_requests_before_the_first_status_wait_for_it(
+    lsp: Start, provisioned: Path, tmp_path: Path
+) -> None:
+    import asyncio
+
+    import psycopg
+
+    from .test_actions import actions
+    from .test_hover import hover
+    from .test_lenses import lenses
+
+    migration = provisioned / "db" / "migrations" / "0001_create_items.sql"
+    url = berth_json(provisioned, "status", "--show-secrets")["database"]["url"]
+    with psycopg.connect(url) as db:
+        # The first status reads this table: it is computed only once the lock goes.
+        db.execute("LOCK TABLE berth_schema_migrations IN ACCESS EXCLUSIVE MODE")
+        session = await lsp(provisioned)
+        early = [
+            asyncio.ensure_future(lenses(session, migration)),
+            asyncio.ensure_future(hover(session, provisioned / ".env.berth", "DATABASE_URL")),
+            asyncio.ensure_future(actions(session, migration, ["source.berth.reset"])),
+        ]
+        # Answered at once (no folder holds it), so the requests before it were read.
+        assert not await lenses(session, tmp_path / "elsewhere.sql")
+        assert session.statuses == []
+        assert not any(request.done() for request in early)
+
+    [lens], text, [reset] = await asyncio.gather(*early)
+
+    assert lens.command is not None and lens.command.title.startswith("applied ")
+    assert text is not None and "DATABASE_URL" in text
+    assert reset.command is not None and reset.command.command == "berth.reset"

@@ -91,14 +91,42 @@ async def test_a_worktree_without_a_berth_says_so(lsp: Start, project: Path) -> 
     from berthtest import add_worktree
 
     tree = add_worktree(project, "bare")
-    session = await lsp(tree)
+    session = await lsp(tree, project)
 
     status = await session.status(tree)
+    main = await session.status(project)
 
     assert status["state"] == "none"
     assert status["instance"] is None
     assert status["project"] == "lspshop"
     assert "berth up" in status["message"]
+    # Postgres runs, but nothing here looked at it: not "down", and no counts.
+    for shown in (status, main):
+        assert shown["server"] == {"state": "unknown", "kind": None}
+        assert shown["migrations"]["state"] == "unknown"
+        assert shown["migrations"]["applied"] is None
+
+
+async def test_show_status_and_copy_url_show_what_they_return(
+    lsp: Start, provisioned: Path
+) -> None:
+    from urllib.parse import urlsplit
+
+    secret_url = berth_json(provisioned, "status", "--show-secrets")["database"]["url"]
+    password = urlsplit(secret_url).password
+    assert password
+    session = await lsp(provisioned)
+    status = await session.status(provisioned)
+
+    await session.command("berth.showStatus", uri(provisioned))
+    copied = await session.command("berth.copyDatabaseUrl", uri(provisioned))
+
+    # Clients that drop a command's result (most) show these messages instead.
+    shown, url = (m.message for m in session.client.messages)
+    assert status["database"]["name"] in shown and "1 applied" in shown
+    assert copied == secret_url
+    assert url == f"berth: DATABASE_URL={status['databaseUrl']}"
+    assert password not in shown + url
 
 
 async def test_a_server_that_is_down_is_reported_not_started(
@@ -115,7 +143,12 @@ async def test_a_server_that_is_down_is_reported_not_started(
     assert status["state"] == "ready"
     assert status["server"] == {"state": "down", "kind": "external"}
     assert status["migrations"]["state"] == "unknown"
+    assert status["migrations"]["applied"] is None  # not read: not 0
     assert "not running" in status["message"]
+    # berth cannot start an external server: it says so rather than offering to.
+    assert await session.command("berth.startServer", uri(provisioned)) is None
+    [message] = session.client.messages
+    assert message.type == types.MessageType.Error and "external" in message.message
 
 
 async def test_show_secrets_can_be_switched_on_later(lsp: Start, provisioned: Path) -> None:

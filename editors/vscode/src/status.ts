@@ -4,11 +4,12 @@
 export type BerthState = "ready" | "provisioning" | "unmanaged" | "none" | "error";
 export type MigrationState = "ok" | "pending" | "edited" | "ahead" | "unknown";
 
+/** Counts are null while nobody could read them (state `unknown`: the server down, no berth). */
 export interface Migrations {
-  applied: number;
-  pending: number;
-  edited: number;
-  missing: number;
+  applied: number | null;
+  pending: number | null;
+  edited: number | null;
+  missing: number | null;
   state: MigrationState;
 }
 
@@ -25,7 +26,7 @@ export interface BerthStatus {
   template: string | null;
   baseline: string | null;
   migrations: Migrations;
-  server: { state: "running" | "down"; kind: "embedded" | "external" | null };
+  server: { state: "running" | "down" | "unknown"; kind: "embedded" | "external" | null };
   app: { health: "up" | "down" | "unknown" };
   message: string | null;
   error: string | null;
@@ -129,7 +130,10 @@ export function portsText(ports: Record<string, number>): string {
   return entries.length ? entries.map(([name, port]) => `${name}=${port}`).join(", ") : "none";
 }
 
-function migrationsText(m: Migrations): string {
+function migrationsText(m: Migrations, server: BerthStatus["server"]): string {
+  if (m.applied === null || m.applied === undefined) {
+    return server.state === "down" ? "unknown (server down)" : "unknown";
+  }
   const parts = [`${m.applied} applied`];
   if (m.pending) parts.push(`${m.pending} pending`);
   if (m.edited) parts.push(`${m.edited} edited after apply`);
@@ -159,7 +163,7 @@ export function tooltipLines(status: BerthStatus, showSecrets: boolean): string[
     `ports: ${portsText(status.ports)}`,
     `template: ${status.template ? `\`${status.template.slice(0, 12)}\`` : "—"}`,
     `baseline: ${status.baseline ?? "—"}`,
-    `migrations: ${migrationsText(status.migrations)}`,
+    `migrations: ${migrationsText(status.migrations, status.server)}`,
     `server: ${status.server.state}${status.server.kind ? ` (${status.server.kind})` : ""}`,
     `app: ${status.app.health}${port === undefined ? "" : ` on :${port}`}`,
   ];

@@ -15,14 +15,32 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from lsprotocol import types
 
 from berth import logs
-from berth.errors import BerthError, NotFoundError
+from berth.errors import BerthError, ConfigError, NotFoundError
 from berth.lsp import status
-from berth.lsp.names import COPY_URL, FORK, MIGRATE, PROVISION, RESET, SHOW_STATUS, SNAPSHOT
+from berth.lsp.names import (
+    COPY_URL,
+    FORK,
+    MIGRATE,
+    PROVISION,
+    RESET,
+    SHOW_STATUS,
+    SNAPSHOT,
+    START_SERVER,
+)
 from berth.lsp.progress import Progress
 
 # Resolved at run time: pygls reads the command handlers' annotations.
 from berth.lsp.workspace import BerthLanguageServer, Folder
-from berth.results import BerthStatus, Forked, Migrated, Reset, Snapshot, Status, ToJson
+from berth.results import (
+    BerthStatus,
+    Forked,
+    Migrated,
+    Reset,
+    ServerInfo,
+    Snapshot,
+    Status,
+    ToJson,
+)
 
 if TYPE_CHECKING:
     from berth.context import Context
@@ -266,11 +284,39 @@ async def snapshot(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None
     return await _long(ls, folder, f"berth: snapshot {name}", work, done)
 
 
+async def start_server(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await _guarded(ls, args)
+    if folder is None:
+        return None
+
+    def work(ctx: Context) -> ServerInfo:
+        from berth.pg.server import from_settings
+
+        if ctx.settings.server != "embedded":
+            raise ConfigError(
+                "berth starts only its own (embedded) server; this one is external",
+                hint="start it yourself, or check the server URL (berth server status)",
+            )
+        server = from_settings(ctx.settings, start=True)
+        return ServerInfo(server.kind, server.key)
+
+    result = await _long(
+        ls, folder, "berth: start the server", work, lambda _: "berth: the server is running"
+    )
+    status.refresh_all(ls)  # every folder's berth on it is readable again
+    return result
+
+
 async def copy_database_url(ls: BerthLanguageServer, *args: Any) -> str | None:
     folder = await _guarded(ls, args)
     if folder is None:
         return None
-    return await _usable(ls, folder)
+    url = await _usable(ls, folder)
+    if url is not None:
+        # For clients that drop the result: shown, with its password only under showSecrets.
+        shown = url if ls.show_secrets else logs.redact_text(url)
+        _show(ls, types.MessageType.Info, f"berth: DATABASE_URL={shown}")
+    return url
 
 
 async def show_status(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
@@ -278,7 +324,10 @@ async def show_status(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | N
     if folder is None:
         return None
     await status.fresh(ls, folder)
-    return status.of_folder(ls, folder)
+    data = status.of_folder(ls, folder)
+    if data is not None:  # for clients that drop the result
+        _show(ls, types.MessageType.Info, status.summary(data))
+    return data
 
 
 def register(server: BerthLanguageServer) -> None:
@@ -290,6 +339,7 @@ def register(server: BerthLanguageServer) -> None:
         SNAPSHOT: snapshot,
         COPY_URL: copy_database_url,
         SHOW_STATUS: show_status,
+        START_SERVER: start_server,
     }
     for name, handler in handlers.items():
         server.command(name)(handler)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from berth.lsp.snapshot import migrations_text
+
 if TYPE_CHECKING:
     from berth.lsp.snapshot import Snapshot
     from berth.lsp.workspace import BerthLanguageServer
@@ -66,12 +68,10 @@ def port_hover(snapshot: Snapshot, name: str) -> str | None:
 def database_hover(snapshot: Snapshot, show_secrets: bool) -> str | None:
     if snapshot.database is None:
         return None
-    m = snapshot.status.get("migrations") or {}
     url = snapshot.url if show_secrets and snapshot.url else snapshot.status.get("databaseUrl")
     return (
         f"**database** of {_title(snapshot)}\n\n`{snapshot.database}`\n\n`{url}`\n\n"
-        f"migrations: {m.get('applied', 0)} applied, {m.get('pending', 0)} pending, "
-        f"{m.get('edited', 0)} edited, {m.get('missing', 0)} missing ({m.get('state')})"
+        f"migrations: {migrations_text(snapshot.status)}"
     )
 
 
@@ -94,10 +94,10 @@ def _lines(ls: BerthLanguageServer, uri: str) -> list[str]:
         return []
 
 
-def _hover(ls: BerthLanguageServer, params: types.HoverParams) -> types.Hover | None:
+async def _hover(ls: BerthLanguageServer, params: types.HoverParams) -> types.Hover | None:
     uri = params.text_document.uri
     path, folder = to_fs_path(uri), ls.folder(uri)
-    snapshot = folder.snapshot if folder is not None else None
+    snapshot = await folder.current() if folder is not None else None
     if path is None or snapshot is None or snapshot.status.get("instance") is None:
         return None
     name = Path(path).name

@@ -1,4 +1,5 @@
-"""Code lenses on line 0 of each migration file: "applied <date>" or "pending — apply"."""
+"""Code lenses on line 0 of each migration file: "applied <date>" or "pending — apply";
+"server down — start" while the berth's embedded server is down (nothing is known then)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from berth.lsp.names import MIGRATE, RESET, SHOW_STATUS
+from berth.lsp.names import MIGRATE, RESET, SHOW_STATUS, START_SERVER
 
 if TYPE_CHECKING:
     from berth.lsp.snapshot import Item, Snapshot
@@ -34,13 +35,30 @@ def lens_for(item: Item, folder_uri: str) -> types.CodeLens | None:
     return types.CodeLens(range=LINE0, command=command)
 
 
-def _code_lens(ls: BerthLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
+def _down_lens(snapshot: Snapshot, folder_uri: str) -> types.CodeLens:
+    if snapshot.startable:
+        command = types.Command(
+            title="server down — start", command=START_SERVER, arguments=[folder_uri]
+        )
+    else:  # an external server: berth cannot start it
+        command = types.Command(
+            title="server down — migrations unknown", command=SHOW_STATUS, arguments=[folder_uri]
+        )
+    return types.CodeLens(range=LINE0, command=command)
+
+
+async def _code_lens(ls: BerthLanguageServer, params: types.CodeLensParams) -> list[types.CodeLens]:
     path = to_fs_path(params.text_document.uri)
     folder = ls.folder(params.text_document.uri)
-    if path is None or folder is None or folder.snapshot is None:
+    if path is None or folder is None:
+        return []
+    snapshot = await folder.current()
+    if snapshot is None:
         return []
     target = Path(path).resolve()
-    for item in folder.snapshot.items or ():
+    if snapshot.server_down and snapshot.status["state"] == "ready":
+        return [_down_lens(snapshot, folder.uri)] if snapshot.in_migrations(target) else []
+    for item in snapshot.items or ():
         if item.path is not None and item.path.resolve() == target:
             lens = lens_for(item, folder.uri)
             return [lens] if lens else []
@@ -54,8 +72,8 @@ def refresh(ls: BerthLanguageServer) -> None:
 
 
 async def _refreshed(ls: BerthLanguageServer, folder: Folder, before: Snapshot | None) -> None:
-    snapshot = folder.snapshot
-    if before is None or snapshot is None or before.items != snapshot.items:
+    # Any change may change a lens (a reset's new database, the server going down, ...).
+    if before != folder.snapshot:
         refresh(ls)
 
 

@@ -9,5 +9,6 @@ from __future__ import annotations
 
 RESET, MIGRATE, PROVISION, FORK = "berth.reset", "berth.migrate", "berth.provision", "berth.fork"
 SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "berth.showStatus"
+START_SERVER = "berth.startServer"
 
 DIAGNOSTIC_SOURCE = "berth"

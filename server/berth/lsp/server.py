@@ -19,6 +19,7 @@ from berth.lsp import (
     diagnostics,
     hover,
     lenses,
+    parent,
     sidecar,
     status,
     watch,
@@ -28,8 +29,9 @@ from berth.lsp.workspace import BerthLanguageServer
 
 # Registered in this order, which is the order their hooks run in (workspace.Hooks): after
 # a new status is sent, lenses refresh, then the client's watch follows, then the sidecar;
-# at initialized, the file watch starts before the sidecar follower.
-FEATURES = (status, diagnostics, lenses, actions, commands, hover, watch, sidecar)
+# at initialized, the file watch starts, then the sidecar follower, then the watch on the
+# editor's process (parent.py).
+FEATURES = (status, diagnostics, lenses, actions, commands, hover, watch, sidecar, parent)
 
 
 def _read_options(ls: BerthLanguageServer, options: Any) -> None:
@@ -76,10 +78,14 @@ async def _on_configuration(
 
 
 def _on_shutdown(ls: BerthLanguageServer, params: None) -> None:
-    ls.stopping = True
-    ls.hooks.call(ls.hooks.shutdown, ls)
-    for task in list(ls.tasks):
-        task.cancel()
+    ls.shut_down = True
+    ls.stop()
+
+
+def _on_exit(ls: BerthLanguageServer, params: None) -> None:
+    # LSP: exit code 0 after a shutdown request, 1 without one (pygls then ends serving).
+    ls.exit_code = 0 if ls.shut_down else 1
+    ls.stop()
 
 
 def _warm_up() -> None:
@@ -100,7 +106,7 @@ def create_server() -> BerthLanguageServer:
     server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)(_on_folders_changed)
     server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)(_on_configuration)
     server.feature(types.SHUTDOWN)(_on_shutdown)
-    server.feature(types.EXIT)(_on_shutdown)
+    server.feature(types.EXIT)(_on_exit)
     for module in FEATURES:
         module.register(server)
     return server

@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from berth.pg.server import Server
     from berth.registry import BerthRecord
 
-_UNKNOWN_MIGRATIONS = {"applied": 0, "pending": 0, "edited": 0, "missing": 0, "state": "unknown"}
+# Counts nobody read (no berth, the server down, the table unreadable) are null, not 0.
+_UNKNOWN_MIGRATIONS = {
+    "applied": None,
+    "pending": None,
+    "edited": None,
+    "missing": None,
+    "state": "unknown",
+}
 _NO_MIGRATIONS = {"applied": 0, "pending": 0, "edited": 0, "missing": 0, "state": "ok"}
 
 
@@ -67,6 +74,38 @@ class Snapshot:
         """``text`` with the berth's password replaced by ``****``."""
         return text.replace(self.password, "****") if self.password else text
 
+    def in_migrations(self, path: Path) -> bool:
+        """Whether ``path`` is (in) one of the configured migration entries."""
+        return any(path == p or p in path.parents for p in self.migration_paths)
+
+    @property
+    def startable(self) -> bool:
+        """A ready berth on berth's own (embedded) server, which is not running."""
+        server = self.status["server"]
+        ready = self.status["state"] == "ready"
+        return bool(ready and server["state"] == "down" and server["kind"] == "embedded")
+
+    @property
+    def server_down(self) -> bool:
+        """A berth whose Postgres server is not running (not: a folder without a berth)."""
+        return bool(self.status["server"]["state"] == "down")
+
+    @property
+    def pending(self) -> int:
+        return int(self.status["migrations"]["pending"] or 0)
+
+
+def migrations_text(status: dict[str, Any]) -> str:
+    """The migration counts in words: ``unknown`` (and why) when nobody could read them."""
+    m = status.get("migrations") or {}
+    if m.get("applied") is None:
+        down = (status.get("server") or {}).get("state") == "down"
+        return "unknown (server down)" if down else "unknown"
+    return (
+        f"{m['applied']} applied, {m['pending']} pending, {m['edited']} edited, "
+        f"{m['missing']} missing ({m['state']})"
+    )
+
 
 def payload(snapshot: Snapshot, show_secrets: bool) -> dict[str, Any]:
     data = dict(snapshot.status)
@@ -90,7 +129,7 @@ def _base(folder: str, worktree: Path | None, project: str | None) -> dict[str, 
         "template": None,
         "baseline": None,
         "migrations": dict(_UNKNOWN_MIGRATIONS),
-        "server": {"state": "down", "kind": None},
+        "server": {"state": "unknown", "kind": None},  # not looked at without a berth
         "app": {"health": "unknown"},
         "message": None,
         "error": None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from berth.lsp.snapshot import Snapshot, compute, payload
+from berth.lsp.snapshot import Snapshot, compute, migrations_text, payload
 from berth.lsp.workspace import BerthLanguageServer, Folder
 
 STATUS = "berth/status"
@@ -75,6 +75,20 @@ def publish(ls: BerthLanguageServer, folder: Folder, **override: Any) -> None:
         return
     folder.sent = data
     ls.protocol.notify(STATUS, data)
+
+
+def summary(data: dict[str, Any]) -> str:
+    """A status in one line, for ``window/showMessage`` (its URL as masked as ``data``'s)."""
+    if data.get("instance") is None or data.get("state") in {"none", "unmanaged", "error"}:
+        parts = [data.get("error"), data.get("message")]
+        return "berth: " + ("; ".join(p for p in parts if p) or str(data.get("state")))
+    ports = ", ".join(f"{k}={v}" for k, v in (data.get("ports") or {}).items()) or "none"
+    text = (
+        f"berth {data['instance']} ({data.get('branch') or 'no branch'}): {data['state']}; "
+        f"{data.get('databaseUrl')}; ports {ports}; migrations {migrations_text(data)}; "
+        f"server {data['server']['state']}"
+    )
+    return f"{text}; {data['message']}" if data.get("message") else text
 
 
 def refresh_all(ls: BerthLanguageServer, folders: list[Folder] | None = None) -> None:

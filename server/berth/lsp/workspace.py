@@ -1,4 +1,5 @@
-"""The server object and the workspace folders it tracks, with the hooks features plug into.
+"""The server object and the workspace folders it tracks, with the hooks features plug into;
+and the end of the process (its exit code, never waiting on the editor's stdin).
 
 Below every feature module: a feature gets the :class:`BerthLanguageServer` in
 its ``register(server)`` and adds its LSP handlers (``server.feature``,
@@ -9,10 +10,14 @@ which features exist; ``server.create_server()`` registers them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import os
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -24,6 +29,9 @@ if TYPE_CHECKING:
     from berth.lsp.snapshot import Snapshot
 
 log = logs.get("berth.lsp")
+
+# How long a request (hover, lens, code action) waits for its folder's first snapshot.
+READY_WAIT = 10.0
 
 
 @dataclass
@@ -43,6 +51,13 @@ class Folder:
     # The first snapshot, started while the client is still between initialize and initialized.
     prefetch: asyncio.Future[Snapshot] | None = None
     sidecar: bool = False  # following the sidecar's events for this folder's worktree
+
+    async def current(self, timeout: float = READY_WAIT) -> Snapshot | None:
+        """The snapshot; before the first one, wait for it (for ``timeout`` at most: then None)."""
+        if self.snapshot is None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.settled.wait(), timeout)
+        return self.snapshot
 
     def contains(self, path: Path) -> bool:
         roots = [self.path]
@@ -96,7 +111,44 @@ class BerthLanguageServer(LanguageServer):
         self.tasks: set[asyncio.Task[Any]] = set()
         # Set by shutdown/exit: nothing may be sent once the channel is closing.
         self.stopping = False
+        self.shut_down = False  # a shutdown request came first: exit ends with 0
+        self.exit_code = 0  # the process's, when serving ends (1: exit without shutdown)
         self._reporting = False
+
+    # -- the process -----------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop what runs (shutdown, exit, the editor gone); nothing is sent from now on."""
+        self.stopping = True
+        self.hooks.call(self.hooks.shutdown, self)
+        for task in list(self.tasks):
+            task.cancel()
+
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve until ``exit``, the end of input or the editor's death; then end the process.
+
+        pygls returns once the work in flight is done, but swallows the exit
+        code of ``exit``, and a normal interpreter exit would join its stdin
+        reader thread, blocked for as long as the editor keeps the pipe open.
+        """
+        code = 1
+        try:
+            super().start_io(stdin, stdout)
+            code = self.exit_code
+        except Exception as exc:
+            log.exception("lsp_crashed", error=repr(exc))
+        finally:
+            logging.shutdown()
+            with contextlib.suppress(Exception):
+                sys.stderr.flush()
+            os._exit(code)
+
+    def shutdown(self) -> None:
+        # pygls's shutdown waits for the stdin reader thread: for ever while stdin is open.
+        pool, self._thread_pool = self._thread_pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+        super().shutdown()  # type: ignore[no-untyped-call]
 
     # -- folders ---------------------------------------------------------------
 

@@ -190,6 +190,22 @@ local function mask(url)
   return (url:gsub("^([%a][%w+.-]*://[^:/@]+):[^@]*@", "%1:****@"))
 end
 
+-- The counts are null (vim.NIL) while nobody could read them: the server is down, say.
+local function migrations_text(m, server)
+  if type(m.applied) ~= "number" then
+    local down = type(server) == "table" and server.state == "down"
+    return down and "unknown (server down)" or "unknown"
+  end
+  return tostring(m.applied)
+    .. " applied, "
+    .. tostring(m.pending)
+    .. " pending, "
+    .. tostring(m.edited)
+    .. " edited, "
+    .. tostring(m.missing)
+    .. " not on this branch"
+end
+
 --- The lines `:BerthStatus` prints.
 function M.describe(status)
   if status == nil then
@@ -221,15 +237,7 @@ function M.describe(status)
     "  ports      " .. (#ports > 0 and table.concat(ports, ", ") or "none"),
     "  template   " .. template,
     "  baseline   " .. tostring(baseline),
-    "  migrations "
-      .. tostring(m.applied)
-      .. " applied, "
-      .. tostring(m.pending)
-      .. " pending, "
-      .. tostring(m.edited)
-      .. " edited, "
-      .. tostring(m.missing)
-      .. " not on this branch",
+    "  migrations " .. migrations_text(m, status.server),
     "  server     " .. tostring(type(status.server) == "table" and status.server.state or "—"),
     "  app        " .. tostring(type(status.app) == "table" and status.app.health or "—"),
   }

@@ -69,6 +69,14 @@ test("a down server wins over migrations", () => {
   assert.equal(statusTone(s), "error");
 });
 
+test("a down server leaves the migrations unknown, not 0 applied", () => {
+  const unknown = { applied: null, pending: null, edited: null, missing: null, state: "unknown" as const };
+  const s = status({ migrations: unknown, server: { state: "down", kind: "embedded" } });
+  assert.equal(statusText(s), "$(database) shop_feature_cart :8012 ✗ server down");
+  assert.ok(tooltipLines(s, false).includes("migrations: unknown (server down)"));
+  assert.equal(statusText(status({ state: "none", migrations: unknown, server: { state: "unknown", kind: null } })), "$(database) no berth");
+});
+
 test("the main checkout and worktrees without a berth are dim", () => {
   assert.equal(statusText(status({ state: "unmanaged" })), "$(database) main checkout");
   assert.equal(statusText(status({ state: "none", database: null })), "$(database) no berth");
