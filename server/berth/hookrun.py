@@ -106,7 +106,9 @@ def decide(ctx: Context, event: Event) -> str | None:
     if record.state != "active":
         return None  # retired by hand (berth down): a checkout does not bring it back
     if event.fresh:
-        return "provision"
+        # Made while this hook started, by whoever came first (the sidecar's watch of
+        # new worktrees, docs/hooks.md): nothing left to do but say so.
+        return "ready"
     paths = hooks.watched_paths(worktree, config)
     if migrations_changed(worktree, paths, event.old, event.new):
         return config.hooks.on_checkout
@@ -129,7 +131,9 @@ def run(hook: str, args: list[str], stdin_text: str, cwd: Path, say: Say) -> int
         hooks.write_cache(worktree, config)
         gc_if_needed(worktree)
         found = decide(ctx, event)
-        if found is None:
+        if found == "ready":
+            made_already(ctx, worktree, say)
+        if found is None or found == "ready":
             return 0
         action = found
         if action == "provision":
@@ -257,7 +261,9 @@ def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say:
     finally:
         os.close(fd)
     try:
-        code = proc.wait(timeout=timeout)
+        # The worker's progress, as it comes; berth wait tells what is left after a timeout.
+        with hookstate.relayed(git_dir / hookstate.LOG_FILE, _progress_only(say)):
+            code = proc.wait(timeout=timeout)
     except (subprocess.TimeoutExpired, KeyboardInterrupt):
         say(
             f"berth: still {_doing(action)} in the background"
@@ -265,6 +271,20 @@ def dispatch(worktree: Worktree, action: str, timeout: float, strict: bool, say:
         )
         return 0
     return report(worktree, action, code, strict, say)
+
+
+def _progress_only(say: Say) -> Callable[[str], None]:
+    """The worker's progress lines; its error is told once, by the hook's own report."""
+
+    def heard(line: str) -> None:
+        if PROGRESS.match(line):
+            say(line)
+
+    return heard
+
+
+# What a worker says as it goes (bringup's progress): template builds and their steps.
+PROGRESS = re.compile(r"(berth: )?(building template|migration \d|waiting for|seeding)")
 
 
 @contextlib.contextmanager
@@ -304,11 +324,7 @@ def summary(done: HookResult) -> str:
     if not isinstance(data, BerthStatus):
         return ""
     if action == "provision":
-        ports = ", ".join(f"{k}={v}" for k, v in data.ports.items())
-        return (
-            f"berth: berth {data.instance} ready: database {data.database.name}, "
-            f"ports {ports}, env in {Path(data.env_file).name}"
-        )
+        return _ready(data.instance, data.database.name, data.ports, data.env_file)
     migrated = done.migrated
     parts = _problems(migrated.migrations if migrated else data.migrations)
     applied = len(migrated.applied) if migrated else 0
@@ -320,6 +336,25 @@ def summary(done: HookResult) -> str:
         keep = f" (the previous one: berth restore {previous})" if previous else ""
         return f"berth: fresh database from this branch's template{keep}"
     return "berth: migrations on this berth: " + "; ".join(parts) if parts else ""
+
+
+def _ready(ident: str | None, database: str, ports: dict[str, int], env_file: str) -> str:
+    listed = ", ".join(f"{k}={v}" for k, v in ports.items())
+    return (
+        f"berth: berth {ident} ready: database {database}, "
+        f"ports {listed}, env in {Path(env_file).name}"
+    )
+
+
+def made_already(ctx: Context, worktree: Worktree, say: Say) -> None:
+    """The "ready" line for the berth another process made (from the registry alone)."""
+    from berth.verbs.envs import berth_ports
+
+    _, config = ctx.need_worktree()
+    ident = instance.read_id(worktree)
+    record = ctx.registry.get(ident) if ident else None
+    if record is not None:
+        say(_ready(record.id, record.database, berth_ports(ctx, record), config.env_file))
 
 
 def _problems(counts: MigrationSummary | None) -> list[str]:

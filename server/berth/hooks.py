@@ -136,6 +136,7 @@ def install(cwd: Path) -> dict[str, Any]:
     place = locate(cwd)
     place.hooks_dir.mkdir(parents=True, exist_ok=True)
     done = {name: _install_one(place.hooks_dir, name) for name in HOOK_NAMES}
+    _list_for_sidecar(place.common_dir, installed=True)
     return {**_describe(place), "hooks": [{"name": n, "action": a} for n, a in done.items()]}
 
 
@@ -157,7 +158,23 @@ def uninstall(cwd: Path) -> dict[str, Any]:
                 legacy.replace(path)
                 action = "removed, previous hook restored" if action == "removed" else "restored"
         done.append({"name": name, "action": action})
+    _list_for_sidecar(place.common_dir, installed=False)
     return {**_describe(place), "hooks": done}
+
+
+def _list_for_sidecar(common_dir: Path, *, installed: bool) -> None:
+    """List the repository where the sidecar looks for new worktrees (hookedrepos)."""
+    from berth import hookedrepos, settings
+    from berth.errors import BerthError
+
+    home, _ = settings.locate()
+    try:
+        if installed:
+            hookedrepos.remember(home, common_dir)
+        else:
+            hookedrepos.forget(home, common_dir)
+    except (BerthError, OSError):
+        pass  # only a hint for the sidecar: the hooks work without it
 
 
 def status(cwd: Path) -> dict[str, Any]:

@@ -7,7 +7,11 @@ Everything here is a file read or write: no Postgres, no git command.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -97,3 +101,42 @@ def worktree_gone(record: BerthRecord) -> bool:
     from berth.instance import id_in
 
     return id_in(git_dir) != record.id
+
+
+@contextlib.contextmanager
+def relayed(log: Path, say: Callable[[str], None]) -> Iterator[None]:
+    """Pass on each line the hook's worker writes to its log, until the block ends."""
+    done = threading.Event()
+
+    def follow() -> None:
+        offset, rest = 0, b""
+        while True:
+            finished = done.is_set()  # read once more after the worker is gone
+            offset, rest = _relay(log, offset, rest, say)
+            if finished:
+                return
+            done.wait(0.2)
+
+    thread = threading.Thread(target=follow, name="berth-wait-log", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=5)
+
+
+def _relay(log: Path, offset: int, rest: bytes, say: Callable[[str], None]) -> tuple[int, bytes]:
+    try:
+        fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return offset, rest
+    try:
+        os.lseek(fd, offset, os.SEEK_SET)
+        data = os.read(fd, 1 << 20)
+    finally:
+        os.close(fd)
+    *lines, rest = (rest + data).split(b"\n")
+    for line in lines:
+        say(line.decode("utf-8", errors="replace"))
+    return offset + len(data), rest

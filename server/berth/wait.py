@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType
@@ -57,45 +56,6 @@ def _worker_running(git_dir: Path) -> bool:
     return False
 
 
-@contextlib.contextmanager
-def relayed(log: Path, say: Callable[[str], None]) -> Iterator[None]:
-    """Pass on each line the hook's worker writes to its log, until the block ends."""
-    done = threading.Event()
-
-    def follow() -> None:
-        offset, rest = 0, b""
-        while True:
-            finished = done.is_set()  # read once more after the worker is gone
-            offset, rest = _relay(log, offset, rest, say)
-            if finished:
-                return
-            done.wait(0.2)
-
-    thread = threading.Thread(target=follow, name="berth-wait-log", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        done.set()
-        thread.join(timeout=5)
-
-
-def _relay(log: Path, offset: int, rest: bytes, say: Callable[[str], None]) -> tuple[int, bytes]:
-    try:
-        fd = os.open(log, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return offset, rest
-    try:
-        os.lseek(fd, offset, os.SEEK_SET)
-        data = os.read(fd, 1 << 20)
-    finally:
-        os.close(fd)
-    *lines, rest = (rest + data).split(b"\n")
-    for line in lines:
-        say(line.decode("utf-8", errors="replace"))
-    return offset + len(data), rest
-
-
 def wait(
     ctx: Context, timeout: float | None = None, say: Callable[[str], None] | None = None
 ) -> Status:
@@ -110,7 +70,7 @@ def wait(
     running = say is not None and _worker_running(worktree.git_dir)
     with deadline(timeout, f"berth wait again; what the hook's worker did so far: {log}"):
         with (
-            relayed(log, say) if running and say else contextlib.nullcontext(),
+            hookstate.relayed(log, say) if running and say else contextlib.nullcontext(),
             locks.hold(
                 worktree.git_dir / hookstate.LOCK_FILE, "the hook's worker", timeout=0x7FFFFFFF
             ),

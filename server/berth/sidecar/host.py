@@ -24,6 +24,10 @@ class Sweeping(Protocol):
     def sweep_now(self) -> None: ...
 
 
+class Provisioning(Protocol):
+    def provision_new(self, root: str, repo: str, git_dir: str) -> str | None: ...
+
+
 class Host(Protocol):
     paths: Paths
     settings: Settings
@@ -37,6 +41,9 @@ class Host(Protocol):
 
     @property
     def sweeper(self) -> Sweeping: ...
+
+    @property
+    def operations(self) -> Provisioning: ...
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop: ...

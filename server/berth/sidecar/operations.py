@@ -21,6 +21,7 @@ from berth import __version__, logs
 from berth.errors import BerthError
 from berth.sidecar import protocol, work
 from berth.sidecar.events import Subscriber
+from berth.sidecar.jobs import Job
 from berth.sidecar.transport import reply
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class Operations:
         self.sidecar = sidecar
         self.settings_env = protocol.settings_env()
         self.replenishing: set[str] = set()  # templates a spare is being made of
+        self.worktrees: dict[str, Job] = {}  # git dir -> the provisioning in flight
+        self.client_envs: dict[str, dict[str, str]] = {}  # repo -> its last client's environment
 
     async def dispatch(
         self, request: Message, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -87,6 +90,7 @@ class Operations:
             ),
             "building": work.builds_running(),
             "making_spares": sorted(self.replenishing),
+            "new_worktrees": sidecar.settings.sidecar_new_worktrees,
             "repositories": sorted(sidecar.sweeper.repos),
             "watching": list(sidecar.sweeper.watcher.paths),
             "psycopg_loaded": "psycopg" in sys.modules,
@@ -192,25 +196,76 @@ class Operations:
             except BerthError as exc:
                 outbox.put_nowait(error_message(exc))
                 return
+            if env is not None:
+                self.client_envs[repo] = env
+            running = self.worktrees.get(git_dir)
+            if running is not None and running.baseline == baseline:
+                running.join(outbox)  # made already by whoever came first: one berth, one job
+                return
+            job = Job(self.worktrees, git_dir, baseline)
+            job.join(outbox)
             # Held from now until the answer: `berth wait` there waits for this request.
-            hook_lock = work.hold_hook_lock(git_dir)
-            outcome: dict[str, Any] = {"error": "internal", "message": "the sidecar stopped"}
-            try:
-                outcome = await self._provision(cwd, baseline, env, outbox, root, repo)
-            finally:
-                work.release_hook_lock(hook_lock, git_dir, outcome)
+            await self._serve(job, cwd, env, root, repo, work.hold_hook_lock(git_dir))
         finally:
             self.sidecar.jobs -= 1
             self.sidecar.touch()
 
-    async def _provision(  # noqa: PLR0917 - one request's parts
+    def provision_new(self, root: str, repo: str, git_dir: str) -> str | None:
+        """Provision a new worktree no hook has provisioned (``arrivals``); None, or why not.
+
+        Nobody else is at it: no request of ours (a hook's comes later and joins
+        this job), no inline hook worker (it would hold the hook lock), no berth id.
+        """
+        from berth.instance import id_in
+
+        if git_dir in self.worktrees:
+            return "being provisioned"
+        if id_in(Path(git_dir)) is not None:
+            return "has a berth"
+        hook_lock = work.hold_hook_lock(git_dir)
+        if hook_lock is None:
+            return "being provisioned"
+        job = Job(self.worktrees, git_dir, None)
+        self.sidecar.spawn(self._provision_new(job, root, repo, hook_lock))
+        return None
+
+    async def _provision_new(self, job: Job, root: str, repo: str, hook_lock: int) -> None:
+        self.sidecar.jobs += 1
+        try:
+            # No client: the user's commands get the environment of this repository's
+            # last request (a hook's or berth up's), else the sidecar's own.
+            env = self.client_envs.get(repo)
+            await self._serve(job, root, env, root, repo, hook_lock, hooked=True)
+        finally:
+            self.sidecar.jobs -= 1
+            self.sidecar.touch()
+
+    async def _serve(  # noqa: PLR0917 - one request's parts
         self,
+        job: Job,
         cwd: str,
-        baseline: str | None,
         env: dict[str, str] | None,
-        outbox: asyncio.Queue[Message],
         root: str,
         repo: str,
+        hook_lock: int | None,
+        *,
+        hooked: bool = False,
+    ) -> None:
+        outcome: dict[str, Any] = {"error": "internal", "message": "the sidecar stopped"}
+        try:
+            outcome = await self._provision(job, cwd, env, root, repo, hooked)
+        finally:
+            job.drop()
+            work.release_hook_lock(hook_lock, job.git_dir, outcome)
+
+    async def _provision(  # noqa: PLR0917 - one request's parts
+        self,
+        job: Job,
+        cwd: str,
+        env: dict[str, str] | None,
+        root: str,
+        repo: str,
+        hooked: bool,
     ) -> dict[str, Any]:
         """Provision in turn with the repository's other requests; the result or error object."""
         sidecar = self.sidecar
@@ -218,7 +273,7 @@ class Operations:
 
         def emit(name: str, **fields: Any) -> None:
             event = protocol.event(name, **where, **fields)
-            outbox.put_nowait(event)
+            job.send(event)
             sidecar.bus.publish(event)
 
         lock = sidecar.repo_lock(repo)
@@ -241,29 +296,30 @@ class Operations:
                 data = await asyncio.to_thread(
                     work.provision,
                     cwd,
-                    baseline,
+                    job.baseline,
                     env,
                     progress,
                     sidecar.settings.sidecar_spares,
                     notify=notify,
                     step_aside=functools.partial(work.released, lock, sidecar.loop),
+                    hooked=hooked,
                 )
             except BerthError as exc:
                 emit("failed", error=exc.to_json())
-                outbox.put_nowait(error_message(exc))
+                job.finish(error_message(exc))
                 return exc.to_json()
             except Exception as exc:
                 log.error("up failed", cwd=cwd, error=traceback.format_exc())  # noqa: TRY400 - the traceback is a field: our JSON logs render no exc_info
                 message = f"internal error in the sidecar: {type(exc).__name__}: {exc}"
                 emit("failed", error={"error": "internal", "message": message})
                 hint = f"see {sidecar.paths.log_file}"
-                outbox.put_nowait(protocol.failure("internal", message, hint))
+                job.finish(protocol.failure("internal", message, hint))
                 return {"error": "internal", "message": message, "hint": hint}
         # A new berth: watch its repository and state dir before anyone hears of it.
         sidecar.sweeper.sweep_now()
         answer = data.to_json()  # the wire's form
         emit("status", instance=data.instance, state=data.state, status=answer)
-        outbox.put_nowait(protocol.result(answer))
+        job.finish(protocol.result(answer))
         source = work.spare_source(data)
         if sidecar.settings.sidecar_spares and source is not None:
             sidecar.spawn(self.replenish(source, data.project, repo))

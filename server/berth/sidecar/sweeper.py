@@ -2,7 +2,9 @@
 
 The registry says which berths exist; the watch (``watch``) wakes a sweep when a
 repository's worktrees, the berth home or a berth's ``changed`` stamp move. A
-berth whose worktree was removed is retired, as ``berth gc`` would.
+berth whose worktree was removed is retired, as ``berth gc`` would; a worktree
+that appeared is given its berth (``arrivals``). The repositories watched are
+those with berths and those ``berth hooks install`` listed (``hookedrepos``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from berth import logs
+from berth import hookedrepos, logs
 from berth.errors import BerthError
 from berth.hookstate import worktree_gone
 from berth.registry import BerthRecord, Registry
 from berth.sidecar import protocol, work
+from berth.sidecar.arrivals import Arrivals
 from berth.sidecar.watch import Changes, Watcher
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ class Sweeper:
         self.stamp_times: dict[str, float | None] = {}  # state dir -> its stamp's mtime
         self.retiring: set[str] = set()
         self.pending = False
+        self.arrivals = Arrivals(sidecar)
 
     def close(self) -> None:
         if self.registry is not None:
@@ -72,6 +76,8 @@ class Sweeper:
             path = Path(raw)
             if path.name == "changed" and str(path.parent) in self.stamps:
                 self._check_stamp(str(path.parent))
+            elif self.arrivals.changed(path):
+                pass
             elif path.parent in (paths.home, paths.run_dir) or "worktrees" in (
                 path.name,
                 path.parent.name,
@@ -137,9 +143,12 @@ class Sweeper:
             gone = not record.is_main and worktree_gone(record)
             if gone and key is not None and record.server == key:
                 sidecar.spawn(self.retire(record))
+        repos.update(r for r in hookedrepos.read(sidecar.settings.home) if Path(r).is_dir())
+        self.arrivals.look(repos)
         for repo in repos:
             watch.update({repo, str(Path(repo) / "worktrees")})
         watch.update(stamps)
+        watch.update(self.arrivals.pending)
         self.repos, self.stamps = repos, stamps
         for state_dir in stamps:
             self._check_stamp(state_dir, first_sight=state_dir not in self.stamp_times)

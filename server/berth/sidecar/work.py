@@ -37,6 +37,27 @@ def locate_all(cwd: str) -> tuple[str, str, str]:
     return str(worktree.root), str(worktree.common_dir), str(worktree.git_dir)
 
 
+def new_worktree(root: str, git_dir: str) -> tuple[str, str, str, str | None]:
+    """A new worktree the watch found: ``(root, common dir, git dir, why not to provision it)``.
+
+    The sidecar gives it its berth in place of berth's hooks, so only where
+    they are installed (where git would run them, ``core.hooksPath`` included).
+    """
+    from berth import hooks
+    from berth.errors import BerthError
+
+    try:
+        found = locate_all(root)
+        if found[2] != str(Path(git_dir).resolve()):
+            return (*found, f"{root} is the work tree of another git dir")
+        place = hooks.locate(Path(found[0]))
+    except BerthError as exc:
+        return root, "", git_dir, exc.message
+    if not hooks.is_ours(place.hooks_dir / "post-checkout"):
+        return (*found, "berth's hooks are not installed")
+    return (*found, None)
+
+
 def hold_hook_lock(git_dir: str) -> int | None:
     """Take the worktree's ``berth-hook.lock`` if nobody holds it; the descriptor, or None.
 
@@ -85,13 +106,15 @@ def provision(
     *,
     notify: Callable[[str], None] | None = None,
     step_aside: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
+    hooked: bool = False,
 ) -> Status:
     """``berth up`` in ``cwd``, as the client would run it (its environment, our spares).
 
     ``notify`` hears the notes berth prints once (the server runs as another user);
-    ``step_aside`` is entered while a template build is waited for or runs.
+    ``step_aside`` is entered while a template build is waited for or runs;
+    ``hooked``: in place of a hook, so do what the hook does after (``berth-gitdirs``).
     """
-    from berth import context, lifecycle
+    from berth import context, hookstate, lifecycle
     from berth.pg import builds, cluster, commands
     from berth.sidecar import spares
 
@@ -106,7 +129,10 @@ def provision(
     if use_spares:
         ctx.claim_spare = spares.claim
     try:
-        return lifecycle.up(ctx, baseline=baseline)
+        data = lifecycle.up(ctx, baseline=baseline)
+        if hooked and ctx.worktree is not None and data.instance is not None:
+            hookstate.write_gitdirs(ctx.worktree.common_dir, ctx.registry)
+        return data
     finally:
         if "registry" in vars(ctx):
             ctx.registry.close()
