@@ -111,7 +111,9 @@ with engine.connect() as connection:
 """
 
 
-def alembic_revision(tree: Path, rev: str, down: str | tuple[str, ...] | None) -> None:
+def alembic_revision(
+    tree: Path, rev: str, down: str | tuple[str, ...] | None, extra: str = ""
+) -> None:
     step = f"INSERT INTO berth_steps VALUES ('{rev}', current_database())"
     (tree / "alembic" / "versions" / f"{rev}.py").write_text(
         "from alembic import op\n\n"
@@ -121,8 +123,15 @@ def alembic_revision(tree: Path, rev: str, down: str | tuple[str, ...] | None) -
         "depends_on = None\n\n"
         "def upgrade():\n"
         f"    op.execute({STEP_TABLE!r})\n"
-        f"    op.execute({step!r})\n"
+        f"    op.execute({step!r})\n" + (f"    op.execute({extra!r})\n" if extra else "")
     )
+
+
+# An alembic app using uuid-ossp, which the default server has.
+UUID_TABLE = (
+    'CREATE EXTENSION IF NOT EXISTS "uuid-ossp";'
+    " CREATE TABLE accounts (id uuid PRIMARY KEY DEFAULT uuid_generate_v4(), email text)"
+)
 
 
 def alembic_repo(repo: Path, migrate: str = "alembic upgrade heads") -> None:
@@ -137,7 +146,7 @@ def alembic_repo(repo: Path, migrate: str = "alembic upgrade heads") -> None:
         f"migrate = '''{migrate.replace('alembic ', f'{PYTHON} -m alembic ')}'''\n"
     )
     # Revision ids as alembic makes them: their file order is not the graph's.
-    alembic_revision(repo, "e1", None)
+    alembic_revision(repo, "e1", None, UUID_TABLE)
     alembic_revision(repo, "f2", "e1")
     commit(repo)
 
@@ -151,6 +160,8 @@ def test_an_alembic_branch_and_its_merge_each_apply_just_the_new_revision(repo: 
     proc = berth(branch, "up")
     assert "1 of 3 migrations on top of berth_tpl_" in proc.stderr
     assert applied_per_build(branch) == [2, 1]
+    with psycopg.connect(url_of(branch)) as conn:
+        conn.execute("INSERT INTO accounts (email) VALUES ('a@example.com')")
 
     merged = repo.parent / "m"
     git(repo, "worktree", "add", "-q", str(merged), "-b", "m", "b")  # from the branch
