@@ -53,6 +53,7 @@ def test_gc_purges_trash_past_its_ttl(
     assert berth_json(repo, "gc") == {
         "retired": [],
         "purged": [],
+        "clones": [],
         "errors": [],
         "trash_ttl_days": 7.0,
     }

@@ -8,7 +8,6 @@ another tool made is never taken for an orphan.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -21,6 +20,8 @@ from berth.errors import BerthError, ConflictError
 from berth.pg import admin
 from berth.registry import BerthRecord
 from berth.results import DoctorReport, Status
+from berth.verbs import clones
+from berth.verbs.clones import process_alive as pid_alive
 
 OWN_KINDS = (None, "berth")  # markers of berth databases; templates etc. carry their own kind
 TRASH_PREFIX = "berth_trash_"
@@ -84,7 +85,7 @@ def examine(ctx: Context) -> list[Finding]:
     findings += dead_processes(ctx)
     key = gc.server_key(ctx)
     records = ctx.registry.list(server=key)
-    if not records and not ctx.registry.trash() and not _server_running(ctx):
+    if not records and not ctx.registry.trash() and not clones.server_running(ctx):
         return findings  # nothing of ours could be on a server that is not even running
     with ctx.server.connect() as conn:
         findings += missing_databases(ctx, conn, records)
@@ -93,14 +94,17 @@ def examine(ctx: Context) -> list[Finding]:
         findings += marked_databases(ctx, conn, records)
         findings += trash_entries(ctx, conn)
         findings += leftover_roles(ctx, conn)
+        findings += [
+            Finding(
+                "dead-clone",
+                c.name,
+                f"a clone of berth {c.instance}: {c.gone}",
+                "drop it (berth gc does the same)",
+                partial(clones.drop_swept, ctx, c.name, c.instance),
+            )
+            for c in clones.sweepable(ctx, conn)
+        ]
     return findings
-
-
-def _server_running(ctx: Context) -> bool:
-    from berth.pg.server import from_settings
-
-    server = from_settings(ctx.settings, start=False)
-    return server.cluster is None or server.cluster.is_running()
 
 
 def dead_processes(ctx: Context) -> list[Finding]:
@@ -118,16 +122,6 @@ def dead_processes(ctx: Context) -> list[Finding]:
                 )
             )
     return found
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process: alive
-    return True
 
 
 def _busy(record: BerthRecord) -> bool:

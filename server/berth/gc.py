@@ -45,11 +45,13 @@ class GcReport:
     purged: list[str]
     errors: list[Failed]
     trash_ttl_days: float
+    clones: list[str]  # dropped: their owner process, lifetime or berth was gone
 
     def to_json(self) -> Json:
         return {
             "retired": [r.to_json() for r in self.retired],
             "purged": self.purged,
+            "clones": self.clones,
             "errors": [e.to_json() for e in self.errors],
             "trash_ttl_days": self.trash_ttl_days,
         }
@@ -116,6 +118,7 @@ def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> G
     the one gc runs in), so a shim stops asking once its vanished worktree is retired.
     """
     from berth import lifecycle
+    from berth.verbs.clones import sweep as sweep_clones
 
     retired: list[GcRetired] = []
     errors: list[Failed] = []
@@ -131,13 +134,18 @@ def gc(ctx: Context, now: float | None = None, *, skip_redis: bool = False) -> G
             purged = lifecycle.purge_trash(
                 ctx, (now or time.time()) - ttl * DAY, skip_redis=skip_redis, errors=errors
             )
+        try:
+            clones = sweep_clones(ctx)
+        except BerthError as exc:
+            clones = []
+            errors.append(Failed("clones", exc.message))
         repos = {common_dir(Path(r.git_dir)) for r in retired}
         if ctx.worktree is not None:
             repos.add(ctx.worktree.common_dir)
         for common in repos:
             if common.is_dir():
                 write_gitdirs(common, ctx.registry)
-    return GcReport(retired, purged, errors, ttl)
+    return GcReport(retired, purged, errors, ttl, clones)
 
 
 def common_dir(git_dir: Path) -> Path:

@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "reset": ("berth.cli.database", "reset", "Fresh database from the template (old to trash)."),
     "fork": ("berth.cli.database", "fork", "Copy another berth's (or main's) database here."),
     "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),
+    "clone": ("berth.cli.clones", "clone", "Print the URL of a throw-away copy of the template."),
     "diff": ("berth.cli.database", "diff", "Schema and row changes of this database."),
     "templates": ("berth.cli.database", "templates", "List, gc or cancel migration templates."),
     "hooks": ("berth.cli.hooks", "hooks", "Install git hooks that provision new worktrees."),

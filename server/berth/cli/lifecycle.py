@@ -12,7 +12,7 @@ import click
 
 from berth.cli import emit
 from berth.cli._common import json_option, secrets_option
-from berth.errors import ConfirmationError, NotFoundError
+from berth.errors import ConfirmationError, NotFoundError, UsageError
 from berth.results import BerthRow, Listing, Status, Unmanaged
 
 # json_option is the other command modules' too: they import it from here.
@@ -245,10 +245,16 @@ def env(fmt: str, as_json: bool) -> None:
 # Options only before COMMAND: what follows it (its own --json, --help) is the command's.
 @click.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--ephemeral", is_flag=True, help="On a fresh clone of the template, dropped after.")
+@click.option(
+    "--from", "baseline", metavar="BASELINE", help="With --ephemeral: clone this baseline."
+)
 @json_option
-def run(command: tuple[str, ...], as_json: bool) -> None:
+def run(command: tuple[str, ...], ephemeral: bool, baseline: str | None, as_json: bool) -> None:
     """Run COMMAND with this berth's environment: berth run -- CMD ARGS...
 
+    --ephemeral: its DATABASE_URL (and [env]) name a fresh clone of the berth's
+    template (or --from BASELINE), dropped when COMMAND ends.
     --json (before COMMAND) makes berth's own errors one JSON object on stdout.
     """
     from berth import context, lifecycle
@@ -261,6 +267,12 @@ def run(command: tuple[str, ...], as_json: bool) -> None:
     program = shutil.which(command[0], path=env.get("PATH"))
     if program is None:
         raise NotFoundError(f"command not found: {command[0]}", hint="check the command and PATH")
+    if baseline and not ephemeral:
+        raise UsageError("--from goes with --ephemeral", hint="berth run --ephemeral --from NAME")
+    if ephemeral:
+        from berth.verbs import ephemeral as once
+
+        sys.exit(once.run(ctx, record, program, command, baseline))
     from berth import apps
 
     # exec keeps our pid: registered now, it is the app's (berth ls shows it; dead ones are reaped).

@@ -21,6 +21,7 @@ def _gc_lines(data: GcReport) -> str:
     lines += [
         f"purged {name} (in the trash for {data.trash_ttl_days:g}+ days)" for name in data.purged
     ]
+    lines += [f"dropped clone {name} (its process or berth is gone)" for name in data.clones]
     lines += [f"failed {e.instance}: {e.error}" for e in data.errors]
     return "\n".join(lines) if lines else "nothing to do"
 

@@ -15,7 +15,7 @@ from berth.pg import admin
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
 from berth.results import Failed, Restored, Retired
-from berth.verbs import envs, lookup, report, serial
+from berth.verbs import clones, envs, lookup, report, serial
 
 log = logs.get("lifecycle")
 
@@ -52,6 +52,7 @@ def _down(ctx: Context, record: BerthRecord, *, purge: bool, skip_redis: bool) -
         admin.set_login(conn, record.role, False)
         faults.point("down:nologin")
         admin.terminate(conn, role=record.role)
+        clones.drop_all(ctx, conn, record.id)  # throw-away copies go with their berth
         trash = None
         if record.state != "trashed" and admin.database_exists(conn, record.database):
             trash = to_trash(ctx, conn, record, "down")
