@@ -167,6 +167,7 @@ def test_conductor_setup_and_archive_scripts(repo: Path, tmp_path: Path) -> None
     out = sh(scripts["setup"], workspace, env=env).stdout
     status = berth_json(workspace, "status")
     assert status["state"] == "active"
+    assert status["ports"] == {"app": 55100}  # Conductor's range, not the slot's
     assert f"berth `{status['instance']}`" in out
     sh(scripts["archive"], workspace, env=env)
     assert states(repo)[status["instance"]] == "trashed"

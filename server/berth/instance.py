@@ -35,9 +35,35 @@ def ensure_id(worktree: Worktree, project: str) -> str:
     if existing:
         return existing
     instance = new_id()
-    data = {"id": instance, "project": project, "created_at": time.time()}
+    data = {**_read(worktree.git_dir), "id": instance, "project": project}
+    data["created_at"] = time.time()
     write_private(worktree.berth_file, json.dumps(data, indent=2) + "\n")
     return instance
+
+
+def port_base(git_dir: Path) -> int | None:
+    """The first port of a range an orchestrator handed this worktree (``--port-base``)."""
+    value = _read(git_dir).get("port_base")
+    return value if isinstance(value, int) and 1024 <= value <= 65535 else None
+
+
+def set_port_base(worktree: Worktree, value: int | None) -> None:
+    """Pin this worktree's ports to ``value`` and up (None: back to its slot's)."""
+    data = _read(worktree.git_dir)
+    if data.get("port_base") == value:
+        return
+    data.pop("port_base", None)
+    if value is not None:
+        data["port_base"] = value
+    write_private(worktree.berth_file, json.dumps(data, indent=2) + "\n")
+
+
+def _read(git_dir: Path) -> dict[str, object]:
+    try:
+        data = json.loads((git_dir / "berth.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from berth import registry_schema, registryfile
-from berth.core.slots import choose_slot, ports_for
+from berth.core.slots import check_pinned, choose_slot, ports_for
 from berth.errors import ConflictError
 
 # Every column of ``berths``, named: a BerthRecord field without its column fails here.
@@ -157,11 +157,13 @@ class Registry:
         *,
         reserved: Iterable[int] = (),
         prefer: int | None = None,
+        pin: int | None = None,
     ) -> BerthRecord:
         """Insert ``record`` with the lowest slot whose ports are free (slot 0 for main).
 
         ``reserved``: ports held outside the registry (env files of berths it lost);
-        ``prefer``: the slot the berth had, taken when still free.
+        ``prefer``: the slot the berth had, taken when still free; ``pin``: the ports
+        are ``pin`` and up instead (a range an orchestrator handed the worktree).
         """
         with self.transaction() as db:
             existing = self.get(record.id)
@@ -173,7 +175,10 @@ class Registry:
             ]
             taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")] + list(reserved)
             first = 0 if record.is_main else 1
-            slot = choose_slot(bases, taken_slots, taken_ports, is_free, first=first, prefer=prefer)
+            by_slot = bases if pin is None else {}  # pinned ports do not depend on the slot
+            slot = choose_slot(
+                by_slot, taken_slots, taken_ports, is_free, first=first, prefer=prefer
+            )
             if record.is_main and slot != 0:
                 wanted = ports_for(bases, 0)
                 holders = {
@@ -196,8 +201,11 @@ class Registry:
                     hint="retire unused berths (berth gc) or free the ports they need",
                 )
             record.slot = slot
+            wanted = ports_for(bases, slot, pin)
+            if pin is not None:
+                check_pinned(wanted, set(taken_ports), is_free)
             db.execute(_INSERT_BERTH, asdict(record))
-            _insert_ports(db, record.id, ports_for(bases, slot))
+            _insert_ports(db, record.id, wanted)
         return record
 
     def insert_retired(self, record: BerthRecord) -> None:
@@ -287,7 +295,11 @@ class Registry:
             db.execute("UPDATE berths SET redis_index = NULL WHERE id = ?", (berth_id,))
 
     def sync_ports(
-        self, berth_id: str, bases: Mapping[str, int], is_free: Callable[[int], bool]
+        self,
+        berth_id: str,
+        bases: Mapping[str, int],
+        is_free: Callable[[int], bool],
+        pin: int | None = None,
     ) -> None:
         """The berth's ports as ``[ports]`` names them now (base + slot): new names, new bases.
 
@@ -298,7 +310,7 @@ class Registry:
             row = db.execute("SELECT slot FROM berths WHERE id = ?", (berth_id,)).fetchone()
             if row is None or row["slot"] < 0:
                 return
-            wanted = ports_for(bases, row["slot"])
+            wanted = ports_for(bases, row["slot"], pin)
             held = {
                 r["name"]: r["port"]
                 for r in db.execute("SELECT name, port FROM ports WHERE berth_id = ?", (berth_id,))
@@ -311,10 +323,12 @@ class Registry:
                     continue
                 other = db.execute("SELECT 1 FROM ports WHERE port = ?", (port,)).fetchone()
                 if other or port > 65535 or not is_free(port):
+                    how = f"[ports] base + slot {row['slot']}" if pin is None else f"from {pin}"
                     raise ConflictError(
-                        f"port {port} for {name!r} (its [ports] base + slot {row['slot']})"
-                        " is taken",
-                        hint="choose another base for it in [ports], or free the port",
+                        f"port {port} for {name!r} (its {how}) is taken",
+                        hint="choose another base for it in [ports], or free the port"
+                        if pin is None
+                        else "give this worktree another port range (berth up --port-base)",
                     )
             db.execute("DELETE FROM ports WHERE berth_id = ?", (berth_id,))
             _insert_ports(db, berth_id, wanted)
@@ -346,7 +360,11 @@ class Registry:
             db.execute("DELETE FROM ports WHERE berth_id = ?", (berth_id,))
 
     def reclaim_slot(
-        self, berth_id: str, bases: Mapping[str, int], is_free: Callable[[int], bool]
+        self,
+        berth_id: str,
+        bases: Mapping[str, int],
+        is_free: Callable[[int], bool],
+        pin: int | None = None,
     ) -> None:
         """A slot (and its ports) again for a berth whose slot was released."""
         with self.transaction() as db:
@@ -361,7 +379,7 @@ class Registry:
             ]
             taken_ports = [r[0] for r in db.execute("SELECT port FROM ports")]
             slot = choose_slot(
-                bases,
+                bases if pin is None else {},
                 taken_slots,
                 taken_ports,
                 is_free,
@@ -373,8 +391,11 @@ class Registry:
                     f"no free port slot for project {row['project']!r}",
                     hint="retire unused berths (berth gc) or free the ports they need",
                 )
+            wanted = ports_for(bases, slot, pin)
+            if pin is not None:
+                check_pinned(wanted, set(taken_ports), is_free)
             db.execute("UPDATE berths SET slot = ? WHERE id = ?", (slot, berth_id))
-            _insert_ports(db, berth_id, ports_for(bases, slot))
+            _insert_ports(db, berth_id, wanted)
 
     # -- processes of ``berth run`` (berth.apps) ----------------------------------------
 

@@ -87,17 +87,27 @@ def confirm(question: str, yes: bool) -> None:
 
 @click.command()
 @click.option("--baseline", help="Start a new berth from this baseline (berth snapshot).")
+@click.option(
+    "--port-base",
+    type=click.IntRange(0, 65535),
+    help="Use the ports from N up (a range an orchestrator handed this worktree); 0: the slot's.",
+)
 @json_option
 @secrets_option
-def up(baseline: str | None, as_json: bool, show_secrets: bool) -> None:
+def up(baseline: str | None, port_base: int | None, as_json: bool, show_secrets: bool) -> None:
     """Give this worktree its berth: database, role, ports, state dir, env file."""
-    from berth import bringup, context, lifecycle
+    from berth import bringup, context, instance, lifecycle
     from berth.git import find_worktree
 
     def say(message: str) -> None:
         click.echo(f"berth: {message}", err=True)
 
-    data: Status = bringup.up(find_worktree(Path.cwd()), baseline=baseline, say=say)
+    worktree = find_worktree(Path.cwd())
+    if port_base is not None:  # kept in the worktree's berth.json: later ups keep it
+        if 0 < port_base < 1024:
+            raise UsageError("--port-base takes a port from 1024 (or 0: the slot's ports)")
+        instance.set_port_base(worktree, port_base or None)
+    data: Status = bringup.up(worktree, baseline=baseline, say=say)
     if show_secrets and data.instance:
         ctx = context.load()
         data = lifecycle.status(ctx, lifecycle.current_record(ctx), show_secrets=True)

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
+from berth.errors import ConflictError
+
 MAX_SLOT = 999
 
 
-def ports_for(bases: Mapping[str, int], slot: int) -> dict[str, int]:
+def ports_for(bases: Mapping[str, int], slot: int, pin: int | None = None) -> dict[str, int]:
+    """Each named port: its base plus the slot; or, with ``pin`` (a port range an
+    orchestrator handed this worktree), ``pin`` and up, in ``[ports]`` order."""
+    if pin is not None:
+        return {name: pin + index for index, name in enumerate(bases)}
     return {name: base + slot for name, base in bases.items()}
 
 
@@ -39,3 +45,16 @@ def choose_slot(
         if all(is_free(port) for port in wanted):
             return slot
     return None
+
+
+def check_pinned(
+    wanted: Mapping[str, int], taken: Iterable[int], is_free: Callable[[int], bool]
+) -> None:
+    """Ports from a range an orchestrator handed out: nobody may hold or listen on them."""
+    held = set(taken)
+    for name, port in wanted.items():
+        if port in held or port > 65535 or not is_free(port):
+            raise ConflictError(
+                f"port {port} for {name!r} (from the worktree's --port-base) is taken",
+                hint="give this worktree another port range (berth up --port-base)",
+            )

@@ -76,7 +76,8 @@ def up(ctx: Context, *, baseline: str | None = None) -> Status:
         if record.state == "trashed":
             return retirement.restore(ctx, record.id)
         if record.slot >= 0:  # [ports] may have changed since: new names, new bases
-            ctx.registry.sync_ports(record.id, config.ports, port_is_free)
+            pin = instance.port_base(worktree.git_dir)
+            ctx.registry.sync_ports(record.id, config.ports, port_is_free, pin)
         if (record.worktree, record.git_dir, record.branch) != (
             str(worktree.root),
             str(worktree.git_dir),
@@ -118,12 +119,13 @@ def _allocate(
     with ctx.server.connect() as conn:
         found = adoption.on_server(ctx, conn, ident)
     reserved, prefer = adoption.port_hints(ctx, worktree, config, ident)
+    pin = instance.port_base(worktree.git_dir)
     if found.database is None and found.trash:
         previous = found.marker.get("database")
         if isinstance(previous, str):
             fresh.database = previous
         record = ctx.registry.allocate(
-            fresh, config.ports, port_is_free, reserved=reserved, prefer=prefer
+            fresh, config.ports, port_is_free, reserved=reserved, prefer=prefer, pin=pin
         )
         adoption.adopt_trash(ctx, record, found.trash)
         ctx.registry.update(record.id, state="trashed", trash_name=found.trash[-1])
@@ -134,7 +136,7 @@ def _allocate(
             template = found.marker.get("template")
             fresh.template = template if isinstance(template, str) else None
         record = ctx.registry.allocate(
-            fresh, config.ports, port_is_free, reserved=reserved, prefer=prefer
+            fresh, config.ports, port_is_free, reserved=reserved, prefer=prefer, pin=pin
         )
         adoption.adopt_trash(ctx, record, found.trash)
     return ctx.registry.get(record.id) or record

@@ -6,7 +6,7 @@ import shutil
 import time
 from pathlib import Path
 
-from berth import envfile, faults, logs
+from berth import envfile, faults, instance, logs
 from berth import redis as berth_redis
 from berth.context import Context
 from berth.core import naming
@@ -198,7 +198,8 @@ def restore(ctx: Context, ident: str) -> Restored:
         config = lookup.own_config(ctx, record)
         if record.slot < 0 and config is not None:
             # berth gc gave the slot back when the worktree vanished.
-            ctx.registry.reclaim_slot(record.id, config.ports, port_is_free)
+            pin = instance.port_base(Path(record.git_dir))
+            ctx.registry.reclaim_slot(record.id, config.ports, port_is_free, pin)
         ctx.registry.update(record.id, state="active", trashed_at=None, trash_name=None)
     record = ctx.registry.get(record.id) or record
     if config is not None and Path(record.worktree).is_dir():
