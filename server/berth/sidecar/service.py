@@ -40,6 +40,8 @@ __all__ = [
 ]
 
 log = logs.get("sidecar")
+# Seconds between sweeps of throw-away clones (berth clone, run --ephemeral).
+CLONE_SWEEP = float(os.environ.get("BERTH_SIDECAR_CLONE_SWEEP") or 60)
 STOP_GRACE = 120.0  # how long a stop waits for provisioning in flight
 REPLY_GRACE = 5.0  # how long it then waits for the answers to reach their clients
 
@@ -83,6 +85,7 @@ class Sidecar:
         ready()
         self.sweeper.sweep()  # berths whose worktree went while no sidecar ran
         self.spawn(self.idle_loop())
+        self.spawn(self.clone_sweep_loop())
         await self.stopping.wait()
         log.info("sidecar stopping", pid=os.getpid(), reason=self.stop_reason)
         server.close()
@@ -151,6 +154,20 @@ class Sidecar:
                 self.touch()
                 continue
             self.stop("idle")
+
+    async def clone_sweep_loop(self) -> None:
+        """Drop throw-away clones whose process died (no file event says so) now and then."""
+        while not self.stopping.is_set():
+            try:
+                dropped = await asyncio.to_thread(work.sweep_clones)
+            except Exception as exc:  # the server may be down: the next round tries again
+                log.warning("clone sweep failed", error=str(exc))
+            else:
+                if dropped:
+                    log.info("clones swept", clones=dropped)
+                    self.bus.publish(protocol.event("clones-swept", clones=dropped))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), CLONE_SWEEP)
 
     # -- connections -----------------------------------------------------------
 

@@ -201,6 +201,19 @@ def retire(ident: str) -> dict[str, Any] | None:
             ctx.registry.close()
 
 
+def sweep_clones() -> list[str]:
+    """``berth gc``'s clone sweep: clones whose process, lifetime or berth is gone."""
+    from berth.context import Context
+    from berth.verbs import clones
+
+    ctx = Context(load_settings(), None, None)
+    try:
+        return clones.sweep(ctx)
+    finally:
+        if "registry" in vars(ctx):
+            ctx.registry.close()
+
+
 def in_use(settings: Settings) -> bool:
     """Whether an app of ours runs (``berth run``) or a berth database has sessions."""
     if not settings.registry_path.exists():
