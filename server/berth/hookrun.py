@@ -329,7 +329,7 @@ def summary(done: HookResult) -> str:
     parts = _problems(migrated.migrations if migrated else data.migrations)
     applied = len(migrated.applied) if migrated else 0
     if action == "migrate" and applied:
-        line = f"berth: applied {applied} migration(s) to this berth"
+        line = f"berth: applied {applied} migration{'' if applied == 1 else 's'} to this berth"
         return line + ("; still " + "; ".join(parts) if parts else "")
     if action == "reset":
         previous = data.previous if isinstance(data, Reset) else None

@@ -210,3 +210,68 @@ def test_error_statusline_is_short(nvim: pynvim.Nvim, shop: Shop) -> None:
     wait(nvim, f"vim.fn.execute('messages'):find({json.dumps(str(config))}, 1, true) ~= nil")
     messages = lua(nvim, 'return vim.fn.execute("messages")')
     assert "database.migrations must be a list of paths" in messages
+
+
+LENSES = """
+local bufnr = vim.api.nvim_get_current_buf()
+return vim.tbl_map(function(l) return l.command and l.command.title or "" end,
+                   vim.lsp.codelens.get(bufnr))
+"""
+
+
+def lens_is(prefix: str) -> str:
+    """A Lua condition: the current buffer's only lens starts with ``prefix``."""
+    return (
+        "(function() local b = vim.api.nvim_get_current_buf()"
+        " local l = vim.lsp.codelens.get(b)"
+        " return #l == 1 and l[1].command ~= nil"
+        f" and vim.startswith(l[1].command.title, {json.dumps(prefix, ensure_ascii=False)})"
+        " end)()"
+    )
+
+
+def test_lenses_follow_migrate_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:
+    lua(nvim, 'require("berth").setup()')
+    nvim.command(f"edit {shop.root / PENDING}")
+    statusline = 'require("berth").statusline()'
+    name = shop.database.removesuffix(f"_{shop.instance}")
+    wait(nvim, f"{statusline} == '{name} :{shop.port} ⚠ 1 pending'")
+    # As a user's CursorHold autocmd would: the lenses are asked for once.
+    lua(nvim, "vim.lsp.codelens.refresh()")
+    wait(nvim, lens_is("pending — apply"))
+
+    # Nobody asks again: the plugin does, when the berth changes.
+    nvim.command("BerthMigrate")
+    wait(nvim, f"{statusline} == '{name} :{shop.port} ✓'")
+    wait(nvim, lens_is("applied "))
+
+    # A reset changes them too.
+    nvim.command("BerthReset!")
+    wait(nvim, "#((require('berth').status(0) or {}).trash or {}) == 1")
+    wait(nvim, lens_is("applied "))
+
+
+def test_reset_question_fits_one_line(nvim: pynvim.Nvim, shop: Shop) -> None:
+    lua(nvim, 'require("berth").setup()')
+    nvim.command(f"edit {shop.root / PENDING}")
+    wait(nvim, "(require('berth').status(0) or {}).state == 'ready'")
+    # :BerthReset asks in one short line (Neovim 0.7 cuts a longer one); the
+    # choice says where the old database goes. Cancel keeps the database.
+    lua(
+        nvim,
+        """
+        vim.ui.select = function(items, opts, choose)
+          vim.g.berth_prompt = opts.prompt
+          vim.g.berth_items = vim.tbl_map(opts.format_item or tostring, items)
+          choose("Cancel")
+        end
+        """,
+    )
+    nvim.command("BerthReset")
+    prompt = lua(nvim, "return vim.g.berth_prompt")
+    assert prompt == f"Reset {shop.database}?"
+    assert len(prompt) < lua(nvim, "return vim.o.columns") - 10
+    items = lua(nvim, "return vim.g.berth_items")
+    assert "trash" in items[0] and "berth restore" in items[0], items
+    assert all(len(item) < 70 for item in items), items
+    assert berth_json(shop.root, "status")["trash"] == []

@@ -65,13 +65,18 @@ def editor_env() -> dict[str, str]:
 
 
 def start_code_server(
-    tmp_path: Path, folder: Path, started: list[Any], *, workspace: bool = False
+    tmp_path: Path,
+    folder: Path,
+    started: list[Any],
+    *,
+    workspace: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> str:
     """Install the .vsix, start code-server on a free port, and return the URL of ``folder``
     (of the ``.code-workspace`` file ``folder`` when ``workspace``)."""
     user = tmp_path / "vscode-user" / "User"
     user.mkdir(parents=True)
-    (user / "settings.json").write_text(json.dumps(SETTINGS))
+    (user / "settings.json").write_text(json.dumps({**SETTINGS, **(settings or {})}))
     install = [*code_server(tmp_path), "--install-extension", str(need(VSIX, "berth.vsix"))]
     subprocess.run(install, env=editor_env(), check=True, capture_output=True, timeout=DEADLINE)
     serve = code_server(
@@ -140,6 +145,8 @@ def test_status_bar_quick_fix_and_reset(
     assert f"ports: app={shop.port}" in tooltip
     assert ":****@" in tooltip
     assert steps["menu"]["items"][0] == "Reset"
+    # Nothing is pending any more: no Migrate.
+    assert "Migrate" not in steps["menu"]["items"], steps["menu"]["items"]
     assert "Copy DATABASE_URL" in steps["menu"]["items"]
     assert steps["confirm"]["text"].startswith(f"Reset {shop.database}?")
     assert "fresh database" in steps["reset"]["text"]
@@ -151,6 +158,9 @@ def test_status_bar_quick_fix_and_reset(
         assert sum(title in item for item in palette) == 1, palette
     assert steps["provisioned"]["text"] == f"berth {shop.instance}: ready ({shop.database})"
     assert steps["final"]["text"] == f"shop_feature_cart :{shop.port} ✓"
+    # Open log shows the client's log and the server's (its stderr).
+    assert "[client" in steps["log"]["client"], steps["log"]
+    assert "INFO pygls" in steps["log"]["server"], steps["log"]
 
     # What the editor showed is what the berth is: the old database in the
     # trash, a fresh one with all three migrations (the template now has 0003).
@@ -209,3 +219,20 @@ def test_palette_acts_on_the_active_editors_folder(
     assert steps["first"]["before"] == f"{cart} ⚠ 1 pending"
     assert steps["first"]["text"] == f"{cart} ✓"
     assert "t3" in tables(url_of(first.root))
+
+
+def test_without_berth_the_menu_offers_to_set_it_up(
+    tmp_path: Path, shop: Shop, started: list[Any]
+) -> None:
+    missing = tmp_path / "no-such-berth"
+    url = start_code_server(tmp_path, shop.root, started, settings={"berth.path": str(missing)})
+    steps = drive(tmp_path, url, mode="noberth")
+
+    assert steps["status"]["text"] == "berth"
+    assert steps["menu"]["items"] == ["Set berth.path…", "Install berth", "Open log"]
+    assert steps["install"]["items"] == [
+        "pipx install berth-env",
+        "uv tool install berth-env",
+        "pip install berth-env",
+    ]
+    assert steps["copied"]["text"] == "berth: copied to the clipboard: pipx install berth-env"

@@ -133,6 +133,51 @@ async function run() {
     text: (await provisioned.locator(".notification-list-item-message").innerText()).trim(),
   });
   report("final", await itemWith(/✓/));
+
+  // Open log: the client's own lines and the server's stderr, in one channel.
+  await page.keyboard.press("F1");
+  await palette.locator("input").fill(">berth: Open log");
+  await palette.locator(".monaco-list-row").filter({ hasText: "Open log" }).first().waitFor();
+  await page.keyboard.press("Enter");
+  const lines = page.locator(".part.panel .monaco-editor .view-lines");
+  await lines.filter({ hasText: "[client" }).first().waitFor();
+  // The channel is long (the server logs at info level): the panel's filter picks lines out.
+  const filter = page.locator(".part.panel .viewpane-filter input");
+  const found = {};
+  for (const needle of ["[client", "INFO pygls"]) {
+    await filter.fill(needle);
+    const view = lines.filter({ hasText: needle }).first();
+    await view.waitFor();
+    found[needle] = (await view.innerText()).replace(/\u00a0/g, " ").trim();
+  }
+  report("log", { client: found["[client"], server: found["INFO pygls"] });
+}
+
+// No berth executable (berth.path names none): a red item whose quick pick
+// offers to set berth.path or install berth.
+async function runNoBerth() {
+  await page.goto(config.url);
+  await page.locator(".statusbar").waitFor();
+  const item = page.locator(ITEM);
+  await item.waitFor();
+  report("status", { text: (await item.innerText()).trim() });
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
+  await item.click();
+  const quickInput = page.locator(".quick-input-widget");
+  await quickInput.locator(".monaco-list-row").filter({ hasText: "Install berth" }).first().waitFor();
+  report("menu", {
+    items: (await quickInput.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+  });
+  await quickInput.locator("input").fill("Install berth");
+  await page.keyboard.press("Enter");
+  await quickInput.locator(".monaco-list-row").filter({ hasText: "pipx install" }).first().waitFor();
+  report("install", {
+    items: (await quickInput.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+  });
+  await page.keyboard.press("Enter");
+  const copied = toast(/copied/).first();
+  await copied.waitFor();
+  report("copied", { text: (await copied.locator(".notification-list-item-message").innerText()).trim() });
 }
 
 // A multi-root workspace of two worktrees: the palette's Migrate acts on the
@@ -183,7 +228,7 @@ async function runMultiRoot() {
 }
 
 try {
-  await (config.mode === "multiroot" ? runMultiRoot() : run());
+  await ({ multiroot: runMultiRoot, noberth: runNoBerth }[config.mode] ?? run)();
 } catch (error) {
   await page.screenshot({ path: config.failShot }).catch(() => {});
   report("error", { message: String(error?.message ?? error), failShot: config.failShot });

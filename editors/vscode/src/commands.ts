@@ -8,6 +8,7 @@ export const FOLDER_COMMANDS: Readonly<Record<string, string>> = {
   "berth.resetDatabase": "berth.reset",
   "berth.applyMigrations": "berth.migrate",
   "berth.provisionWorktree": "berth.provision",
+  "berth.startPostgres": "berth.startServer",
 };
 
 /** The folder a command acts on, or a choice the user has to make among several. */
@@ -35,4 +36,24 @@ export function snapshotNameError(name: string): string | undefined {
   return BASELINE_NAME.test(name.trim())
     ? undefined
     : "use 1 to 40 letters, digits, '.', '_' or '-', starting with a letter or digit";
+}
+
+/** The server's arguments: its log (stderr) at info level goes to the output channel. */
+export const SERVER_ARGS: readonly string[] = ["lsp", "--log-level", "info"];
+
+/**
+ * The name the snapshot prompt proposes, as the server's snapshot code action
+ * does: `<branch slug>_<YYYYMMDD>_<HHMM>`, the slug cut so the name stays a valid baseline.
+ */
+export function defaultSnapshotName(branch: string | null | undefined, now: Date): string {
+  const slug =
+    (branch || "berth")
+      .normalize("NFKD")
+      .replace(/[^\x00-\x7f]/g, "")
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "_")
+      .replace(/^_+|_+$/g, "") || "x";
+  const two = (n: number): string => String(n).padStart(2, "0");
+  const stamp = `${now.getFullYear()}${two(now.getMonth() + 1)}${two(now.getDate())}_${two(now.getHours())}${two(now.getMinutes())}`;
+  return `${slug.slice(0, 40 - stamp.length - 1).replace(/_+$/, "")}_${stamp}`;
 }

@@ -11,9 +11,9 @@ import {
 } from "vscode-languageclient/node";
 
 import { resolveBerthPath } from "./berthPath";
-import { commandFolder, FOLDER_COMMANDS, snapshotNameError } from "./commands";
-import { type MenuItem, menuItems } from "./menu";
-import { type BerthStatus, statusView, type Tone } from "./status";
+import { commandFolder, defaultSnapshotName, FOLDER_COMMANDS, SERVER_ARGS, snapshotNameError } from "./commands";
+import { INSTALL_COMMANDS, type MenuItem, menuItems } from "./menu";
+import { type BerthStatus, statusLogLine, statusView, type Tone } from "./status";
 
 let client: LanguageClient | undefined;
 let item: vscode.StatusBarItem;
@@ -45,6 +45,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
       runServer("berth.fork", target, "main"),
     ),
     vscode.commands.registerCommand("berth.snapshotAs", snapshotAs),
+    vscode.commands.registerCommand("berth.setPath", () =>
+      vscode.commands.executeCommand("workbench.action.openSettings", "berth.path"),
+    ),
+    vscode.commands.registerCommand("berth.install", install),
     vscode.commands.registerCommand("berth.copyUrl", copyUrl),
     vscode.commands.registerCommand("berth.openLog", () => output.show(true)),
     vscode.commands.registerCommand("berth.restartServer", restart),
@@ -62,31 +66,33 @@ async function start(): Promise<void> {
   const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
   const setting = vscode.workspace.getConfiguration("berth").get<string>("path", "");
   const command = resolveBerthPath(setting, folders, isExecutable);
-  output.appendLine(`starting ${command} lsp`);
+  log(`starting ${command} ${SERVER_ARGS.join(" ")}`);
   const serverOptions: ServerOptions = {
     command,
     // No `transport`: for stdio the client would append `--stdio`; `berth lsp` is stdio already.
-    args: ["lsp"],
+    args: [...SERVER_ARGS],
     options: folders.length ? { cwd: folders[0] } : {},
   };
   const clientOptions: LanguageClientOptions = {
     // Migration files, env files and berth.toml can be anything: the server decides.
     documentSelector: [{ scheme: "file" }],
+    // One channel for the client's log, the server's stderr and the protocol trace (berth.trace.server).
     outputChannel: output,
+    traceOutputChannel: output,
     initializationOptions: { showSecrets: showSecrets() },
     synchronize: { configurationSection: "berth" },
   };
   client = new LanguageClient("berth", "berth", serverOptions, clientOptions);
   client.onNotification("berth/status", (status: BerthStatus) => {
-    statuses.set(normalize(status.folder), status);
+    remember(status);
     render();
   });
   try {
     await client.start();
   } catch (error) {
-    output.appendLine(`berth lsp did not start: ${String(error)}`);
+    log(`berth lsp did not start: ${String(error)}`);
     client = undefined;
-    startError = `could not start \`${command} lsp\`: set \`berth.path\`, see the log`;
+    startError = `could not start \`${command} lsp\`: click to set \`berth.path\` or install berth`;
     render();
     return;
   }
@@ -94,9 +100,22 @@ async function start(): Promise<void> {
     const status = await client.sendRequest<BerthStatus>("berth/status", {
       folder: folder.uri.toString(),
     });
-    if (status) statuses.set(normalize(status.folder), status);
+    if (status) remember(status);
   }
   render();
+}
+
+/** Keep the status a folder's server pushed; the log gets a line when its text changes. */
+function remember(status: BerthStatus): void {
+  const key = normalize(status.folder);
+  const before = statuses.get(key);
+  const line = statusLogLine(status);
+  if (before === undefined || statusLogLine(before) !== line) log(line);
+  statuses.set(key, status);
+}
+
+function log(line: string): void {
+  output.appendLine(`[client ${new Date().toLocaleTimeString()}] ${line}`);
 }
 
 async function restart(): Promise<void> {
@@ -179,7 +198,7 @@ async function showMenu(): Promise<void> {
   const folder = currentFolder();
   const status = currentStatus();
   const picked = await vscode.window.showQuickPick(
-    menuItems(status).map((entry) => ({ ...entry, entry })),
+    menuItems(status, status === undefined && startError !== undefined).map((entry) => ({ ...entry, entry })),
     { title: status?.database?.name ?? "berth", placeHolder: "berth: what should happen?" },
   );
   if (picked) await run(picked.entry, folder);
@@ -214,11 +233,14 @@ async function runServer(command: string, target: unknown, ...args: unknown[]): 
 }
 
 async function executeOnServer(command: string, folder: string, ...args: unknown[]): Promise<unknown> {
+  log(`${command} ${folder}`);
   try {
-    return await vscode.commands.executeCommand(command, folder, ...args);
+    const result = await vscode.commands.executeCommand(command, folder, ...args);
+    log(`${command} done`);
+    return result;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
-    output.appendLine(`${command} failed: ${why}`);
+    log(`${command} failed: ${why}`);
     void vscode.window.showErrorMessage(`berth: ${command} failed: ${why}`);
     return undefined;
   }
@@ -232,12 +254,31 @@ async function snapshotAs(target?: unknown): Promise<void> {
   }
   const folder = await targetFolder(target);
   if (folder === undefined) return;
+  const branch = statuses.get(normalize(folder))?.branch;
   const name = await vscode.window.showInputBox({
     title: "berth: snapshot",
+    // The name the server's snapshot code action proposes.
+    value: defaultSnapshotName(branch, new Date()),
     prompt: "Name of the baseline (new berths can start from it with `berth up --baseline NAME`)",
     validateInput: snapshotNameError,
   });
   if (name) await executeOnServer("berth.snapshot", folder, name.trim());
+}
+
+/** Offer the commands that install berth; the picked one is copied, or run in a terminal. */
+async function install(): Promise<void> {
+  const command = await vscode.window.showQuickPick([...INSTALL_COMMANDS], {
+    title: "berth: install berth",
+    placeHolder: "copy which command? (then: berth: Restart the language server)",
+  });
+  if (!command) return;
+  await vscode.env.clipboard.writeText(command);
+  const run = await vscode.window.showInformationMessage(`berth: copied to the clipboard: ${command}`, "Run in terminal");
+  if (run) {
+    const terminal = vscode.window.createTerminal("berth install");
+    terminal.show();
+    terminal.sendText(command);
+  }
 }
 
 async function copyUrl(target?: unknown): Promise<void> {

@@ -159,7 +159,9 @@ export function tooltipLines(status: BerthStatus, showSecrets: boolean): string[
     `**berth** ${status.instance ?? ""}${status.branch ? ` · ${status.branch}` : ""}`,
     "",
     `database: \`${status.database?.name ?? "—"}\``,
-    `url: \`${url === null ? "—" : showSecrets ? url : maskUrl(url)}\``,
+    // On a line of its own: after a label the hover wraps a long URL in the middle.
+    "url:",
+    `\`${url === null ? "—" : showSecrets ? url : maskUrl(url)}\``,
     `ports: ${portsText(status.ports)}`,
     `template: ${status.template ? `\`${status.template.slice(0, 12)}\`` : "—"}`,
     `baseline: ${status.baseline ?? "—"}`,
@@ -184,4 +186,10 @@ export function statusView(status: BerthStatus, showSecrets: boolean): StatusVie
 function shorten(text: string, max: number): string {
   const line = text.split("\n", 1)[0];
   return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** The output channel's line for a status the server pushed (never the password). */
+export function statusLogLine(status: BerthStatus): string {
+  const text = statusText(status).replace(/\$\([^)]*\)\s*/g, "");
+  return `status ${status.folder}: ${text}${status.message ? ` (${status.message})` : ""}`;
 }

@@ -55,9 +55,12 @@ def migrations(as_json: bool) -> None:
             where = problem["file"] or problem.get("detail", "")
             click.echo(f"  {problem['state']:<8} {where}  (fix: {problem['fix']})", err=True)
     states = sorted({p["state"] for p in data["problems"]})
+    count = len(data["problems"])
+    many = count != 1
     raise MigrationError(
-        f"{len(data['problems'])} migration(s) of this branch are not applied as they are "
-        f"to berth {data['instance']} ({', '.join(states)})",
+        f"{count} migration{'s' if many else ''} of this branch {'are' if many else 'is'} not"
+        f" applied as {'they are' if many else 'it is'} to berth {data['instance']}"
+        f" ({', '.join(states)})",
         hint="; ".join(f"{s}: {checks.FIXES.get(s, 'berth migrations')}" for s in states),
     )
 

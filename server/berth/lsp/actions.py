@@ -79,7 +79,8 @@ def _snapshot_name(snapshot: Snapshot) -> str:
     from berth.core.naming import slugify
 
     branch = snapshot.status.get("branch")
-    return f"{slugify(str(branch or 'berth'))}_{time.strftime('%Y%m%d_%H%M')}"
+    # At most 40 characters, as berth snapshot takes: the slug gives way.
+    return f"{slugify(str(branch or 'berth'))[:25]}_{time.strftime('%Y%m%d_%H%M')}"
 
 
 def _sources(folder: Folder, snapshot: Snapshot) -> list[types.CodeAction]:

@@ -215,7 +215,11 @@ async def migrate(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
     def done(data: Migrated) -> str:
         count = len(data.applied)
         pending = data.migrations.pending
-        applied = f"applied {count} migration(s)" if count else "migrations applied"
+        applied = (
+            f"applied {count} migration{'' if count == 1 else 's'}"
+            if count
+            else "migrations applied"
+        )
         left = f", {pending} still pending" if pending else ""
         return f"berth {data.instance}: {applied}{left}"
 

@@ -11,6 +11,8 @@ local defaults = {
   show_secrets = false,
   -- Called with each status table the server pushes.
   on_status = nil,
+  -- Show the server's code lenses (`applied …`, `pending — apply`) and keep them current.
+  codelens = true,
   -- Filetypes are not checked: any file in a worktree with berth config gets the client.
   root_markers = { "berth.toml", "pyproject.toml", ".env.berth" },
 }
@@ -243,9 +245,54 @@ function M.describe(status)
   }
 end
 
-local function on_status(_, status)
+local function request(client, method, params, handler, bufnr)
+  if vim.fn.has("nvim-0.11") == 1 then
+    return client:request(method, params, handler, bufnr)
+  end
+  return client.request(method, params, handler, bufnr)
+end
+
+-- Clients whose lenses are to be asked for again once the editor is free.
+local lens_due = {}
+
+-- Ask the client's server for the lenses of each of its buffers again: they
+-- follow the berth's state, which a reset or a migrate has just changed.
+-- Neovim does not do it by itself (0.7 has no workspace/codeLens/refresh at all).
+local function refresh_lenses(client_id)
+  if not M.config.codelens or lens_due[client_id] then
+    return
+  end
+  lens_due[client_id] = true
+  vim.schedule(function()
+    lens_due[client_id] = nil
+    local client = vim.lsp.get_client_by_id(client_id)
+    if client == nil then
+      return
+    end
+    for _, bufnr in ipairs(vim.lsp.get_buffers_by_client_id(client_id)) do
+      if vim.api.nvim_buf_is_loaded(bufnr) then
+        local params = { textDocument = { uri = vim.uri_from_bufnr(bufnr) } }
+        request(client, "textDocument/codeLens", params, function(err, result, ctx)
+          if err == nil then
+            vim.lsp.codelens.on_codelens(err, result or {}, ctx)
+          end
+        end, bufnr)
+      end
+    end
+  end)
+end
+
+local function on_lens_refresh(_, _, ctx)
+  refresh_lenses(ctx.client_id)
+  return vim.NIL
+end
+
+local function on_status(_, status, ctx)
   if type(status) ~= "table" or type(status.folder) ~= "string" then
     return
+  end
+  if ctx and ctx.client_id then
+    refresh_lenses(ctx.client_id)
   end
   local root = vim.uri_to_fname(status.folder)
   M.statuses[root] = status
@@ -292,6 +339,14 @@ local function on_exit(root, client_id)
   end)
 end
 
+local function capabilities()
+  local caps = vim.lsp.protocol.make_client_capabilities()
+  caps.workspace = caps.workspace or {}
+  -- The server then says when its lenses changed (workspace/codeLens/refresh).
+  caps.workspace.codeLens = { refreshSupport = true }
+  return caps
+end
+
 local function client_config(root)
   return {
     name = "berth",
@@ -300,11 +355,16 @@ local function client_config(root)
     root_dir = root,
     workspace_folders = { { uri = vim.uri_from_fname(root), name = root } },
     init_options = { showSecrets = M.config.show_secrets },
+    capabilities = capabilities(),
     settings = { berth = { showSecrets = M.config.show_secrets } },
     handlers = {
       ["berth/status"] = on_status,
       ["window/showMessageRequest"] = on_message_request,
+      ["workspace/codeLens/refresh"] = on_lens_refresh,
     },
+    on_attach = function(client)
+      refresh_lenses(client.id)
+    end,
     on_exit = function(_, _, client_id)
       on_exit(root, client_id)
     end,
@@ -357,13 +417,6 @@ function M.client(bufnr)
     end
   end
   return nil
-end
-
-local function request(client, method, params, handler)
-  if vim.fn.has("nvim-0.11") == 1 then
-    return client:request(method, params, handler)
-  end
-  return client.request(method, params, handler)
 end
 
 -- workspace/executeCommand of `command` for the client's worktree; `finish(err, result)`
@@ -433,8 +486,13 @@ function M.reset(force)
   end
   local status = M.statuses[root]
   local db = status and type(status.database) == "table" and status.database.name or "the database"
+  -- Neovim 0.7 shows the prompt on one line, cut at the screen's width: the
+  -- question stays short and the choice says what happens.
   vim.ui.select({ "Reset", "Cancel" }, {
-    prompt = "Reset " .. db .. "? The current database goes to the trash (berth restore brings it back).",
+    prompt = "Reset " .. db .. "?",
+    format_item = function(item)
+      return item == "Reset" and "Reset: the old database goes to the trash (berth restore)" or item
+    end,
   }, function(choice)
     if choice == "Reset" then
       go()

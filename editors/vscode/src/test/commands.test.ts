@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { commandFolder, FOLDER_COMMANDS, snapshotNameError } from "../commands";
+import { commandFolder, defaultSnapshotName, FOLDER_COMMANDS, SERVER_ARGS, snapshotNameError } from "../commands";
 import { menuItems } from "../menu";
 
 const a = { name: "shop-a", uri: "file:///w/shop-a" };
@@ -43,7 +43,13 @@ test("the palette and the menu offer the extension's commands, each registered",
   for (const command of Object.keys(FOLDER_COMMANDS)) {
     assert.ok(contributed.includes(command), command);
   }
-  for (const item of menuItems({ ...readyStatus(), state: "ready" })) {
+  const unknown = { applied: null, pending: null, edited: null, missing: null, state: "unknown" as const };
+  const menus = [
+    menuItems({ ...readyStatus(), migrations: { ...readyStatus().migrations, pending: 1, state: "pending" } }),
+    menuItems({ ...readyStatus(), migrations: unknown, server: { state: "down", kind: "embedded" } }),
+    menuItems(undefined, true),
+  ];
+  for (const item of menus.flat()) {
     assert.ok(contributed.includes(item.command), item.command);
   }
   const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "extension.ts"), "utf8");
@@ -71,3 +77,18 @@ function readyStatus() {
     error: null,
   };
 }
+
+test("the snapshot prompt proposes the server's name: <branch slug>_<date>_<time>", () => {
+  const now = new Date(2026, 10, 20, 9, 5);
+  assert.equal(defaultSnapshotName("feature/Cart", now), "feature_cart_20261120_0905");
+  assert.equal(defaultSnapshotName(null, now), "berth_20261120_0905");
+  const long = defaultSnapshotName("feature/" + "x".repeat(60), now);
+  assert.equal(snapshotNameError(long), undefined, long);
+  assert.ok(long.endsWith("_20261120_0905"));
+});
+
+test("the server logs at info level, into the output channel", () => {
+  assert.deepEqual([...SERVER_ARGS], ["lsp", "--log-level", "info"]);
+  const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "extension.ts"), "utf8");
+  assert.ok(source.includes("traceOutputChannel: output"));
+});

@@ -6,6 +6,7 @@ import {
   berthName,
   mainPort,
   maskUrl,
+  statusLogLine,
   statusText,
   statusTone,
   tooltipLines,
@@ -130,4 +131,16 @@ test("a failed provisioning is an error whose tooltip has the whole reason", () 
   assert.equal(lines[0], "**berth**: provisioning failed: could not create database shop_feature_cart_1a2b3c4d: disk full");
   assert.ok(lines.includes("DETAIL: no space left"));
   assert.ok(lines.includes("fix it, then provision again"));
+});
+
+test("the tooltip's URL is a code span on a line of its own (the hover wraps it mid-word otherwise)", () => {
+  const lines = tooltipLines(status(), false);
+  const at = lines.indexOf("url:");
+  assert.ok(at > 0, lines.join("\n"));
+  assert.equal(lines[at + 1], "`postgresql://berth_1a2b3c4d:****@127.0.0.1:55432/shop_feature_cart_1a2b3c4d`");
+});
+
+test("the log has a line per status, without the password", () => {
+  const line = statusLogLine(status({ databaseUrl: "postgresql://u:s3cret@h/d" }));
+  assert.equal(line, "status file:///src/shop-cart: shop_feature_cart :8012 ✓");
 });
