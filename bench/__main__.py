@@ -1,8 +1,9 @@
-"""``python -m bench [NAME ...]``: run the benchmarks, print and save their JSON results."""
+"""``python -m bench [--quick] [NAME ...]``: run the benchmarks; print and save their results."""
 
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 from pathlib import Path
@@ -21,7 +22,11 @@ def names() -> list[str]:
 
 
 def main() -> None:
-    chosen = sys.argv[1:] or names()
+    args = sys.argv[1:]
+    if "--quick" in args:  # before any benchmark module reads it
+        os.environ["BERTH_BENCH_QUICK"] = "1"
+        args.remove("--quick")
+    chosen = args or names()
     for name in chosen:
         module = importlib.import_module(f"bench.{name}")
         runner = getattr(module, "main", None)

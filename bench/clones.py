@@ -20,11 +20,11 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import BERTH, save, scratch_home, sh, shop_repo, summary
+from bench.common import BERTH, save, scaled, scratch_home, sh, shop_repo, summary
 
-CLONES = 40
-WARM = 60
-TESTS = 200
+CLONES = scaled(40, 2)
+WARM = scaled(60, 1)
+TESTS = scaled(200, 3)
 
 SUITE = """
 import psycopg

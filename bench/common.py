@@ -14,7 +14,21 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "results"
+# `python -m bench --quick` (run by `make test`): every scenario once, at its smallest,
+# results in a scratch dir: it shows each runs, it measures nothing.
+QUICK = os.environ.get("BERTH_BENCH_QUICK") == "1"
+RESULTS = (
+    Path(os.environ.get("BERTH_BENCH_RESULTS") or tempfile.gettempdir()) / "berth-bench-quick"
+    if QUICK
+    else Path(__file__).resolve().parent / "results"
+)
+
+
+def scaled(full: int, quick: int = 1) -> int:
+    """A count of runs (or items): ``quick`` in quick mode."""
+    return quick if QUICK else full
+
+
 BERTH = [sys.executable, "-m", "berth"]
 
 # Measure what a user's machine does: Python caches bytecode there. Without it each
@@ -63,7 +77,7 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def save(name: str, result: dict[str, object]) -> None:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

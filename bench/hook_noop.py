@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import save, sh, summary
+from bench.common import save, scaled, sh, summary
 
-RUNS = 200
+RUNS = scaled(200, 3)
 TARGET_MS = 20.0
 
 

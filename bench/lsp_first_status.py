@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import BERTH, save, scratch_home, sh, shop_repo, summary
+from bench.common import BERTH, save, scaled, scratch_home, sh, shop_repo, summary
 
-RUNS = 7
+RUNS = scaled(7, 1)
 
 
 def make_worktree(base: Path) -> Path:

@@ -97,6 +97,7 @@ def svg(data: list[tuple[str, float, bool]]) -> str:
 
 def main() -> None:
     data = rows()
+    Path(RESULTS).mkdir(parents=True, exist_ok=True)
     out = Path(RESULTS) / "summary.svg"
     out.write_text(svg(data), encoding="utf-8")
     print(f"wrote {out} ({len(data)} rows)")

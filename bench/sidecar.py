@@ -28,9 +28,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import BERTH, save, scratch_home, sh, shop_repo, summary
+from bench.common import BERTH, save, scaled, scratch_home, sh, shop_repo, summary
 
-RUNS = 10
+RUNS = scaled(10, 1)
 CLIENT = [sys.executable, "-m", "berth.sidecar.client"]
 RSS_TARGET_MB = 60
 

@@ -24,9 +24,9 @@ from typing import Any
 
 from psycopg import sql
 
-from bench.common import save, scratch_home, sh, shop_repo, summary, timed
+from bench.common import save, scaled, scratch_home, sh, shop_repo, summary, timed
 
-RUNS = 5
+RUNS = scaled(5, 1)
 
 
 def make_repo(base: Path, name: str, with_seed: bool) -> Path:
