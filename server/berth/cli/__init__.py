@@ -45,6 +45,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "events": ("berth.cli.sidecar", "events", "Stream provisioning and status events."),
     "mcp": ("berth.cli.mcp", "mcp", "Run the MCP server for AI agents (stdio)."),
     "agent-setup": ("berth.cli.agents", "agent_setup", "Tell AI agents about their berth."),
+    "completion": ("berth.cli.completion", "completion", "Print the shell completion script."),
 }
 
 
