@@ -76,6 +76,30 @@ def test_clone_from_a_baseline_holds_its_data(wt: Path) -> None:
     assert proc.returncode == 7 and "no baseline" in proc.stderr
 
 
+def test_an_experiment_of_five_copies_from_a_baseline_each_diffed(wt: Path) -> None:
+    berth(wt, "snapshot", "start")
+    made = berth_json(wt, "clone", "--from", "start", "--count", "5", "--ttl", "1h")["clones"]
+    assert len({c["name"] for c in made}) == 5
+    assert {c["source"] for c in made} == {made[0]["source"]}  # one baseline for the five
+    for run, copy in enumerate(made):  # each run changes its copy in its own way
+        with psycopg.connect(copy["url"]) as conn:
+            conn.execute("INSERT INTO t1 SELECT generate_series(100, %s)", (100 + run,))
+            if run == 4:
+                conn.execute("CREATE TABLE results (score int)")
+    diffs = [berth_json(wt, "diff", "--clone", c["name"]) for c in made]
+    assert [d["rows"]["t1"]["inserted"] for d in diffs] == [1, 2, 3, 4, 5]
+    assert diffs[0]["against"] == made[0]["source"]
+    assert "results" in str(diffs[4]["schema"]["tables_added"])
+    # The baseline stays as the copies saw it while they exist.
+    replaced = berth(wt, "snapshot", "start", "--force", check=False)
+    assert replaced.returncode == 6 and "berth clone" in replaced.stderr
+    for copy in made:
+        berth(wt, "clone", "--drop", copy["name"])
+    berth(wt, "snapshot", "start", "--force")
+    own = berth(wt, "diff", "--clone", berth_json(wt, "status")["database"]["name"], check=False)
+    assert own.returncode == 10  # the berth's own database is not a clone
+
+
 def test_drop_only_drops_clones_of_this_berth(wt: Path, repo: Path, server: object) -> None:
     own = berth_json(wt, "status")["database"]["name"]
     other = add_worktree(repo, "other")

@@ -31,6 +31,12 @@ def seconds(text: str) -> float:
     help="Lives this long (90s, 30m, 2h, 1d) instead of as long as --pid.",
 )
 @click.option("--pid", type=int, help="The process it lives as long as (default: berth's parent).")
+@click.option(
+    "--count",
+    type=click.IntRange(1, 100),
+    default=1,
+    help="Make N copies (an experiment's runs, from one --from baseline).",
+)
 @click.option("--drop", "target", metavar="URL|NAME", help="Drop this clone of this berth.")
 @click.option("--ls", "listing", is_flag=True, help="List this berth's clones.")
 @json_option
@@ -39,6 +45,7 @@ def clone(  # noqa: PLR0917 - click passes each option
     baseline: str | None,
     ttl: str | None,
     pid: int | None,
+    count: int,
     target: str | None,
     listing: bool,
     as_json: bool,
@@ -76,15 +83,21 @@ def clone(  # noqa: PLR0917 - click passes each option
         return
     expires = time.time() + seconds(ttl) if ttl else None
     owner = None if ttl and pid is None else pid or os.getppid()
+    made_ones = []
     with cloning.cloner(ctx, record, baseline) as made:
-        name = made.make(owner, expires)
-        url = made.url(name)
-    data = {
-        "name": name,
-        "url": url,
-        "instance": record.id,
-        "source": made.source,
-        "pid": owner,
-        "expires": expires,
-    }
-    emit(data, as_json, url)
+        for _ in range(count):
+            name = made.make(owner, expires)
+            made_ones.append(
+                {
+                    "name": name,
+                    "url": made.url(name),
+                    "instance": record.id,
+                    "source": made.source,
+                    "pid": owner,
+                    "expires": expires,
+                }
+            )
+    if count == 1:
+        emit(made_ones[0], as_json, str(made_ones[0]["url"]))
+        return
+    emit({"clones": made_ones}, as_json, "\n".join(str(c["url"]) for c in made_ones))

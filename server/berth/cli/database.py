@@ -8,6 +8,7 @@ import click
 
 from berth.cli import emit
 from berth.cli.lifecycle import confirm, describe, json_option
+from berth.errors import UsageError
 
 
 def _current() -> tuple[Any, Any]:
@@ -99,15 +100,28 @@ def snapshot(name: str, force: bool, as_json: bool) -> None:
 @click.command()
 @click.option("--against", help="A baseline name or a berth id (default: the template).")
 @click.option(
+    "--clone",
+    "clone_name",
+    metavar="NAME|URL",
+    help="A clone of this berth (berth clone) against what it was copied from.",
+)
+@click.option(
     "--bookkeeping", is_flag=True, help="Include the migration tools' own version tables."
 )
 @json_option
-def diff(against: str | None, bookkeeping: bool, as_json: bool) -> None:
-    """Schema and row changes of this berth's database."""
+def diff(against: str | None, clone_name: str | None, bookkeeping: bool, as_json: bool) -> None:
+    """Schema and row changes of this berth's database (or of one of its clones)."""
     from berth import lifecycle
+    from berth.verbs import clones
 
+    if against and clone_name:
+        raise UsageError("--clone compares with what the clone was copied from: no --against")
     ctx, record = _current()
-    data = lifecycle.diff(ctx, record, against, bookkeeping=bookkeeping)
+    data = (
+        clones.diff(ctx, record, clone_name, bookkeeping=bookkeeping)
+        if clone_name
+        else lifecycle.diff(ctx, record, against, bookkeeping=bookkeeping)
+    )
     lines = [f"against {data.against}:"]
     for key, items in data.schema.items():
         lines += [f"  {key.replace('_', ' ')}: {item}" for item in items]

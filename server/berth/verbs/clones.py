@@ -27,6 +27,7 @@ from berth.errors import NotFoundError, OwnershipError
 from berth.machineid import machine_id
 from berth.pg import admin
 from berth.registry import BerthRecord
+from berth.results import Diff
 
 log = logs.get("clones")
 KIND = "clone"
@@ -206,3 +207,32 @@ def sweep(ctx: Context) -> list[str]:
             log.info("clone swept", database=clone.name, why=clone.gone)
             dropped.append(clone.name)
     return dropped
+
+
+def copies_of(conn: admin.Conn, database: str) -> list[str]:
+    """Clones (of any berth) copied from ``database``: while they exist it stays as it is."""
+    return sorted(
+        name
+        for name, marker in admin.berth_databases(conn)
+        if marker.get("kind") == KIND and marker.get("source") == database
+    )
+
+
+def diff(ctx: Context, record: BerthRecord, target: str, *, bookkeeping: bool = False) -> Diff:
+    """A clone's schema and row changes against what it was copied from (a baseline or
+    the template): what one run of an experiment changed."""
+    from berth.pg.diff import compare
+    from berth.pg.templates import TEMPLATE_OWNER
+
+    name = name_of(target)
+    with ctx.server.connect() as conn:
+        source = str(check_clone(conn, name, record.id).get("source"))
+        if not admin.database_exists(conn, source):
+            raise NotFoundError(
+                f"{source}, what clone {name} was copied from, is gone",
+                hint="diff it against a baseline or berth: berth diff --against NAME",
+            )
+    result = compare(
+        ctx.server, (name, record.role), (source, TEMPLATE_OWNER), bookkeeping=bookkeeping
+    )
+    return Diff(record.id, name, source, result["schema"], result["rows"])

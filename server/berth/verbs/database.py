@@ -11,7 +11,7 @@ from berth.migrations.files import discover
 from berth.pg import admin, baselines, commands, templates
 from berth.registry import BerthRecord
 from berth.results import Diff, Forked, Migrated, Reset, Snapshot
-from berth.verbs import envs, lookup, provisioning, report, retirement, serial
+from berth.verbs import clones, envs, lookup, provisioning, report, retirement, serial
 
 
 def migrate(ctx: Context, record: BerthRecord) -> Migrated:
@@ -167,6 +167,13 @@ def _snapshot(ctx: Context, record: BerthRecord, name: str, force: bool) -> Snap
             hint="snapshot under another name",
         )
     with ctx.server.connect() as conn:
+        copies = clones.copies_of(conn, baselines.database_name(record.project, name))
+        if copies and force:
+            raise ConflictError(
+                f"baseline {name!r} has {len(copies)} throw-away cop"
+                f"{'y' if len(copies) == 1 else 'ies'} (berth clone); it stays as it is",
+                hint="snapshot under another name, or drop them: berth clone --drop NAME",
+            )
         base = baselines.create(ctx.server, conn, record, name, force=force)
     return Snapshot(base, record.id)
 
