@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),
     "clone": ("berth.cli.clones", "clone", "Print the URL of a throw-away copy of the template."),
     "diff": ("berth.cli.database", "diff", "Schema and row changes of this database."),
+    "promote": ("berth.cli.database", "promote", "Carry this berth's changes to another berth."),
     "templates": ("berth.cli.database", "templates", "List, gc or cancel migration templates."),
     "hooks": ("berth.cli.hooks", "hooks", "Install git hooks that provision new worktrees."),
     "wait": ("berth.cli.hooks", "wait", "Block until this worktree's berth is ready."),

@@ -134,6 +134,37 @@ def diff(against: str | None, clone_name: str | None, bookkeeping: bool, as_json
     emit(data, as_json, "\n".join(lines))
 
 
+@click.command()
+@click.option("--to", "target", required=True, metavar="ID|main", help="The berth to carry it to.")
+@click.option("--dry-run", is_flag=True, help="Show the migrations and the data script only.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@json_option
+def promote(target: str, dry_run: bool, yes: bool, as_json: bool) -> None:
+    """Carry this berth's changes to another: its migrations, and its rows as a SQL script."""
+    from berth.verbs import promote as promoting
+
+    ctx, record = _current()
+    plan = promoting.promote(ctx, record, target)
+    if not dry_run:
+        confirm(
+            f"Promote berth {record.id} to berth {plan['to']} ({len(plan['migrations'])}"
+            f" migrations, {len(plan['script'])} data statements)?",
+            yes,
+        )
+        plan = promoting.promote(ctx, record, target, apply=True)
+    lines = [f"berth {plan['instance']} -> berth {plan['to']}:"]
+    lines += [f"  migration {name}" for name in plan["migrations"]]
+    lines += [
+        f"  {table}: +{c['inserted']} ~{c['updated']} -{c['deleted']} rows"
+        for table, c in plan["data"].items()
+    ]
+    lines += [f"  not carried (no primary key): {t}" for t in plan["not_carried"]]
+    if dry_run:
+        lines += ["", *plan["script"]]
+    lines.append("  applied" if plan["applied"] else "  (dry run: nothing changed)")
+    emit(plan, as_json, "\n".join(lines))
+
+
 @click.group()
 def templates() -> None:
     """List, garbage-collect and cancel the builds of migration templates."""

@@ -119,21 +119,21 @@ def readable(conn: admin.Conn, database: str) -> Iterator[None]:
             conn.execute(sql.SQL("ALTER DATABASE {} WITH ALLOW_CONNECTIONS false").format(ident))
 
 
-def _schema(db: admin.Conn) -> dict[Table, dict[str, tuple[str, str]]]:
+def table_columns(db: admin.Conn) -> dict[Table, dict[str, tuple[str, str]]]:
     tables: dict[Table, dict[str, tuple[str, str]]] = {}
     for schema, table, column, kind, nullable in db.execute(_COLUMNS).fetchall():
         tables.setdefault((schema, table), {})[column] = (kind, nullable)
     return tables
 
 
-def _keys(db: admin.Conn) -> dict[Table, list[str]]:
+def primary_keys(db: admin.Conn) -> dict[Table, list[str]]:
     keys: dict[Table, list[str]] = {}
     for schema, table, column in db.execute(_PRIMARY_KEYS).fetchall():
         keys.setdefault((schema, table), []).append(column)
     return keys
 
 
-def _rows(db: admin.Conn, table: Table, key: list[str], columns: list[str]) -> dict[str, str]:
+def row_hashes(db: admin.Conn, table: Table, key: list[str], columns: list[str]) -> dict[str, str]:
     query = sql.SQL("SELECT ({})::text, md5(({})::text) FROM {}").format(
         sql.SQL("ROW({})").format(sql.SQL(", ").join(map(sql.Identifier, key)))
         if len(key) > 1
@@ -144,7 +144,7 @@ def _rows(db: admin.Conn, table: Table, key: list[str], columns: list[str]) -> d
     return {str(k): str(h) for k, h in db.execute(query).fetchall()}
 
 
-def _name(table: Table) -> str:
+def table_name(table: Table) -> str:
     return table[1] if table[0] == "public" else f"{table[0]}.{table[1]}"
 
 
@@ -168,23 +168,23 @@ def compare(
 
 
 def _compare(mine: admin.Conn, theirs: admin.Conn, bookkeeping: bool) -> dict[str, Any]:
-    now, before = _schema(mine), _schema(theirs)
+    now, before = table_columns(mine), table_columns(theirs)
     if not bookkeeping:
         now = {t: c for t, c in now.items() if t[1] not in BOOKKEEPING}
         before = {t: c for t, c in before.items() if t[1] not in BOOKKEEPING}
     schema: dict[str, list[str]] = {
-        "tables_added": sorted(_name(t) for t in now.keys() - before.keys()),
-        "tables_removed": sorted(_name(t) for t in before.keys() - now.keys()),
+        "tables_added": sorted(table_name(t) for t in now.keys() - before.keys()),
+        "tables_removed": sorted(table_name(t) for t in before.keys() - now.keys()),
         "columns_added": [],
         "columns_removed": [],
         "columns_changed": [],
     }
     rows: dict[str, dict[str, int]] = {}
-    keys = _keys(mine)
-    their_keys = _keys(theirs)
+    keys = primary_keys(mine)
+    their_keys = primary_keys(theirs)
     for table in sorted(now.keys() & before.keys()):
         cols_now, cols_before = now[table], before[table]
-        label = _name(table)
+        label = table_name(table)
         schema["columns_added"] += [f"{label}.{c}" for c in cols_now if c not in cols_before]
         schema["columns_removed"] += [f"{label}.{c}" for c in cols_before if c not in cols_now]
         schema["columns_changed"] += [
@@ -194,7 +194,7 @@ def _compare(mine: admin.Conn, theirs: admin.Conn, bookkeeping: bool) -> dict[st
         if not key or key != their_keys.get(table):
             continue
         common = [c for c in cols_now if c in cols_before]
-        a, b = _rows(mine, table, key, common), _rows(theirs, table, key, common)
+        a, b = row_hashes(mine, table, key, common), row_hashes(theirs, table, key, common)
         changes = {
             "inserted": len(a.keys() - b.keys()),
             "deleted": len(b.keys() - a.keys()),
@@ -213,5 +213,5 @@ def _compare(mine: admin.Conn, theirs: admin.Conn, bookkeeping: bool) -> dict[st
             count = mine.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(*table)))
             inserted = int(count.fetchone()[0])  # type: ignore[index]
             if inserted:
-                rows[_name(table)] = {"inserted": inserted, "deleted": 0, "updated": 0}
+                rows[table_name(table)] = {"inserted": inserted, "deleted": 0, "updated": 0}
     return {"schema": schema, "rows": rows}

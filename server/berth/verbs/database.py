@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from berth import faults
+from berth.config import ProjectConfig
 from berth.context import Context
 from berth.errors import ConflictError, NotFoundError, ServerError
 from berth.migrations.files import discover
@@ -25,6 +26,20 @@ def _migrate(ctx: Context, record: BerthRecord) -> Migrated:
     _, config = ctx.need_worktree()
     root = Path(record.worktree)
     files = discover(root, config.database.migrations)
+    applied = migrate_with(ctx, record, root, config)
+    envs.touch_changed(ctx, record)
+    summary = report.migration_summary(ctx, record)
+    if files and summary.state == "ok":
+        # The database now holds exactly this branch's migrations: its fingerprint says so
+        # (what status shows, and what a snapshot of it records).
+        ctx.registry.update(record.id, template=provisioning.builder(ctx, root).fingerprint)
+    return Migrated(record.id, applied, summary)
+
+
+def migrate_with(ctx: Context, record: BerthRecord, root: Path, config: ProjectConfig) -> list[str]:
+    """Apply the migrations of the worktree at ``root`` to ``record``'s database, as its
+    role: the tool's own command (run in ``root``) or berth's runner (the files applied)."""
+    files = discover(root, config.database.migrations)
     if config.database.migrate:
         commands.run_command(
             config.database.migrate,
@@ -34,20 +49,12 @@ def _migrate(ctx: Context, record: BerthRecord) -> Migrated:
             hint="fix it and run berth migrate again",
             passwords=(record.password, *commands.server_secrets(ctx.server)),
         )
-        applied: list[str] = []
-    else:
-        from berth.migrations import sql as sql_runner
+        return []
+    from berth.migrations import sql as sql_runner
 
-        url = ctx.server.url(record.role, record.password, record.database)
-        with psycopg_connect(url) as db:
-            applied = [f.relpath for f in sql_runner.apply(db, files)]
-    envs.touch_changed(ctx, record)
-    summary = report.migration_summary(ctx, record)
-    if files and summary.state == "ok":
-        # The database now holds exactly this branch's migrations: its fingerprint says so
-        # (what status shows, and what a snapshot of it records).
-        ctx.registry.update(record.id, template=provisioning.builder(ctx, root).fingerprint)
-    return Migrated(record.id, applied, summary)
+    url = ctx.server.url(record.role, record.password, record.database)
+    with psycopg_connect(url) as db:
+        return [f.relpath for f in sql_runner.apply(db, files)]
 
 
 def psycopg_connect(url: str) -> admin.Conn:

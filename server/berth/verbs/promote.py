@@ -1,0 +1,96 @@
+"""``berth promote``: carry what this berth changed to another berth (main's, say).
+
+Schema changes go as the migration files this branch has: the target's
+pending ones are applied the way ``berth migrate`` applies them (the tool's
+own command, run in this worktree, or berth's runner), as the target's role.
+Data changes go as a SQL script made from the rows this berth changed since
+its start (its baseline, or the template of its migrations), run in one
+transaction as the target's role. Nothing changes without ``apply``.
+
+Not carried: schema changes made by hand (not in a migration file), rows of
+tables without a primary key (named in the plan), sequence positions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from berth.context import Context
+from berth.errors import ConflictError, UsageError
+from berth.migrations import read_status
+from berth.migrations.files import discover
+from berth.pg import baselines, templates
+from berth.pg.promote import script
+from berth.registry import BerthRecord
+from berth.verbs import database, envs, lookup, provisioning, serial
+
+
+def promote(
+    ctx: Context, record: BerthRecord, target: str, *, apply: bool = False
+) -> dict[str, Any]:
+    """The plan (migrations to apply, the data script); carried out with ``apply``."""
+    lookup.require_usable(ctx, record)
+    other = lookup.fork_source(ctx, target)
+    if other.id == record.id:
+        raise UsageError("a berth cannot be promoted to itself", hint="name another: --to ID|main")
+    lookup.require_usable(ctx, other)
+    _, config = ctx.need_worktree()
+    files = discover(Path(record.worktree), config.database.migrations)
+    url = ctx.server.url(other.role, other.password, other.database)
+    with database.psycopg_connect(url) as db:
+        state = read_status(config.database.tool, db, files)
+    behind = [i for i in state.items if i.state in {"edited", "missing"}]
+    if behind:
+        raise ConflictError(
+            f"berth {other.id} has migrations this branch has not as they are:"
+            f" {', '.join(f'{i.name} ({i.state})' for i in behind[:5])}",
+            hint="promote from a branch that holds the target's migrations",
+        )
+    pending = [str(i.relpath or i.name) for i in state.items if i.state == "pending"]
+    statements, summary = script(ctx.server, (record.database, record.role), _start(ctx, record))
+    plan = {
+        "instance": record.id,
+        "to": other.id,
+        "migrations": pending,
+        "data": summary["tables"],
+        "not_carried": summary["not_carried"],
+        "script": statements,
+        "applied": False,
+    }
+    if not apply:
+        return plan
+    with serial.one(ctx, other) as now:
+        if pending:
+            database.migrate_with(ctx, now, Path(record.worktree), config)
+        _run(url, statements, now.id)
+        envs.touch_changed(ctx, now)
+    return {**plan, "applied": True}
+
+
+def _start(ctx: Context, record: BerthRecord) -> tuple[str, str]:
+    """What this berth started from: its baseline, else the template of its migrations."""
+    if record.baseline:
+        with ctx.server.connect() as conn:
+            base = baselines.find(conn, record.project, record.baseline)
+        return base.database, templates.TEMPLATE_OWNER
+    source, _, _ = provisioning.source_template(ctx, record)
+    return source, templates.TEMPLATE_OWNER
+
+
+def _run(url: str, statements: list[str], target: str) -> None:
+    if not statements:
+        return
+    with database.psycopg_connect(url) as db:
+        try:
+            with db.transaction():
+                for statement in statements:
+                    db.execute(statement.encode())
+        except psycopg.Error as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConflictError(
+                f"the data script failed on berth {target}, nothing of it was applied: {first}",
+                hint="berth promote --dry-run shows the script; the target's own rows may clash",
+            ) from None
