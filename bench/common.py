@@ -102,4 +102,7 @@ def shop_repo(base: Path, name: str = "shop", edit: Callable[[str], str] | None 
 
 
 def sh(cwd: Path, *args: str) -> str:
-    return subprocess.run(args, cwd=cwd, check=True, capture_output=True, text=True).stdout
+    proc = subprocess.run(args, cwd=cwd, check=False, capture_output=True, text=True)
+    if proc.returncode != 0:  # say why: a benchmark that cannot run is a failure
+        raise SystemExit(f"{' '.join(args)} exited {proc.returncode}:\n{proc.stderr.strip()}")
+    return proc.stdout

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -55,3 +57,23 @@ def test_a_wheel_the_server_user_cannot_reach_is_copied_where_it_can(
         assert "PostgreSQL) 18" in version
     finally:
         shutil.rmtree(cluster_root)
+
+
+def test_processes_making_the_system_user_at_once_all_get_it() -> None:
+    """Two hooks at once on a fresh machine: one makes the user, the others find it."""
+    name = f"berth-t{secrets.token_hex(3)}"
+    script = (
+        "import sys; from berth.pg.osuser import ensure_os_user;"
+        f" user, made = ensure_os_user({name!r}); print(user.pw_uid, made)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+        for _ in range(6)
+    ]
+    try:
+        outputs = [proc.communicate(timeout=120)[0].split() for proc in procs]
+        assert all(proc.returncode == 0 for proc in procs)
+        assert len({uid for uid, _ in outputs}) == 1
+        assert [made for _, made in outputs].count("True") == 1
+    finally:
+        subprocess.run(["userdel", name], check=False, capture_output=True)

@@ -12,8 +12,10 @@ import pwd
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
+from berth import locks
 from berth.errors import ServerError
 from berth.pg.binaries import WHEEL_PARTS, Binaries
 
@@ -39,24 +41,38 @@ def can_traverse(path: Path, user: pwd.struct_passwd) -> bool:
 
 
 def ensure_os_user(name: str) -> tuple[pwd.struct_passwd, bool]:
+    """The system user ``name``, made (``useradd``) when missing; True when made here.
+
+    Two berth processes on a fresh machine (two hooks at once) would race in
+    ``useradd``, whose loser fails on /etc/passwd's lock: one makes it, under a
+    lock of berth's, and the other finds it made.
+    """
     with contextlib.suppress(KeyError):
         return pwd.getpwnam(name), False
-    proc = subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir",
-            "/nonexistent",
-            "--shell",
-            "/usr/sbin/nologin",
-            name,
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    ROOT_SERVER_BASE.mkdir(parents=True, exist_ok=True, mode=0o711)
+    with locks.hold(ROOT_SERVER_BASE / "useradd.lock", "another berth making its system user"):
+        with contextlib.suppress(KeyError):
+            return pwd.getpwnam(name), False
+        for _ in range(10):  # a tool other than berth may hold /etc/passwd's lock a moment
+            proc = subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--user-group",
+                    "--no-create-home",
+                    "--home-dir",
+                    "/nonexistent",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    name,
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if proc.returncode == 0 or "lock" not in proc.stderr:
+                break
+            time.sleep(0.2)
     try:
         return pwd.getpwnam(name), proc.returncode == 0
     except KeyError:

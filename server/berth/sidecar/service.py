@@ -14,6 +14,7 @@ import contextlib
 import os
 import signal
 import socket
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -156,8 +157,16 @@ class Sidecar:
             self.stop("idle")
 
     async def clone_sweep_loop(self) -> None:
-        """Drop throw-away clones whose process died (no file event says so) now and then."""
+        """Drop throw-away clones whose process died (no file event says so) now and then.
+
+        Only once this sidecar works with the database: an idle one stays without
+        the driver (``berth gc`` and ``doctor`` sweep too).
+        """
         while not self.stopping.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), CLONE_SWEEP)
+            if self.stopping.is_set() or "psycopg" not in sys.modules:
+                continue
             try:
                 dropped = await asyncio.to_thread(work.sweep_clones)
             except Exception as exc:  # the server may be down: the next round tries again
@@ -166,8 +175,6 @@ class Sidecar:
                 if dropped:
                     log.info("clones swept", clones=dropped)
                     self.bus.publish(protocol.event("clones-swept", clones=dropped))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), CLONE_SWEEP)
 
     # -- connections -----------------------------------------------------------
 
