@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tomllib
@@ -151,7 +152,15 @@ def test_cursor_setup_commands_give_the_new_worktree_its_berth(repo: Path, tmp_p
     assert f"berth `{status['instance']}`" in outputs[-1]
 
 
+def free_port() -> int:
+    """A port nothing listens on now (Conductor hands out ranges it knows are free)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def test_conductor_setup_and_archive_scripts(repo: Path, tmp_path: Path) -> None:
+    port = free_port()
     app_repo(repo)
     scripts = json.loads(recipe("conductor"))["scripts"]
     workspace = tmp_path / "conductor" / "workspaces" / "app" / "lisbon"
@@ -162,12 +171,12 @@ def test_conductor_setup_and_archive_scripts(repo: Path, tmp_path: Path) -> None
         "CONDUCTOR_WORKSPACE_PATH": str(workspace),
         "CONDUCTOR_WORKSPACE_NAME": "lisbon",
         "CONDUCTOR_DEFAULT_BRANCH": "main",
-        "CONDUCTOR_PORT": "55100",
+        "CONDUCTOR_PORT": str(port),
     }
     out = sh(scripts["setup"], workspace, env=env).stdout
     status = berth_json(workspace, "status")
     assert status["state"] == "active"
-    assert status["ports"] == {"app": 55100}  # Conductor's range, not the slot's
+    assert status["ports"] == {"app": port}  # Conductor's range, not the slot's
     assert f"berth `{status['instance']}`" in out
     sh(scripts["archive"], workspace, env=env)
     assert states(repo)[status["instance"]] == "trashed"
