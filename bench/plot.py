@@ -60,6 +60,18 @@ def rows() -> list[tuple[str, float, bool]]:
         ),
         ("hook_noop", "git checkout -- FILE, no hooks", ("file_checkout", "without_hooks"), False),
         ("lsp_first_status", "editor: initialize -> berth/status", ("from_initialize",), True),
+        *[
+            ("provision_sizes", f"+100 MB data: {label}", ("sizes", "100mb", key), ours)
+            for label, key, ours in (
+                ("berth via sidecar spare", "berth_up_via_sidecar_spare", True),
+                ("berth up inline", "berth_up_warm_template", True),
+                ("CREATE DATABASE TEMPLATE (WAL_LOG)", "create_database_template_wal_log", False),
+                ("pg_dump | pg_restore", "pg_dump_pipe_pg_restore", False),
+                ("create + migrations + seed", "naive_createdb_migrate_seed", False),
+            )
+        ],
+        ("concurrent_adds", "20 concurrent worktree adds: sidecar", ("sidecar_on",), True),
+        ("concurrent_adds", "20 concurrent worktree adds: inline", ("sidecar_off",), False),
     ]
     found = []
     for name, label, path, ours in wanted:
