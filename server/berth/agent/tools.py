@@ -232,29 +232,10 @@ def _trash_owner(ctx: Context, ident: str) -> BerthRecord | None:
 
 def ls(ctx: Context, all_projects: bool) -> Listing:
     """The berths of this project (or of all), as ``berth ls --json`` lists them."""
-    from berth import apps
-    from berth.results import BerthRow, Listing
+    from berth.verbs import report
 
     project = None if all_projects or ctx.config is None else ctx.config.project
-    records = ctx.registry.list(project=project)
-    running = apps.describe(ctx, records)
-    return Listing(
-        [
-            BerthRow(
-                instance=r.id,
-                project=r.project,
-                state=r.state,
-                slot=r.slot if r.slot >= 0 else None,
-                database=r.database,
-                ports=ctx.registry.ports(r.id),
-                branch=r.branch,
-                worktree=r.worktree,
-                worktree_exists=Path(r.git_dir).is_dir(),
-                app=running[r.id],
-            )
-            for r in records
-        ]
-    )
+    return report.listing(ctx, project)
 
 
 def up(ctx: Context, baseline: str | None) -> Status:

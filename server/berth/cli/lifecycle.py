@@ -13,7 +13,7 @@ import click
 from berth.cli import emit
 from berth.cli._common import json_option, secrets_option
 from berth.errors import ConfirmationError, NotFoundError, UsageError
-from berth.results import BerthRow, Listing, Status, Unmanaged
+from berth.results import Listing, Status, Unmanaged
 
 # json_option is the other command modules' too: they import it from here.
 __all__ = [
@@ -190,6 +190,7 @@ def status(as_json: bool, show_secrets: bool) -> None:
 def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
     """List the berths of this project (or of every project with --all)."""
     from berth import apps, context
+    from berth.verbs import report
 
     ctx = context.load(need_repo=not all_projects)
     project = None if all_projects or ctx.config is None else ctx.config.project
@@ -199,23 +200,7 @@ def ls(all_projects: bool, on_server: bool, as_json: bool) -> None:
         data = machine.listing(ctx, project)
         emit(data, as_json, machine.describe(data))
         return
-    records = ctx.registry.list(project=project)
-    running = apps.describe(ctx, records)
-    rows = [
-        BerthRow(
-            instance=r.id,
-            project=r.project,
-            state=r.state,
-            slot=r.slot if r.slot >= 0 else None,  # None: freed when its worktree went
-            database=r.database,
-            ports=ctx.registry.ports(r.id),
-            branch=r.branch,
-            worktree=r.worktree,
-            worktree_exists=Path(r.git_dir).is_dir(),
-            app=running[r.id],
-        )
-        for r in records
-    ]
+    rows = report.listing(ctx, project).berths
     lines = [
         f"{r.instance}  {r.state:<12} slot {_slot(r.slot):<3} {r.database:<40} {r.worktree}"
         + ("" if r.worktree_exists else "  (worktree gone)")

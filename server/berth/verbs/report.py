@@ -18,9 +18,11 @@ from berth.migrations.files import discover
 from berth.pg import admin
 from berth.registry import BerthRecord
 from berth.results import (
+    BerthRow,
     BerthStatus,
     Building,
     DatabaseInfo,
+    Listing,
     MigrationSummary,
     ServerInfo,
     Unmanaged,
@@ -185,3 +187,28 @@ def status(
 
 def unmanaged_status(worktree: Worktree, config: ProjectConfig) -> Unmanaged:
     return Unmanaged(config.project, str(worktree.root))
+
+
+def listing(ctx: Context, project: str | None) -> Listing:
+    """The berths of ``project`` (of all: None) in this registry, as ``berth ls`` lists them."""
+    from berth import apps
+
+    records = ctx.registry.list(project=project)
+    running = apps.describe(ctx, records)
+    return Listing(
+        [
+            BerthRow(
+                instance=r.id,
+                project=r.project,
+                state=r.state,
+                slot=r.slot if r.slot >= 0 else None,  # None: freed when its worktree went
+                database=r.database,
+                ports=ctx.registry.ports(r.id),
+                branch=r.branch,
+                worktree=r.worktree,
+                worktree_exists=Path(r.git_dir).is_dir(),
+                app=running[r.id],
+            )
+            for r in records
+        ]
+    )
