@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from berth.config import DEFAULTS, ProjectConfig, load_project
 from berth.git import Worktree, find_worktree
@@ -56,6 +56,17 @@ class Context:
         from berth.core.naming import project_slug
 
         return self.settings.berths_dir / project_slug(project) / instance
+
+    def close(self) -> None:
+        """Close the registry, if this context opened it."""
+        if "registry" in self.__dict__:
+            self.registry.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def load(

@@ -51,8 +51,7 @@ class Scope:
         try:
             return work(ctx)
         finally:
-            if "registry" in ctx.__dict__:
-                ctx.registry.close()
+            ctx.close()
 
     def load(self, worktree: str | None, *, need_repo: bool = True) -> Context:
         from berth import context

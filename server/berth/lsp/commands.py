@@ -84,8 +84,7 @@ def _in_worktree(path: Path, report: Callable[[str], None], work: Callable[[Cont
     try:
         return work(ctx)
     finally:
-        if "registry" in ctx.__dict__:
-            ctx.registry.close()
+        ctx.close()
 
 
 async def _long(
@@ -155,8 +154,7 @@ def _usable_url(path: Path) -> str:
         lifecycle.require_usable(ctx, record)
         return ctx.server.url(record.role, record.password, record.database)
     finally:
-        if "registry" in ctx.__dict__:
-            ctx.registry.close()
+        ctx.close()
 
 
 async def _usable(ls: BerthLanguageServer, folder: Folder) -> str | None:

@@ -152,8 +152,7 @@ def compute(folder: str, path: Path) -> Snapshot:
         internal = BerthError(f"internal error: {exc!r}", hint="see berth's log; please report it")
         return _failed(folder, path, internal, ctx)
     finally:
-        if "registry" in ctx.__dict__:
-            ctx.registry.close()
+        ctx.close()
 
 
 def _failed(folder: str, path: Path, exc: BerthError, ctx: Context | None = None) -> Snapshot:

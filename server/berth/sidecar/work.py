@@ -134,8 +134,7 @@ def provision(
             hookstate.write_gitdirs(ctx.worktree.common_dir, ctx.registry)
         return data
     finally:
-        if "registry" in vars(ctx):
-            ctx.registry.close()
+        ctx.close()
 
 
 @contextlib.contextmanager
@@ -197,8 +196,7 @@ def retire(ident: str) -> dict[str, Any] | None:
             return None  # it came back (or was never gone): nothing to do
         return {**gc.retire(ctx, record).to_json(), "state": "trashed"}
     finally:
-        if "registry" in vars(ctx):
-            ctx.registry.close()
+        ctx.close()
 
 
 def sweep_clones() -> list[str]:
@@ -210,8 +208,7 @@ def sweep_clones() -> list[str]:
     try:
         return clones.sweep(ctx)
     finally:
-        if "registry" in vars(ctx):
-            ctx.registry.close()
+        ctx.close()
 
 
 def in_use(settings: Settings) -> bool:
