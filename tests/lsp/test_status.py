@@ -234,3 +234,20 @@ async def test_copy_database_url_without_a_berth_fails(lsp: Start, project: Path
     [message] = session.client.messages
     assert message.type == types.MessageType.Error
     assert "has no berth" in message.message
+
+
+async def test_a_client_without_berth_status_can_ask_for_state_messages(
+    lsp: Start, provisioned: Path
+) -> None:
+    """Helix, Zed or eglot show no berth/status: window/showMessage tells them instead."""
+    quiet = await lsp(provisioned)  # berth's own clients render berth/status: no messages
+    await quiet.status(provisioned, lambda s: s["state"] == "ready")
+    await quiet.command("berth.showStatus", uri(provisioned))  # answered after what came before
+    assert len(quiet.client.messages) == 1  # showStatus's own
+
+    told = await lsp(provisioned, options={"stateMessages": True})
+    status = await told.status(provisioned, lambda s: s["state"] == "ready")
+    await told.command("berth.showStatus", uri(provisioned))
+    messages = [m.message for m in told.client.messages]
+    assert len(messages) >= 2
+    assert messages[-2].startswith(f"berth {status['instance']}") and ": ready;" in messages[-2]

@@ -39,6 +39,8 @@ def _read_options(ls: BerthLanguageServer, options: Any) -> None:
         berth = options.get("berth", options)
         if isinstance(berth, dict) and isinstance(berth.get("showSecrets"), bool):
             ls.show_secrets = berth["showSecrets"]
+        if isinstance(berth, dict) and isinstance(berth.get("stateMessages"), bool):
+            ls.state_messages = berth["stateMessages"]
 
 
 def _on_initialize(ls: BerthLanguageServer, params: types.InitializeParams) -> None:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from lsprotocol import types
+
 from berth.lsp.snapshot import Snapshot, compute, migrations_text, payload
 from berth.lsp.workspace import BerthLanguageServer, Folder
 
@@ -73,8 +75,24 @@ def publish(ls: BerthLanguageServer, folder: Folder, **override: Any) -> None:
     data = {**current, **override}
     if data == folder.sent:
         return
-    folder.sent = data
+    before, folder.sent = folder.sent, data
     ls.protocol.notify(STATUS, data)
+    if ls.state_messages and _told(before) != _told(data):
+        kind = types.MessageType.Error if data.get("state") == "error" else types.MessageType.Info
+        ls.window_show_message(types.ShowMessageParams(type=kind, message=summary(data)))
+
+
+def _told(data: dict[str, Any] | None) -> tuple[object, ...] | None:
+    """What a state message is about: the berth, its state, its server, its migrations."""
+    if data is None:
+        return None
+    migrations = data.get("migrations") or {}
+    return (
+        data.get("instance"),
+        data.get("state"),
+        (data.get("server") or {}).get("state"),
+        migrations.get("state"),
+    )
 
 
 def summary(data: dict[str, Any]) -> str:

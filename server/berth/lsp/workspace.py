@@ -106,6 +106,9 @@ class BerthLanguageServer(LanguageServer):
     def __init__(self) -> None:
         super().__init__("berth", __version__)
         self.show_secrets = False
+        # Clients without a berth/status handler (Helix, Zed, eglot) ask for a
+        # window/showMessage when a folder's berth changes state instead.
+        self.state_messages = False
         self.folders: dict[str, Folder] = {}
         self.hooks = Hooks()
         self.tasks: set[asyncio.Task[Any]] = set()
