@@ -1,10 +1,16 @@
-"""What the command modules share: the ``--json`` and ``--show-secrets`` options, and
-``berth up`` done by the sidecar (the sidecar's errors raised as berth's own).
+"""What the command modules share: the ``--json`` and ``--show-secrets`` options, the
+logging of the servers on stdio (``berth lsp``, ``berth mcp``), and ``berth up`` done by
+the sidecar (the sidecar's errors raised as berth's own).
 
 Below cli.lifecycle and cli.sidecar, so that neither imports the other.
 """
 
 from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -14,6 +20,42 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 secrets_option = click.option(
     "--show-secrets", is_flag=True, help="Show the database password instead of ****."
 )
+
+
+def log_level_option(channel: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--log-level",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        default="warning",
+        show_default=True,
+        help=f"Logs go to stderr (never stdout: that is the {channel} channel).",
+    )
+
+
+class _Redact(logging.Filter):
+    """A library may log whole messages (pygls at debug level): never a password in them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from berth.logs import redact_text
+
+        record.msg, record.args = redact_text(record.getMessage()), None
+        return True
+
+
+def setup_logging(level: str, log_file: str | None = None) -> None:
+    """berth's own events: its JSON log file (and warnings on stderr). The server
+    library's logging: stderr at ``level``, and ``log_file`` when given."""
+    from berth import logs
+    from berth.settings import load_settings
+
+    logs.configure(load_settings().log_dir)
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.addFilter(_Redact())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=handlers, force=True)
 
 
 def mode() -> str:

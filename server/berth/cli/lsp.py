@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import BinaryIO
 
 import click
 
+from berth.cli._common import log_level_option, setup_logging
 from berth.errors import ConfigError
-
-
-class _Redact(logging.Filter):
-    """pygls logs whole messages at debug level: never a password in them."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from berth.logs import redact_text
-
-        record.msg, record.args = redact_text(record.getMessage()), None
-        return True
-
-
-def _setup_logging(level: str, log_file: str | None) -> None:
-    """berth's own events: its JSON log file (and warnings on stderr). pygls's protocol
-    logging: stderr at ``level``, and ``log_file`` when given."""
-    from berth import logs
-    from berth.settings import load_settings
-
-    logs.configure(load_settings().log_dir)
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
-    for handler in handlers:
-        handler.addFilter(_Redact())
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=handlers, force=True)
 
 
 def _claim_stdout() -> BinaryIO:
@@ -59,13 +33,7 @@ def _tcp_address(value: str) -> tuple[str, int]:
 
 @click.command()
 @click.option("--tcp", metavar="HOST:PORT", help="Listen on TCP instead of stdio (debugging).")
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="warning",
-    show_default=True,
-    help="Logs go to stderr (never stdout: that is the LSP channel).",
-)
+@log_level_option("LSP")
 @click.option("--log-file", type=click.Path(dir_okay=False), help="Also log to this file.")
 @click.option("--json", "as_json", is_flag=True, help="Accepted for symmetry: LSP is JSON already.")
 @click.option(
@@ -74,7 +42,7 @@ def _tcp_address(value: str) -> tuple[str, int]:
 def lsp(tcp: str | None, log_level: str, log_file: str | None, as_json: bool, stdio: bool) -> None:
     """Run berth's language server (stdio): status, diagnostics, lenses, reset."""
     address = _tcp_address(tcp) if tcp else None
-    _setup_logging(log_level, log_file)
+    setup_logging(log_level, log_file)
     from berth.lsp.server import create_server
 
     server = create_server()

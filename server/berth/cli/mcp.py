@@ -2,33 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import sys
 from pathlib import Path
 
 import click
 
-
-class _Redact(logging.Filter):
-    """Never a password in the SDK's log lines."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from berth.logs import redact_text
-
-        record.msg, record.args = redact_text(record.getMessage()), None
-        return True
-
-
-def _setup_logging(level: str) -> None:
-    """berth's own events: its JSON log file (warnings on stderr); the SDK's: stderr."""
-    from berth import logs
-    from berth.settings import load_settings
-
-    logs.configure(load_settings().log_dir)
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(_Redact())
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+from berth.cli._common import log_level_option, setup_logging
 
 
 @click.command()
@@ -37,13 +15,7 @@ def _setup_logging(level: str) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Serve this worktree's berth (default: the current directory's worktree).",
 )
-@click.option(
-    "--log-level",
-    type=click.Choice(["debug", "info", "warning", "error"]),
-    default="warning",
-    show_default=True,
-    help="Logs go to stderr (never stdout: that is the MCP channel).",
-)
+@log_level_option("MCP")
 def mcp(worktree: Path | None, log_level: str) -> None:
     """Run berth's MCP server (stdio) for AI agents: status, env, migrations, migrate,
     reset, fork, snapshot, diff, restore, ls, up, wait, and the berth://status resource.
@@ -62,7 +34,7 @@ def mcp(worktree: Path | None, log_level: str) -> None:
             home = find_worktree(Path.cwd())
         except BerthError:
             home = None  # started elsewhere (a global client config): ls --all still works
-    _setup_logging(log_level)
+    setup_logging(log_level)
     from berth.agent.mcp import serve
 
     serve(Scope(home))
