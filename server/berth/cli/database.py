@@ -144,14 +144,14 @@ def promote(target: str, dry_run: bool, yes: bool, as_json: bool) -> None:
     from berth.verbs import promote as promoting
 
     ctx, record = _current()
-    plan = promoting.promote(ctx, record, target)
+    plan = promoting.plan(ctx, record, target)
     if not dry_run:
         confirm(
             f"Promote berth {record.id} to berth {plan['to']} ({len(plan['migrations'])}"
             f" migrations, {len(plan['script'])} data statements)?",
             yes,
         )
-        plan = promoting.promote(ctx, record, target, apply=True)
+        plan = promoting.carry_out(ctx, record, plan)
     lines = [f"berth {plan['instance']} -> berth {plan['to']}:"]
     lines += [f"  migration {name}" for name in plan["migrations"]]
     lines += [

@@ -5,7 +5,8 @@ pending ones are applied the way ``berth migrate`` applies them (the tool's
 own command, run in this worktree, or berth's runner), as the target's role.
 Data changes go as a SQL script made from the rows this berth changed since
 its start (its baseline, or the template of its migrations), run in one
-transaction as the target's role. Nothing changes without ``apply``.
+transaction as the target's role. ``plan`` changes nothing; ``carry_out`` does what
+the plan (as confirmed) says.
 
 Not carried: schema changes made by hand (not in a migration file), rows of
 tables without a primary key (named in the plan), sequence positions.
@@ -28,10 +29,8 @@ from berth.registry import BerthRecord
 from berth.verbs import database, envs, lookup, provisioning, serial
 
 
-def promote(
-    ctx: Context, record: BerthRecord, target: str, *, apply: bool = False
-) -> dict[str, Any]:
-    """The plan (migrations to apply, the data script); carried out with ``apply``."""
+def plan(ctx: Context, record: BerthRecord, target: str) -> dict[str, Any]:
+    """What promoting to ``target`` would do: the migrations to apply, the data script."""
     lookup.require_usable(ctx, record)
     other = lookup.fork_source(ctx, target)
     if other.id == record.id:
@@ -39,8 +38,7 @@ def promote(
     lookup.require_usable(ctx, other)
     _, config = ctx.need_worktree()
     files = discover(Path(record.worktree), config.database.migrations)
-    url = ctx.server.url(other.role, other.password, other.database)
-    with database.psycopg_connect(url) as db:
+    with database.psycopg_connect(_url(ctx, other)) as db:
         state = read_status(config.database.tool, db, files)
     behind = [i for i in state.items if i.state in {"edited", "missing"}]
     if behind:
@@ -49,25 +47,31 @@ def promote(
             f" {', '.join(f'{i.name} ({i.state})' for i in behind[:5])}",
             hint="promote from a branch that holds the target's migrations",
         )
-    pending = [str(i.relpath or i.name) for i in state.items if i.state == "pending"]
     statements, summary = script(ctx.server, (record.database, record.role), _start(ctx, record))
-    plan = {
+    return {
         "instance": record.id,
         "to": other.id,
-        "migrations": pending,
+        "migrations": [str(i.relpath or i.name) for i in state.items if i.state == "pending"],
         "data": summary["tables"],
         "not_carried": summary["not_carried"],
         "script": statements,
         "applied": False,
     }
-    if not apply:
-        return plan
-    with serial.one(ctx, other) as now:
-        if pending:
+
+
+def carry_out(ctx: Context, record: BerthRecord, planned: dict[str, Any]) -> dict[str, Any]:
+    """Do what ``plan`` said (and was confirmed): the migrations, then the data script."""
+    _, config = ctx.need_worktree()
+    with serial.one(ctx, lookup.find_record(ctx, planned["to"])) as now:
+        if planned["migrations"]:
             database.migrate_with(ctx, now, Path(record.worktree), config)
-        _run(url, statements, now.id)
+        _run(_url(ctx, now), planned["script"], now.id)
         envs.touch_changed(ctx, now)
-    return {**plan, "applied": True}
+    return {**planned, "applied": True}
+
+
+def _url(ctx: Context, record: BerthRecord) -> str:
+    return ctx.server.url(record.role, record.password, record.database)
 
 
 def _start(ctx: Context, record: BerthRecord) -> tuple[str, str]:
