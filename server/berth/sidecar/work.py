@@ -187,16 +187,13 @@ def retire(ident: str) -> dict[str, Any] | None:
     from berth import gc, hookstate
     from berth.context import Context
 
-    ctx = Context(load_settings(), None, None)
-    try:
+    with Context(load_settings(), None, None) as ctx:
         record = ctx.registry.get(ident)
         if record is None or record.state == "trashed" or record.is_main:
             return None
         if not hookstate.worktree_gone(record):
             return None  # it came back (or was never gone): nothing to do
         return {**gc.retire(ctx, record).to_json(), "state": "trashed"}
-    finally:
-        ctx.close()
 
 
 def sweep_clones() -> list[str]:
@@ -204,11 +201,8 @@ def sweep_clones() -> list[str]:
     from berth.context import Context
     from berth.verbs import clones
 
-    ctx = Context(load_settings(), None, None)
-    try:
+    with Context(load_settings(), None, None) as ctx:
         return clones.sweep(ctx)
-    finally:
-        ctx.close()
 
 
 def in_use(settings: Settings) -> bool:
