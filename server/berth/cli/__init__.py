@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "server": ("berth.cli.server", "server", "See and control berth's Postgres server."),
     "migrate": ("berth.cli.database", "migrate", "Apply pending migrations to this berth."),
     "migrations": ("berth.cli.database", "migrations", "List migrations and their state."),
+    "new-migration": ("berth.cli.authoring", "new_migration", "Write the next migration file."),
     "reset": ("berth.cli.database", "reset", "Fresh database from the template (old to trash)."),
     "fork": ("berth.cli.database", "fork", "Copy another berth's (or main's) database here."),
     "snapshot": ("berth.cli.database", "snapshot", "Save this database as a named baseline."),

@@ -22,12 +22,19 @@ def _current() -> tuple[Any, Any]:
 
 
 @click.command()
+@click.option("--sql", "show_sql", is_flag=True, help="Print the SQL it would run; apply nothing.")
 @json_option
-def migrate(as_json: bool) -> None:
+def migrate(show_sql: bool, as_json: bool) -> None:
     """Apply this branch's pending migrations to this berth's database."""
     from berth import lifecycle
 
     ctx, record = _current()
+    if show_sql:
+        from berth.verbs import authoring
+
+        shown = authoring.preview(ctx, record)
+        emit(shown, as_json, shown.sql.rstrip("\n") or "-- no pending migrations")
+        return
     data = lifecycle.migrate(ctx, record)
     summary = data.migrations
     emit(data, as_json, f"migrations: {summary.applied} applied, {summary.pending} pending")
@@ -122,16 +129,9 @@ def diff(against: str | None, clone_name: str | None, bookkeeping: bool, as_json
         if clone_name
         else lifecycle.diff(ctx, record, against, bookkeeping=bookkeeping)
     )
-    lines = [f"against {data.against}:"]
-    for key, items in data.schema.items():
-        lines += [f"  {key.replace('_', ' ')}: {item}" for item in items]
-    for table, change in data.rows.items():
-        lines.append(
-            f"  {table}: +{change['inserted']} ~{change['updated']} -{change['deleted']} rows"
-        )
-    if len(lines) == 1:
-        lines.append("  no changes")
-    emit(data, as_json, "\n".join(lines))
+    from berth.pg.diff import describe
+
+    emit(data, as_json, "\n".join(describe(data.against, data.schema, data.rows)))
 
 
 @click.command()

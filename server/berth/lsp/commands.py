@@ -50,7 +50,7 @@ log = logs.get("berth.lsp")
 R = TypeVar("R", bound=ToJson)
 
 
-def _split(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list[Any]]:
+def split_args(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list[Any]]:
     """The folder the arguments name (a leading ``file:`` URI or null), and the rest."""
     rest = list(args)
     uri = None
@@ -65,15 +65,15 @@ def _split(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list
     return folder, rest
 
 
-def _show(ls: BerthLanguageServer, kind: types.MessageType, message: str) -> None:
+def show(ls: BerthLanguageServer, kind: types.MessageType, message: str) -> None:
     if ls.stopping:
         return
     ls.window_show_message(types.ShowMessageParams(type=kind, message=message))
 
 
-def _fail(ls: BerthLanguageServer, exc: BerthError) -> None:
+def fail(ls: BerthLanguageServer, exc: BerthError) -> None:
     hint = f" (hint: {exc.hint})" if exc.hint else ""
-    _show(ls, types.MessageType.Error, f"berth: {exc.message}{hint}")
+    show(ls, types.MessageType.Error, f"berth: {exc.message}{hint}")
 
 
 def _in_worktree(path: Path, report: Callable[[str], None], work: Callable[[Context], R]) -> R:
@@ -87,7 +87,7 @@ def _in_worktree(path: Path, report: Callable[[str], None], work: Callable[[Cont
         ctx.close()
 
 
-async def _long(
+async def run_long(
     ls: BerthLanguageServer,
     folder: Folder,
     title: str,
@@ -108,15 +108,15 @@ async def _long(
                 result = await asyncio.to_thread(_in_worktree, folder.path, report, work)
             except BerthError as exc:
                 report.end_message = exc.message
-                _fail(ls, exc)
+                fail(ls, exc)
             except Exception as exc:  # a bug or a driver error: say so, keep serving
                 log.exception("lsp_command_failed", command=title, error=repr(exc))
                 report.end_message = "failed"
-                _show(ls, types.MessageType.Error, f"berth: {title} failed: {exc}")
+                show(ls, types.MessageType.Error, f"berth: {title} failed: {exc}")
         await status.fresh(ls, folder)
     if result is None:
         return None
-    _show(ls, types.MessageType.Info, done(result))
+    show(ls, types.MessageType.Info, done(result))
     return result.to_json()
 
 
@@ -129,11 +129,11 @@ def _record_work(action: Callable[[Context, Any], R]) -> Callable[[Context], R]:
     return work
 
 
-async def _guarded(ls: BerthLanguageServer, args: tuple[Any, ...]) -> Folder | None:
+async def guarded(ls: BerthLanguageServer, args: tuple[Any, ...]) -> Folder | None:
     try:
-        return _split(ls, args)[0]
+        return split_args(ls, args)[0]
     except BerthError as exc:
-        _fail(ls, exc)
+        fail(ls, exc)
         return None
 
 
@@ -157,12 +157,12 @@ def _usable_url(path: Path) -> str:
         ctx.close()
 
 
-async def _usable(ls: BerthLanguageServer, folder: Folder) -> str | None:
+async def usable(ls: BerthLanguageServer, folder: Folder) -> str | None:
     """``_usable_url`` off the loop; a failure is shown and gives ``None``."""
     try:
         return await asyncio.to_thread(_usable_url, folder.path)
     except BerthError as exc:
-        _fail(ls, exc)
+        fail(ls, exc)
         return None
 
 
@@ -170,8 +170,8 @@ async def _usable(ls: BerthLanguageServer, folder: Folder) -> str | None:
 
 
 async def reset(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
-    if folder is None or await _usable(ls, folder) is None:
+    folder = await guarded(ls, args)
+    if folder is None or await usable(ls, folder) is None:
         return None  # nothing to reset: said so without asking
     database = folder.snapshot.database if folder.snapshot else None
     question = (
@@ -190,7 +190,7 @@ async def reset(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
         log.warning("lsp_confirmation_failed", error=repr(exc))
         answer = None
     if answer is None or getattr(answer, "title", None) != "Reset":
-        _show(ls, types.MessageType.Info, "berth: reset cancelled")
+        show(ls, types.MessageType.Info, "berth: reset cancelled")
         return None
 
     def done(data: Reset) -> str:
@@ -200,13 +200,13 @@ async def reset(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
 
     from berth import lifecycle
 
-    return await _long(
+    return await run_long(
         ls, folder, "berth: reset", _record_work(lifecycle.reset), done, state="provisioning"
     )
 
 
 async def migrate(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
 
@@ -223,11 +223,11 @@ async def migrate(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
 
     from berth import lifecycle
 
-    return await _long(ls, folder, "berth: migrate", _record_work(lifecycle.migrate), done)
+    return await run_long(ls, folder, "berth: migrate", _record_work(lifecycle.migrate), done)
 
 
 async def provision(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
 
@@ -242,14 +242,14 @@ async def provision(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | Non
             return f"berth: {data.message or 'nothing to do'}"
         return f"berth {data.instance}: ready ({data.database.name})"
 
-    return await _long(ls, folder, "berth: provision", work, done, state="provisioning")
+    return await run_long(ls, folder, "berth: provision", work, done, state="provisioning")
 
 
 async def fork(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
-    rest = _split(ls, args)[1]
+    rest = split_args(ls, args)[1]
     source = str(rest[0]) if rest and rest[0] else "main"
 
     def work(ctx: Context) -> Forked:
@@ -262,16 +262,18 @@ async def fork(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
         kept = f"; the previous one is in the trash: berth restore {previous}" if previous else ""
         return f"berth {data.instance}: database copied from {source}{kept}"
 
-    return await _long(ls, folder, f"berth: fork from {source}", work, done, state="provisioning")
+    return await run_long(
+        ls, folder, f"berth: fork from {source}", work, done, state="provisioning"
+    )
 
 
 async def snapshot(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
-    rest = _split(ls, args)[1]
+    rest = split_args(ls, args)[1]
     if not rest or not isinstance(rest[0], str) or not rest[0].strip():
-        _show(ls, types.MessageType.Error, "berth: berth.snapshot needs a baseline name")
+        show(ls, types.MessageType.Error, "berth: berth.snapshot needs a baseline name")
         return None
     name = rest[0].strip()
 
@@ -283,11 +285,11 @@ async def snapshot(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None
     def done(data: Snapshot) -> str:
         return f"berth {data.instance}: saved baseline {name} (berth up --baseline {name})"
 
-    return await _long(ls, folder, f"berth: snapshot {name}", work, done)
+    return await run_long(ls, folder, f"berth: snapshot {name}", work, done)
 
 
 async def start_server(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
 
@@ -302,7 +304,7 @@ async def start_server(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | 
         server = from_settings(ctx.settings, start=True)
         return ServerInfo(server.kind, server.key)
 
-    result = await _long(
+    result = await run_long(
         ls, folder, "berth: start the server", work, lambda _: "berth: the server is running"
     )
     status.refresh_all(ls)  # every folder's berth on it is readable again
@@ -310,25 +312,25 @@ async def start_server(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | 
 
 
 async def copy_database_url(ls: BerthLanguageServer, *args: Any) -> str | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
-    url = await _usable(ls, folder)
+    url = await usable(ls, folder)
     if url is not None:
         # For clients that drop the result: shown, with its password only under showSecrets.
         shown = url if ls.show_secrets else logs.redact_text(url)
-        _show(ls, types.MessageType.Info, f"berth: DATABASE_URL={shown}")
+        show(ls, types.MessageType.Info, f"berth: DATABASE_URL={shown}")
     return url
 
 
 async def show_status(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
-    folder = await _guarded(ls, args)
+    folder = await guarded(ls, args)
     if folder is None:
         return None
     await status.fresh(ls, folder)
     data = status.of_folder(ls, folder)
     if data is not None:  # for clients that drop the result
-        _show(ls, types.MessageType.Info, status.summary(data))
+        show(ls, types.MessageType.Info, status.summary(data))
     return data
 
 

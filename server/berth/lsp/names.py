@@ -9,6 +9,8 @@ from __future__ import annotations
 
 RESET, MIGRATE, PROVISION, FORK = "berth.reset", "berth.migrate", "berth.provision", "berth.fork"
 SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "berth.showStatus"
-START_SERVER = "berth.startServer"
+START_SERVER, STOP_SERVER = "berth.startServer", "berth.stopServer"
+NEW_MIGRATION, PREVIEW = "berth.newMigration", "berth.previewMigrations"
+DIFF_SCHEMA, CONNECTION = "berth.diffSchema", "berth.connection"
 
 DIAGNOSTIC_SOURCE = "berth"

@@ -23,6 +23,7 @@ from berth.lsp import (
     sidecar,
     status,
     watch,
+    workflow,
 )
 from berth.lsp.snapshot import compute
 from berth.lsp.workspace import BerthLanguageServer
@@ -31,7 +32,7 @@ from berth.lsp.workspace import BerthLanguageServer
 # a new status is sent, lenses refresh, then the client's watch follows, then the sidecar;
 # at initialized, the file watch starts, then the sidecar follower, then the watch on the
 # editor's process (parent.py).
-FEATURES = (status, diagnostics, lenses, actions, commands, hover, watch, sidecar, parent)
+FEATURES = (status, diagnostics, lenses, actions, commands, workflow, hover, watch, sidecar, parent)
 
 
 def _read_options(ls: BerthLanguageServer, options: Any) -> None:

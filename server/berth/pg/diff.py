@@ -215,3 +215,17 @@ def _compare(mine: admin.Conn, theirs: admin.Conn, bookkeeping: bool) -> dict[st
             if inserted:
                 rows[table_name(table)] = {"inserted": inserted, "deleted": 0, "updated": 0}
     return {"schema": schema, "rows": rows}
+
+
+def describe(against: str, schema: dict[str, Any], rows: dict[str, Any]) -> list[str]:
+    """A diff as lines to read: what it is against, each schema change, each table's rows."""
+    lines = [f"against {against}:"]
+    for key, items in schema.items():
+        lines += [f"  {key.replace('_', ' ')}: {item}" for item in items]
+    for table, change in rows.items():
+        lines.append(
+            f"  {table}: +{change['inserted']} ~{change['updated']} -{change['deleted']} rows"
+        )
+    if len(lines) == 1:
+        lines.append("  no changes")
+    return lines
