@@ -55,3 +55,27 @@ def test_promote_carries_migrations_and_rows_and_refuses_a_clash(repo: Path) -> 
     assert clash.returncode == ConflictError.exit_code, clash.stderr
     assert "nothing of it was applied" in clash.stderr
     assert rows(url_of(target), "t1") == [(1,), (2,), (5,)]  # as it was
+
+
+def test_one_run_of_an_experiment_is_promoted_from_its_clone(repo: Path) -> None:
+    app_repo(repo)
+    source, target = add_worktree(repo, "a"), add_worktree(repo, "b")
+    berth(source, "up")
+    berth(target, "up")
+    to = berth_json(target, "status")["instance"]
+    berth(source, "snapshot", "start")
+    runs = berth_json(source, "clone", "--from", "start", "--count", "2", "--ttl", "1h")["clones"]
+    for number, run in enumerate(runs, start=1):
+        with psycopg.connect(run["url"]) as conn:
+            conn.execute("INSERT INTO t1 SELECT generate_series(1, %s)", (number,))
+
+    plan = berth_json(source, "promote", "--to", to, "--clone", runs[1]["name"], "--dry-run")
+    assert plan["from"] == runs[1]["name"] and plan["data"]["t1"]["inserted"] == 2
+    done = berth_json(source, "promote", "--to", to, "--clone", runs[1]["name"], "--yes")
+
+    assert done["applied"] is True and rows(url_of(target), "t1") == [(1,), (2,)]
+    assert rows(url_of(source), "t1") == []  # the berth's own database is not the run
+    other = add_worktree(repo, "c")
+    berth(other, "up")
+    foreign = berth(other, "promote", "--to", to, "--clone", runs[0]["name"], check=False)
+    assert foreign.returncode != 0 and "clone" in foreign.stderr  # not its clone

@@ -136,15 +136,16 @@ def diff(against: str | None, clone_name: str | None, bookkeeping: bool, as_json
 
 @click.command()
 @click.option("--to", "target", required=True, metavar="ID|main", help="The berth to carry it to.")
+@click.option("--clone", "clone_name", metavar="NAME", help="Carry what this clone changed.")
 @click.option("--dry-run", is_flag=True, help="Show the migrations and the data script only.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @json_option
-def promote(target: str, dry_run: bool, yes: bool, as_json: bool) -> None:
+def promote(target: str, clone_name: str | None, dry_run: bool, yes: bool, as_json: bool) -> None:
     """Carry this berth's changes to another: its migrations, and its rows as a SQL script."""
     from berth.verbs import promote as promoting
 
     ctx, record = _current()
-    plan = promoting.plan(ctx, record, target)
+    plan = promoting.plan(ctx, record, target, clone=clone_name)
     if not dry_run:
         confirm(
             f"Promote berth {record.id} to berth {plan['to']} ({len(plan['migrations'])}"
@@ -152,7 +153,7 @@ def promote(target: str, dry_run: bool, yes: bool, as_json: bool) -> None:
             yes,
         )
         plan = promoting.carry_out(ctx, record, plan)
-    lines = [f"berth {plan['instance']} -> berth {plan['to']}:"]
+    lines = [f"{plan['from']} (berth {plan['instance']}) -> berth {plan['to']}:"]
     lines += [f"  migration {name}" for name in plan["migrations"]]
     lines += [
         f"  {table}: +{c['inserted']} ~{c['updated']} -{c['deleted']} rows"

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from berth.context import Context
-from berth.errors import ConflictError, UsageError
+from berth.errors import ConflictError, NotFoundError, UsageError
 from berth.migrations import read_status
 from berth.migrations.files import discover
 from berth.pg import baselines, templates
@@ -29,8 +29,14 @@ from berth.registry import BerthRecord
 from berth.verbs import database, envs, lookup, provisioning, serial
 
 
-def plan(ctx: Context, record: BerthRecord, target: str) -> dict[str, Any]:
-    """What promoting to ``target`` would do: the migrations to apply, the data script."""
+def plan(
+    ctx: Context, record: BerthRecord, target: str, *, clone: str | None = None
+) -> dict[str, Any]:
+    """What promoting to ``target`` would do: the migrations to apply, the data script.
+
+    ``clone``: carry what one of this berth's clones changed since it was copied (one
+    run of an experiment) instead of what the berth's own database changed.
+    """
     lookup.require_usable(ctx, record)
     other = lookup.fork_source(ctx, target)
     if other.id == record.id:
@@ -47,9 +53,11 @@ def plan(ctx: Context, record: BerthRecord, target: str) -> dict[str, Any]:
             f" {', '.join(f'{i.name} ({i.state})' for i in behind[:5])}",
             hint="promote from a branch that holds the target's migrations",
         )
-    statements, summary = script(ctx.server, (record.database, record.role), _start(ctx, record))
+    source, start = _from_clone(ctx, record, clone) if clone else _own(ctx, record)
+    statements, summary = script(ctx.server, (source, record.role), start)
     return {
         "instance": record.id,
+        "from": source,
         "to": other.id,
         "migrations": [str(i.relpath or i.name) for i in state.items if i.state == "pending"],
         "data": summary["tables"],
@@ -74,14 +82,31 @@ def _url(ctx: Context, record: BerthRecord) -> str:
     return ctx.server.url(record.role, record.password, record.database)
 
 
-def _start(ctx: Context, record: BerthRecord) -> tuple[str, str]:
-    """What this berth started from: its baseline, else the template of its migrations."""
+def _own(ctx: Context, record: BerthRecord) -> tuple[str, tuple[str, str]]:
+    """The berth's database, and what it started from: its baseline, else the template
+    of its migrations."""
     if record.baseline:
         with ctx.server.connect() as conn:
             base = baselines.find(conn, record.project, record.baseline)
-        return base.database, templates.TEMPLATE_OWNER
+        return record.database, (base.database, templates.TEMPLATE_OWNER)
     source, _, _ = provisioning.source_template(ctx, record)
-    return source, templates.TEMPLATE_OWNER
+    return record.database, (source, templates.TEMPLATE_OWNER)
+
+
+def _from_clone(ctx: Context, record: BerthRecord, clone: str) -> tuple[str, tuple[str, str]]:
+    """One of the berth's clones, and what it was copied from (which must still exist)."""
+    from berth.pg import admin
+    from berth.verbs import clones
+
+    name = clones.name_of(clone)
+    with ctx.server.connect() as conn:
+        source = str(clones.check_clone(conn, name, record.id).get("source"))
+        if not admin.database_exists(conn, source):
+            raise NotFoundError(
+                f"{source}, what clone {name} was copied from, is gone",
+                hint="without it berth cannot tell what the clone changed",
+            )
+    return name, (source, templates.TEMPLATE_OWNER)
 
 
 def _run(url: str, statements: list[str], target: str) -> None:
