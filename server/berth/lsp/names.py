@@ -12,5 +12,6 @@ SNAPSHOT, COPY_URL, SHOW_STATUS = "berth.snapshot", "berth.copyDatabaseUrl", "be
 START_SERVER, STOP_SERVER = "berth.startServer", "berth.stopServer"
 NEW_MIGRATION, PREVIEW = "berth.newMigration", "berth.previewMigrations"
 DIFF_SCHEMA, CONNECTION = "berth.diffSchema", "berth.connection"
+BERTHS, RESTORE = "berth.berths", "berth.restore"
 
 DIAGNOSTIC_SOURCE = "berth"

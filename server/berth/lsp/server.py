@@ -15,6 +15,7 @@ from lsprotocol import types
 
 from berth.lsp import (
     actions,
+    berths,
     commands,
     diagnostics,
     hover,
@@ -32,7 +33,19 @@ from berth.lsp.workspace import BerthLanguageServer
 # a new status is sent, lenses refresh, then the client's watch follows, then the sidecar;
 # at initialized, the file watch starts, then the sidecar follower, then the watch on the
 # editor's process (parent.py).
-FEATURES = (status, diagnostics, lenses, actions, commands, workflow, hover, watch, sidecar, parent)
+FEATURES = (
+    status,
+    diagnostics,
+    lenses,
+    actions,
+    commands,
+    workflow,
+    berths,
+    hover,
+    watch,
+    sidecar,
+    parent,
+)
 
 
 def _read_options(ls: BerthLanguageServer, options: Any) -> None:
