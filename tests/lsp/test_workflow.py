@@ -104,3 +104,17 @@ async def test_a_client_without_show_document_is_told_the_path(
 
     assert other.client.shown_documents == []
     assert any(made["path"] in m.message for m in other.client.messages)
+
+
+async def test_one_migration_is_applied_from_the_editor(lsp: Start, provisioned: Path) -> None:
+    session = await lsp(provisioned)
+    await session.status(provisioned)
+    for name in ("0002_a.sql", "0003_b.sql"):
+        (provisioned / "db" / "migrations" / name).write_text("SELECT 1;\n")
+
+    one = await session.command("berth.stepMigration", uri(provisioned), "up")
+    down = await session.command("berth.stepMigration", uri(provisioned), "down")
+
+    assert one["migration"] == "db/migrations/0002_a.sql" and one["migrations"]["pending"] == 1
+    assert down is None  # berth's sql runner has no down migrations: said, not raised
+    assert any("no down migrations" in m.message for m in session.client.messages)

@@ -123,7 +123,7 @@ else:
 """
 
 
-def test_alembic_makes_a_revision_and_previews_it_offline(repo: Path) -> None:
+def alembic_repo(repo: Path) -> Path:
     import alembic
 
     scripts = repo / "migrations"
@@ -138,7 +138,11 @@ def test_alembic_makes_a_revision_and_previews_it_offline(repo: Path) -> None:
     )
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "alembic app")
-    tree = add_worktree(repo, "feature")
+    return repo
+
+
+def test_alembic_makes_a_revision_and_previews_it_offline(repo: Path) -> None:
+    tree = add_worktree(alembic_repo(repo), "feature")
     berth(tree, "up", env=ON_PATH)
 
     made = json.loads(berth(tree, "new-migration", "add items", "--json", env=ON_PATH).stdout)
@@ -155,3 +159,47 @@ def test_alembic_makes_a_revision_and_previews_it_offline(repo: Path) -> None:
     shown = json.loads(berth(tree, "migrate", "--sql", "--json", env=ON_PATH).stdout)
     assert shown["pending"] == [relpath] and "CREATE TABLE items (id int)" in shown["sql"]
     assert berth_json(tree, "migrations")["pending"] == 1
+
+
+def test_sql_steps_one_migration_up_and_has_no_way_down(repo: Path) -> None:
+    tree = add_worktree(app_repo(repo), "steps")
+    berth(tree, "up")
+    berth(tree, "new-migration", "a")
+    berth(tree, "new-migration", "b")
+
+    one = berth_json(tree, "migrate", "--one")
+
+    assert one["migration"] == "db/migrations/0003_a.sql" and one["migrations"]["pending"] == 1
+    down = berth(tree, "migrate", "--down", check=False)
+    assert down.returncode == 2 and "no down migrations" in down.stderr
+    both = berth(tree, "migrate", "--one", "--down", check=False)
+    assert both.returncode == 2
+
+
+def test_django_applies_one_and_rolls_the_last_back(repo: Path) -> None:
+    tree = add_worktree(django_repo(repo), "steps")
+    berth(tree, "up", env=ON_PATH)
+    for app in ("shop", "billing"):
+        berth(tree, "new-migration", "second", "--app", app, env=ON_PATH)
+
+    one = json.loads(berth(tree, "migrate", "--one", "--json", env=ON_PATH).stdout)
+    assert one["migrations"]["pending"] == 1 and "migrate shop 0002_second" in one["command"]
+    back = json.loads(berth(tree, "migrate", "--down", "--json", env=ON_PATH).stdout)
+
+    assert back["command"].endswith("migrate shop 0001_initial --noinput")
+    states = {i["relpath"]: i["state"] for i in berth_json(tree, "migrations")["items"]}
+    assert states["shop/migrations/0002_second.py"] == "pending"
+    assert states["shop/migrations/0001_initial.py"] == "applied"
+
+
+def test_alembic_steps_with_its_own_upgrade_and_downgrade(repo: Path) -> None:
+    tree = add_worktree(alembic_repo(repo), "steps")
+    berth(tree, "up", env=ON_PATH)
+    for name in ("first", "second"):
+        berth(tree, "new-migration", name, env=ON_PATH)
+
+    one = json.loads(berth(tree, "migrate", "--one", "--json", env=ON_PATH).stdout)
+    assert one["command"] == "python -m alembic upgrade +1"
+    assert one["migrations"]["applied"] == 1 and one["migrations"]["pending"] == 1
+    back = json.loads(berth(tree, "migrate", "--down", "--json", env=ON_PATH).stdout)
+    assert back["migrations"]["applied"] == 0 and back["migrations"]["pending"] == 2

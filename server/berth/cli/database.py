@@ -23,17 +23,32 @@ def _current() -> tuple[Any, Any]:
 
 @click.command()
 @click.option("--sql", "show_sql", is_flag=True, help="Print the SQL it would run; apply nothing.")
+@click.option("--one", is_flag=True, help="Apply only the next pending migration.")
+@click.option("--down", is_flag=True, help="Roll back the last applied migration (the tool's own).")
 @json_option
-def migrate(show_sql: bool, as_json: bool) -> None:
+def migrate(show_sql: bool, one: bool, down: bool, as_json: bool) -> None:
     """Apply this branch's pending migrations to this berth's database."""
     from berth import lifecycle
 
+    if sum((show_sql, one, down)) > 1:
+        raise UsageError("--sql, --one and --down go one at a time")
     ctx, record = _current()
-    if show_sql:
+    if show_sql or one or down:
         from berth.verbs import authoring
 
-        shown = authoring.preview(ctx, record)
-        emit(shown, as_json, shown.sql.rstrip("\n") or "-- no pending migrations")
+        if show_sql:
+            shown = authoring.preview(ctx, record)
+            emit(shown, as_json, shown.sql.rstrip("\n") or "-- no pending migrations")
+            return
+        done = authoring.step(ctx, record, down=down)
+        what = "rolled back" if down else "applied"
+        counts = done.migrations
+        emit(
+            done,
+            as_json,
+            f"{what} {done.migration or 'one migration'}\n"
+            f"migrations: {counts['applied']} applied, {counts['pending']} pending",
+        )
         return
     data = lifecycle.migrate(ctx, record)
     summary = data.migrations

@@ -13,5 +13,6 @@ START_SERVER, STOP_SERVER = "berth.startServer", "berth.stopServer"
 NEW_MIGRATION, PREVIEW = "berth.newMigration", "berth.previewMigrations"
 DIFF_SCHEMA, CONNECTION = "berth.diffSchema", "berth.connection"
 BERTHS, RESTORE = "berth.berths", "berth.restore"
+STEP = "berth.stepMigration"
 
 DIAGNOSTIC_SOURCE = "berth"

@@ -20,14 +20,14 @@ from berth import fsutil, logs
 from berth.errors import BerthError, ConfigError, UsageError
 from berth.lsp import status
 from berth.lsp.commands import fail, guarded, run_long, show, split_args
-from berth.lsp.names import CONNECTION, DIFF_SCHEMA, NEW_MIGRATION, PREVIEW, STOP_SERVER
+from berth.lsp.names import CONNECTION, DIFF_SCHEMA, NEW_MIGRATION, PREVIEW, STEP, STOP_SERVER
 
 # Resolved at run time: pygls reads the command handlers' annotations.
 from berth.lsp.workspace import BerthLanguageServer, Folder, uri_of
 
 if TYPE_CHECKING:
     from berth.context import Context
-    from berth.verbs.authoring import NewMigration
+    from berth.verbs.authoring import NewMigration, Stepped
 
 log = logs.get("berth.lsp")
 
@@ -152,6 +152,28 @@ async def diff_schema(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | N
     return result
 
 
+async def step_migration(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
+    folder = await guarded(ls, args)
+    if folder is None:
+        return None
+    rest = split_args(ls, args)[1]
+    down = bool(rest) and rest[0] == "down"
+
+    def work(ctx: Context) -> Stepped:
+        from berth import lifecycle
+        from berth.verbs import authoring
+
+        return authoring.step(ctx, lifecycle.current_record(ctx), down=down)
+
+    def done(data: Stepped) -> str:
+        what = "rolled back" if down else "applied"
+        left = data.migrations["pending"]
+        return f"berth {data.instance}: {what} {data.migration or 'one migration'}, {left} pending"
+
+    title = "berth: roll back one migration" if down else "berth: apply one migration"
+    return await run_long(ls, folder, title, work, done)
+
+
 def _connection(path: Path, secrets: bool) -> dict[str, Any]:
     """What a database client needs: the berth's id, host, port, database, role, URL
     (masked unless ``secrets``) and, only with ``secrets``, its password."""
@@ -231,6 +253,7 @@ def register(server: BerthLanguageServer) -> None:
         DIFF_SCHEMA: diff_schema,
         CONNECTION: connection,
         STOP_SERVER: stop_server,
+        STEP: step_migration,
     }
     for name, handler in handlers.items():
         server.command(name)(handler)

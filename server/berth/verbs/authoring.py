@@ -1,4 +1,5 @@
-"""Writing the next migration and reading what ``migrate`` would run: new_migration, preview."""
+"""The migration workflow: write the next migration (new_migration), read what ``migrate``
+would run (preview), apply or roll back one migration (step)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ from berth import redact
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.errors import ConfigError, MigrationError, UsageError
-from berth.migrations import authoring
+from berth.migrations import authoring, stepping
 from berth.migrations.files import MigrationFile, discover
 from berth.pg import builds, commands
 from berth.registry import BerthRecord
-from berth.verbs import envs, report
+from berth.verbs import envs, report, serial
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,62 @@ def preview(ctx: Context, record: BerthRecord) -> Preview:
         _sql_of(ctx, record, config=config, root=root, tool=tool, file=file) for file in pending
     ]
     return Preview(tool, [f.relpath for f in pending], "\n".join(parts))
+
+
+@dataclass(frozen=True)
+class Stepped:
+    instance: str
+    direction: str  # "up" or "down"
+    migration: str | None  # the file stepped over, where berth can tell
+    command: str | None  # the tool's command berth ran (None: berth's sql runner)
+    migrations: dict[str, Any]  # the summary after it
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def step(ctx: Context, record: BerthRecord, *, down: bool = False) -> Stepped:
+    """Apply the next pending migration, or (``down``) roll back the last applied one,
+    with the tool's own command where it has one."""
+    worktree, config = ctx.need_worktree()
+    root = worktree.root
+    with serial.one(ctx, record) as now:
+        from berth.verbs import lookup
+
+        lookup.require_usable(ctx, now)
+        found = report.migration_report(ctx, now)
+        pending = [i for i in found.items if i.state == "pending"]
+        applied = [i for i in found.items if i.state == "applied"]
+        if not (applied if down else pending):
+            raise UsageError(
+                "no applied migration to roll back" if down else "no pending migration",
+                hint="berth migrations lists them",
+            )
+        tool = config.database.tool
+        command = stepping.command(tool, config.database.migrate, found, down=down)
+        if command is None:  # berth's own runner: the files up to the first pending one
+            from berth.migrations import sql as sql_runner
+            from berth.verbs.database import psycopg_connect
+
+            files = discover(root, config.database.migrations)
+            first = next(n for n, f in enumerate(files) if f.relpath == pending[0].relpath)
+            with psycopg_connect(ctx.server.url(now.role, now.password, now.database)) as db:
+                sql_runner.apply(db, files[: first + 1])
+        else:
+            commands.run_command(
+                command,
+                cwd=root,
+                env=commands.command_env(ctx.server, envs.berth_env(ctx, now, config)),
+                failure="the migration step failed",
+                hint="fix it and try again",
+                passwords=(now.password, *commands.server_secrets(ctx.server)),
+            )
+        envs.touch_changed(ctx, now)
+        after = report.migration_summary(ctx, now)
+    stepped = (applied[-1] if down else pending[0]).relpath
+    if down and tool == "django":
+        stepped = None  # Django rolls back by app: which file went is in berth migrations
+    return Stepped(now.id, "down" if down else "up", stepped, command, after.to_json())
 
 
 def _sql_of(
