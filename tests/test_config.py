@@ -185,3 +185,59 @@ def test_settings_are_read_once_until_the_file_or_a_variable_changes(
     assert load_settings().trash_ttl_days == 3.0
     monkeypatch.setenv("BERTH_TRASH_TTL_DAYS", "5")
     assert load_settings().trash_ttl_days == 5.0
+
+
+def test_listen_addresses_and_connect_host_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = load_settings()
+    assert settings.listen_addresses == ()
+    assert settings.connect_host is None
+    home = tmp_path / "own-home"
+    home.mkdir()
+    monkeypatch.setenv("BERTH_HOME", str(home))
+    (home / "config.toml").write_text(
+        'listen_addresses = ["172.17.0.1", "fd00::2"]\nconnect_host = "host.docker.internal"\n'
+    )
+    settings = load_settings()
+    assert settings.listen_addresses == ("172.17.0.1", "fd00::2")
+    assert settings.connect_host == "host.docker.internal"
+    monkeypatch.setenv("BERTH_LISTEN_ADDRESSES", "10.0.0.5, 100.64.1.2")
+    monkeypatch.setenv("BERTH_CONNECT_HOST", "[FD00::2]")
+    settings = load_settings()
+    assert settings.listen_addresses == ("10.0.0.5", "100.64.1.2")
+    assert settings.connect_host == "fd00::2"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "why"),
+    [
+        ('listen_addresses = ["0.0.0.0"]', "config.toml", "every address"),
+        ('listen_addresses = "172.17.0.1, 203.0.113.9"', "config.toml", "not a private address"),
+        ("listen_addresses = 1", "config.toml", "must be a list of addresses"),
+        ('connect_host = "http://host:5432"', "config.toml", "host name or an IP address"),
+        ("connect_host = 5", "config.toml", "must be a str"),
+    ],
+)
+def test_bad_listen_settings_are_one_line_config_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, where: str, why: str
+) -> None:
+    home = tmp_path / "own-home"
+    home.mkdir()
+    monkeypatch.setenv("BERTH_HOME", str(home))
+    (home / "config.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    assert where in err.value.message
+    assert why in err.value.message
+    assert err.value.hint
+
+
+def test_a_public_listen_address_stops_every_command_with_exit_3(worktree: Path) -> None:
+    proc = berth(worktree, "status", check=False, env={"BERTH_LISTEN_ADDRESSES": "::"})
+    assert proc.returncode == 3
+    assert proc.stderr.splitlines()[0] == (
+        "berth: error: BERTH_LISTEN_ADDRESSES: listen address :: would listen on every"
+        " address, public ones too"
+    )
+    assert proc.stderr.splitlines()[1].startswith("hint: list private addresses only")

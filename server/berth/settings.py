@@ -32,6 +32,8 @@ _KEYS: dict[str, type] = {
     "sidecar_new_worktrees": bool,
     "mcp_any_worktree": bool,
     "mcp_show_secrets": bool,
+    "listen_addresses": tuple,
+    "connect_host": str,
 }
 
 
@@ -53,6 +55,9 @@ class Settings:
     sidecar_new_worktrees: bool = True  # provision new worktrees that no hook provisioned
     mcp_any_worktree: bool = False  # berth mcp may act on berths of worktrees it was not started in
     mcp_show_secrets: bool = False  # berth mcp may show passwords when a tool call asks for them
+    # Private addresses the embedded server listens on besides 127.0.0.1 (containers' way in)
+    listen_addresses: tuple[str, ...] = ()
+    connect_host: str | None = None  # the host apps are given in URLs; None: the server's
     sources: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -101,8 +106,30 @@ def locate(environ: Mapping[str, str] | None = None) -> tuple[Path, Path]:
 _CHOICES = {"sidecar": ("auto", "off")}  # settings with a fixed set of values
 
 
+# Checked by berth.pg.listen, imported (with ipaddress) only when one of them is set.
+def _listen_addresses(raw: object, where: str) -> object:
+    from berth.pg import listen
+
+    return listen.parse_addresses(raw, where)
+
+
+def _connect_host(raw: object, where: str) -> object:
+    from berth.pg import listen
+
+    if not isinstance(raw, str):
+        raise ConfigError(
+            f"{where}: connect_host must be a str, got {raw!r}", hint=f"fix connect_host in {where}"
+        )
+    return listen.check_connect_host(raw, where)
+
+
+_CHECKED = {"listen_addresses": _listen_addresses, "connect_host": _connect_host}
+
+
 def _coerce(key: str, raw: object, where: str) -> object:
     kind = _KEYS[key]
+    if key in _CHECKED:
+        return _CHECKED[key](raw, where)
     if kind is bool and isinstance(raw, str):
         lowered = raw.strip().lower()
         if lowered in {"1", "true", "yes", "on"}:

@@ -20,20 +20,27 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from berth import locks
 from berth.errors import ConfigError, ConflictError, ServerError
 from berth.fsutil import open_append, private_dirs, write_atomic, write_private
+from berth.logrotate import rotate
 from berth.pg.binaries import Binaries, find_binaries
 from berth.pg.osuser import ROOT_SERVER_BASE, cluster_root, ensure_os_user, reachable
 from berth.settings import Settings
+
+if TYPE_CHECKING:
+    from berth.pg.listen import Network
 
 SOCKET_PATH_MAX = 107  # sun_path is 108 bytes on Linux, with its terminating NUL
 
 ADMIN_ROLE = "berth_admin"
 FIRST_PORT = 55432
+LOOPBACK = "127.0.0.1"
+_PENDING_SAID: set[tuple[Path, str]] = set()  # listen changes already told, per process
 
 
 def _free_port(start: int) -> int:
@@ -229,7 +236,7 @@ class Cluster:
                 "--no-instructions",
             ]
         )
-        self._write_hba()
+        self._write_hba([])
         with os.fdopen(open_append(self.data / "postgresql.conf"), "a", encoding="utf-8") as conf:
             conf.write("\ninclude_if_exists = 'berth.conf'\n")
         chosen = port or _free_port(FIRST_PORT)
@@ -244,24 +251,17 @@ class Cluster:
                 "user": self.user.pw_name if self.user else None,
             }
         )
-        self._write_conf(chosen)
+        self._write_conf(chosen, LOOPBACK)
 
-    def _write_hba(self) -> None:
-        hba = (
-            "# berth: the admin role only over the private unix socket;\n"
-            "# berths log in over TCP on loopback with scram passwords.\n"
-            f"local all {ADMIN_ROLE} trust\n"
-            "local all all reject\n"
-            f"host all {ADMIN_ROLE} 127.0.0.1/32 reject\n"
-            "host all all 127.0.0.1/32 scram-sha-256\n"
-            "host all all ::1/128 scram-sha-256\n"
-        )
-        self._write_config(self.data / "pg_hba.conf", hba)
+    def _write_hba(self, networks: Sequence[Network]) -> None:
+        from berth.pg.listen import hba
 
-    def _write_conf(self, port: int) -> None:
+        self._write_config(self.data / "pg_hba.conf", hba(ADMIN_ROLE, networks))
+
+    def _write_conf(self, port: int, addresses: str) -> None:
         lines = [
             f"port = {port}",
-            "listen_addresses = '127.0.0.1'",
+            f"listen_addresses = {_conf_string(addresses)}",
             f"unix_socket_directories = {_conf_string(str(self.run_dir))}",
             "unix_socket_permissions = 0700",
             "password_encryption = 'scram-sha-256'",
@@ -285,9 +285,39 @@ class Cluster:
         with self._lock():
             self._init_locked(None)
             if self.is_running():
+                self._say_if_listen_pending()
                 return
             self._start_locked()
             self._close_shared_databases()
+
+    def wanted_listen(self) -> str:
+        """``listen_addresses`` as the settings ask for it: 127.0.0.1 first, always."""
+        return ", ".join(dict.fromkeys((LOOPBACK, *self.settings.listen_addresses)))
+
+    def listen_pending(self) -> str | None:
+        """The addresses asked for, when the server runs with others (it reads them at start)."""
+        wanted = self.wanted_listen()
+        return None if self.meta().get("listen", LOOPBACK) == wanted else wanted
+
+    def _say_if_listen_pending(self) -> None:
+        wanted = self.listen_pending()
+        if wanted is not None and (self.root, wanted) not in _PENDING_SAID:
+            _PENDING_SAID.add((self.root, wanted))
+            current = self.meta().get("listen", LOOPBACK)
+            notice(f"listen_addresses is now {wanted}, but the running server listens on"
+                   f" {current} until it restarts: berth server stop (the next berth command"
+                   " starts it again)")  # fmt: skip
+
+    def _apply_listen(self, port: int) -> str:
+        """Write where the server listens, and who may log in from where, for this start."""
+        from berth.pg import listen
+
+        networks, missing = listen.prepare(self.settings.listen_addresses, port)
+        self._write_conf(port, self.wanted_listen())
+        self._write_hba(networks)
+        if missing:
+            notice(listen.missing_notice(missing))
+        return self.wanted_listen()
 
     def _close_shared_databases(self) -> None:
         """No berth's role may open ``postgres`` or ``template1`` (PUBLIC may by default).
@@ -312,7 +342,8 @@ class Cluster:
                 f"port {port} of berth's Postgres server is taken by another process",
                 hint="stop that process, or choose another: berth server start --port N",
             )
-        self._write_conf(port)
+        listening = self._apply_listen(port)
+        rotate(self.log_file)  # the server is down and we hold its lock: nobody writes it
         log_fd = open_append(self.log_file)  # the server user's to append to; never a link
         try:
             if self.user is not None:
@@ -334,6 +365,9 @@ class Cluster:
                 "start",
             ]
         )
+        if meta.get("listen", LOOPBACK) != listening:
+            notice(f"the server now listens on {listening}: berths log in there, the admin never")
+        self._write_meta({**meta, "listen": listening})
 
     def set_port(self, port: int) -> None:
         with self._lock():
@@ -368,6 +402,7 @@ class Cluster:
     def ensure_running(self) -> None:
         self.check_binaries()
         if self.initialized and (self.data / "postmaster.pid").exists() and self._socket_exists():
+            self._say_if_listen_pending()
             return
         self.start()
 
@@ -379,11 +414,14 @@ class Cluster:
 
     def status(self) -> dict[str, object]:
         meta = self.meta()
+        running = self.is_running()
         return {
             "kind": "embedded",
             "initialized": self.initialized,
-            "running": self.is_running(),
+            "running": running,
             "port": self.port,
+            "listen": meta.get("listen", LOOPBACK) if running else self.wanted_listen(),
+            "listen_next": self.listen_pending() if running else None,  # after a restart
             "version": meta.get("version"),
             "binaries": meta.get("source"),
             "bindir": meta.get("bindir"),

@@ -28,12 +28,13 @@ class Server:
     kind: str  # "embedded" or "external"
     key: str  # stable identity of the server, stored with every berth
     admin: dict[str, str | int]  # conninfo of the admin connection
-    host: str  # where berths connect
+    host: str  # where berths connect: the host of every URL berth hands out (connect_host)
     port: int
     cluster: Cluster | None = field(default=None, repr=False)
     # Said in every URL berth hands out: Go's lib/pq (dbmate, golang-migrate) and
     # others default to TLS and refuse a server without it unless told "disable".
     sslmode: str | None = None
+    login_host: str | None = None  # where berth itself logs in as a berth's role, if not host
 
     def connect(
         self, dbname: str = "postgres", *, search_path: str | None = ADMIN_SEARCH_PATH
@@ -76,7 +77,7 @@ class Server:
 
         params = {
             **{k: v for k, v in self.admin.items() if k.startswith("ssl")},
-            "host": self.host,
+            "host": self.login_host or self.host,
             "port": self.port,
             "user": user,
             "password": password,
@@ -127,6 +128,11 @@ def _first_line(exc: BaseException) -> str:
 def embedded(settings: Settings, *, start: bool = True) -> Server:
     from berth.pg.cluster import Cluster
 
+    host = settings.connect_host or "127.0.0.1"
+    if settings.connect_host:
+        from berth.pg.listen import check_served
+
+        check_served(host, settings.listen_addresses)
     cluster = Cluster(settings)
     if start:
         cluster.ensure_running()
@@ -134,10 +140,11 @@ def embedded(settings: Settings, *, start: bool = True) -> Server:
         kind="embedded",
         key=f"embedded:{cluster.root}",
         admin=cluster.admin_conninfo(),
-        host="127.0.0.1",
+        host=host,
         port=cluster.port or 0,
         cluster=cluster,
-        sslmode="disable",  # the embedded server serves no TLS (loopback only)
+        sslmode="disable",  # the embedded server serves no TLS (loopback, private addresses)
+        login_host="127.0.0.1",
     )
 
 
@@ -170,7 +177,10 @@ def from_settings(settings: Settings, *, start: bool = True) -> Server:
     if settings.server == "embedded":
         return embedded(settings, start=start)
     if settings.server.startswith(("postgresql://", "postgres://")):
-        return external(settings.server)
+        server = external(settings.server)
+        if settings.connect_host:  # apps elsewhere (a container) reach the server by another name
+            server.login_host, server.host = server.host, settings.connect_host
+        return server
     raise ConfigError(
         f"server must be 'embedded' or a postgresql:// URL, got {settings.server!r}",
         hint="set BERTH_SERVER or server in " + str(settings.config_file),
