@@ -7,13 +7,13 @@ reaps the dead; a pid reused by another process is told apart by its start time.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from berth import procs
 from berth.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -30,46 +30,17 @@ def register(registry: Registry, pid: int, berth_id: str, command: Sequence[str]
     registry.add_process(pid, berth_id, shlex.join(command))
 
 
-def _boot_time() -> float | None:
-    try:
-        for line in Path("/proc/stat").read_text(encoding="ascii").splitlines():
-            if line.startswith("btime "):
-                return float(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
-
-
-def _proc_state(pid: int) -> tuple[str, float | None] | None:
-    """``(state letter, start time as epoch)`` from /proc, or None without /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text(encoding="ascii", errors="replace")
-    except FileNotFoundError:
-        return ("X", None)
-    except OSError:
-        return None
-    fields = text[text.rfind(")") + 2 :].split()  # the name in parentheses may hold spaces
-    boot = _boot_time()
-    start = None
-    if boot is not None and len(fields) > 19:
-        start = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
-    return fields[0], start
-
-
 def alive(pid: int, started_at: float) -> bool:
     """Whether the process registered at ``started_at`` still runs as ``pid``."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return False  # another user's process has the pid now; ours is gone
-    state = _proc_state(pid)
-    if state is None:
+    if not procs.signal_state(pid):
+        return False  # gone, or another user's process has the pid now: ours is gone
+    found = procs.stat(pid)
+    if found is None:
         return True
-    letter, start = state
+    letter, ticks = found
     if letter in ("Z", "X"):
         return False
+    start = procs.start_time(ticks)
     return start is None or start <= started_at + _START_SLACK
 
 

@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from berth import logs
+from berth import logs, procs
 
 if TYPE_CHECKING:
     from berth.lsp.workspace import BerthLanguageServer
@@ -28,13 +28,7 @@ POLL = 3.0  # seconds between checks where pidfds are not available
 
 
 def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # it exists, as another user
-        return True
-    return True
+    return procs.signal_state(pid) is not False  # another user's process counts
 
 
 def wait_for_exit(pid: int) -> None:

@@ -12,16 +12,14 @@ gc, berth doctor) drops a clone whose owner or berth is gone, ``drop_all``
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from psycopg import sql
 
-from berth import logs
+from berth import logs, procs
 from berth.context import Context
 from berth.errors import NotFoundError, OwnershipError
 from berth.machineid import machine_id
@@ -60,23 +58,12 @@ class CloneList:
         return {"clones": [c.to_json() for c in self.clones]}
 
 
-def process_start(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot, Linux): a reused pid differs."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="ascii")
-        return int(stat.rsplit(")", 1)[1].split()[19])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def process_alive(pid: int, started: object = None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    """Whether ``pid`` runs (anyone's), and is the process that started at ``started``
+    (clock ticks since boot) when that is known."""
+    if procs.signal_state(pid) is False:
         return False
-    except PermissionError:
-        pass  # someone else's process: alive
-    return not isinstance(started, int) or process_start(pid) in (None, started)
+    return not isinstance(started, int) or procs.start_ticks(pid) in (None, started)
 
 
 def check_clone(conn: admin.Conn, name: str, instance: str) -> dict[str, Any]:

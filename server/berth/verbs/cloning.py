@@ -13,7 +13,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from berth import logs
+from berth import logs, procs
 from berth.context import Context
 from berth.core import naming
 from berth.errors import ConflictError
@@ -72,7 +72,7 @@ class Cloner:
             database=name,
             source=self.source,
             pid=pid,
-            started=clones.process_start(pid) if pid else None,
+            started=procs.start_ticks(pid) if pid else None,
             machine=self.machine,
             registry=self.ctx.settings.registry_key,
             created=admin.now_stamp(),
