@@ -263,8 +263,8 @@ def test_a_berth_logs_in_over_a_private_address_and_the_admin_never_does(
     assert "listen_addresses is now 127.0.0.1, but the running server listens on" in told.stderr
     assert berth_json(worktree, "server", "status")["listen_next"] == "127.0.0.1"
     # ... and listens on loopback only once it has.
-    berth(worktree, "server", "stop")
-    restarted = berth(worktree, "server", "start")
+    assert "berth server restart" in told.stderr
+    restarted = berth(worktree, "server", "restart")
     assert "now listens on 127.0.0.1:" in restarted.stderr
     with pytest.raises(psycopg.OperationalError):
         _connect(url).close()

@@ -299,5 +299,6 @@ def psql(args: tuple[str, ...], as_json: bool) -> None:
     if program is None:
         raise NotFoundError("psql not found", hint="install the PostgreSQL client")
     env = {**os.environ, "PGPASSWORD": record.password}
-    conn = [f"host={server.host} port={server.port} user={record.role} dbname={record.database}"]
+    host = server.login_host or server.host  # psql runs here: the host berth logs in at
+    conn = [f"host={host} port={server.port} user={record.role} dbname={record.database}"]
     os.execve(program, [program, *conn, *args], env)  # noqa: S606

@@ -95,3 +95,17 @@ def stop(as_json: bool) -> None:
 
     stopped = Cluster(load_settings()).stop()
     emit({"stopped": stopped}, as_json, "stopped" if stopped else "the server was not running")
+
+
+@server.command()
+@json_option
+def restart(as_json: bool) -> None:
+    """Stop the embedded server and start it again (a changed listen_addresses takes effect)."""
+    from berth.pg.cluster import Cluster
+    from berth.settings import load_settings
+
+    cluster = Cluster(load_settings())
+    cluster.stop()
+    cluster.start()
+    data = cluster.status()
+    emit(data, as_json, f"berth's Postgres server is running again on port {data['port']}")

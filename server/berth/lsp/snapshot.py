@@ -307,7 +307,7 @@ def server_running(server: Server) -> bool:
     if server.cluster is not None:
         port = server.cluster.port
         return port is not None and (server.cluster.run_dir / f".s.PGSQL.{port}").exists()
-    return _listening(server.host, server.port)
+    return _listening(server.login_host or server.host, server.port)
 
 
 def app_health(ports: dict[str, int]) -> str:

@@ -305,8 +305,7 @@ class Cluster:
             _PENDING_SAID.add((self.root, wanted))
             current = self.meta().get("listen", LOOPBACK)
             notice(f"listen_addresses is now {wanted}, but the running server listens on"
-                   f" {current} until it restarts: berth server stop (the next berth command"
-                   " starts it again)")  # fmt: skip
+                   f" {current} until it restarts: berth server restart")  # fmt: skip
 
     def _apply_listen(self, port: int) -> str:
         """Write where the server listens, and who may log in from where, for this start."""

@@ -199,7 +199,7 @@ def prepare(addresses: Sequence[str], port: int) -> tuple[list[Network], list[st
 def missing_notice(missing: Sequence[str]) -> str:
     return (
         f"listen address {', '.join(missing)} is not an address of this machine: the server"
-        " does not listen there (berth server stop, then start it again once it is)"
+        " does not listen there (berth server restart once it is)"
     )
 
 
