@@ -8,13 +8,12 @@ so). ``berth.restore`` brings a trash entry back, as ``berth restore``.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from berth.errors import BerthError, UsageError
 from berth.lsp import status
-from berth.lsp.commands import fail, guarded, run_long, split_args
+from berth.lsp.commands import fail, guarded, off_loop, run_long, split_args
 from berth.lsp.names import BERTHS, RESTORE
 
 # Resolved at run time: pygls reads the command handlers' annotations.
@@ -72,11 +71,7 @@ async def berths(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
     folder = await guarded(ls, args)
     if folder is None:
         return None
-    try:
-        return await asyncio.to_thread(read, folder.path)
-    except BerthError as exc:
-        fail(ls, exc)
-        return None
+    return await off_loop(ls, read, folder.path)
 
 
 async def restore(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:

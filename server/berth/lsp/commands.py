@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 log = logs.get("berth.lsp")
 
 R = TypeVar("R", bound=ToJson)
+T = TypeVar("T")
 
 
 def split_args(ls: BerthLanguageServer, args: tuple[Any, ...]) -> tuple[Folder, list[Any]]:
@@ -157,13 +158,18 @@ def _usable_url(path: Path) -> str:
         ctx.close()
 
 
-async def usable(ls: BerthLanguageServer, folder: Folder) -> str | None:
-    """``_usable_url`` off the loop; a failure is shown and gives ``None``."""
+async def off_loop(ls: BerthLanguageServer, work: Callable[..., T], *args: Any) -> T | None:
+    """``work(*args)`` in a worker thread; berth's failure is shown and gives ``None``."""
     try:
-        return await asyncio.to_thread(_usable_url, folder.path)
+        return await asyncio.to_thread(work, *args)
     except BerthError as exc:
         fail(ls, exc)
         return None
+
+
+async def usable(ls: BerthLanguageServer, folder: Folder) -> str | None:
+    """``_usable_url`` off the loop; a failure is shown and gives ``None``."""
+    return await off_loop(ls, _usable_url, folder.path)
 
 
 # -- the commands -------------------------------------------------------------

@@ -9,7 +9,6 @@ goes to a read-only file under the berth home's ``views/`` and is opened with
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from berth import fsutil, logs
-from berth.errors import BerthError, ConfigError, UsageError
+from berth.errors import ConfigError, UsageError
 from berth.lsp import status
-from berth.lsp.commands import fail, guarded, run_long, show, split_args
+from berth.lsp.commands import fail, guarded, off_loop, run_long, show, split_args
 from berth.lsp.names import CONNECTION, DIFF_SCHEMA, NEW_MIGRATION, PREVIEW, STEP, STOP_SERVER
 
 # Resolved at run time: pygls reads the command handlers' annotations.
@@ -203,11 +202,7 @@ async def connection(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | No
         return None
     rest = split_args(ls, args)[1]
     secrets = bool(rest and isinstance(rest[0], dict) and rest[0].get("secrets"))
-    try:
-        return await asyncio.to_thread(_connection, folder.path, secrets)
-    except BerthError as exc:
-        fail(ls, exc)
-        return None
+    return await off_loop(ls, _connection, folder.path, secrets)
 
 
 async def stop_server(ls: BerthLanguageServer, *args: Any) -> dict[str, Any] | None:
