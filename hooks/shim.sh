@@ -27,6 +27,30 @@ fi
 
 [ "${BERTH_SKIP_HOOKS:-}" = 1 ] && exit $status
 
+# The berth home and server `berth hooks install` ran with ('' = not set then):
+# a git command run without these variables still provisions there.
+pinned_home=@BERTH_HOME@
+pinned_data_dir=@BERTH_DATA_DIR@
+pinned_server=@BERTH_SERVER@
+pinned_server_secret=@SERVER_SECRET@ # 1: BERTH_SERVER held a password, not written here
+differs=
+pin() { # NAME RECORDED: set NAME when it is unset; note it when it is set to another value
+    [ -n "$2" ] || return 0
+    eval "pin_value=\${$1:-}"
+    if [ -z "$pin_value" ]; then
+        export "$1=$2"
+    elif [ "${pin_value%/}" != "${2%/}" ]; then
+        differs="$differs $1"
+    fi
+}
+pin BERTH_HOME "$pinned_home"
+pin BERTH_DATA_DIR "$pinned_data_dir"
+pin BERTH_SERVER "$pinned_server"
+unpinned=
+if [ "$pinned_server_secret" = 1 ] && [ -z "${BERTH_SERVER:-}" ]; then
+    unpinned=1 # berth would work on another server: better not at all
+fi
+
 case $hook in
     post-checkout)
         # $3 = 0: files were checked out, not a branch; nothing for berth.
@@ -95,7 +119,7 @@ if [ -z "$ask" ]; then
     if [ -f "$gitdirs" ]; then
         while IFS= read -r dir; do
             if [ -n "$dir" ] && [ ! -d "$dir" ]; then
-                if [ -x "$berth_python" ]; then
+                if [ -x "$berth_python" ] && [ -z "$unpinned" ]; then
                     "$berth_python" -m berth gc </dev/null >/dev/null 2>&1 &
                 fi
                 break
@@ -108,6 +132,13 @@ fi
 if [ ! -x "$berth_python" ]; then
     echo "berth: $berth_python is gone; install berth again, then run: berth hooks install" >&2
     exit $status
+fi
+if [ -n "$unpinned" ]; then
+    echo "berth: set BERTH_SERVER: these hooks were installed with it (its password is not kept here); or name the server in berth's config.toml and run berth hooks install again" >&2
+    exit $status
+fi
+if [ -n "$differs" ]; then
+    echo "berth: warning: using this shell's$differs, not what berth hooks install recorded for this repository (berth hooks status)" >&2
 fi
 case $argc in
     3) set -- "$arg1" "$arg2" "$arg3" ;;

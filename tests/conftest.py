@@ -57,6 +57,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)  # sockets stay off /run/user/<uid>
     monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
     monkeypatch.setenv("GIT_AUTHOR_NAME", "berth tests")
     monkeypatch.setenv("GIT_AUTHOR_EMAIL", "tests@berth.invalid")

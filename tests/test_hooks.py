@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import stat
@@ -11,8 +12,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from berth import hooks
+from berth import hookedrepos, hooks
 from berth.errors import ConflictError
+from berth.registry import Registry
 from berthtest import add_worktree, berth, berth_json, git
 
 LEGACY = """#!/bin/sh
@@ -207,3 +209,123 @@ def test_a_global_hooks_path_is_called_out(repo: Path, tmp_path: Path) -> None:
     assert "every repository" in proc.stderr
     assert hooks.is_ours(tmp_path / "everywhere" / "post-merge")
     assert berth_json(repo, "hooks", "status")["warning"].startswith("core.hooksPath")
+
+
+# -- the berth home and server the hooks record ------------------------------------
+
+CHOOSERS = ("BERTH_HOME", "BERTH_DATA_DIR", "BERTH_SERVER")
+
+
+def git_env(**values: str) -> dict[str, str]:
+    """This test's environment without the variables that choose berth's home and server."""
+    env = {k: v for k, v in os.environ.items() if k not in CHOOSERS}
+    return {**env, **values}
+
+
+def git_as(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def in_home(home: Path, cwd: Path, *args: str, check: bool = True) -> dict:  # type: ignore[type-arg]
+    proc = berth(cwd, *args, "--json", env={"BERTH_HOME": str(home)}, check=check)
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def instances(home: Path) -> list[str]:
+    registry = home / "registry.sqlite3"
+    if not registry.exists():
+        return []
+    with Registry(registry) as reg:
+        return [record.id for record in reg.list()]
+
+
+def test_hooks_provision_into_the_recorded_home_when_git_runs_without_it(
+    repo: Path, tmp_path: Path
+) -> None:
+    # Quotes and shell syntax in the path (a single quote: see test_hookpins; berth's
+    # env file refuses one in BERTH_STATE_DIR).
+    home = tmp_path / 'home A "berths" `x` $ y'
+    installed = in_home(home, repo, "hooks", "install")
+    assert installed["recorded"]["home"] == str(home)
+    assert installed["recorded"]["data_dir"] == os.environ["BERTH_DATA_DIR"]  # the server too
+    tree = repo.parent / "elsewhere"
+    proc = git_as(repo, git_env(), "worktree", "add", "-q", str(tree), "-b", "elsewhere")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stderr
+    in_home(home, tree, "wait")
+    status = in_home(home, tree, "status")
+    assert status["state"] == "active"
+    assert instances(home) == [status["instance"]]
+    # Neither the default home (under this test's $HOME) nor the suite's got anything.
+    assert not (Path(os.environ["XDG_DATA_HOME"]) / "berth").exists()
+    assert instances(Path(os.environ["BERTH_HOME"])) == []
+    # The fast path sets the variables without starting Python.
+    cache = Path(git(tree, "rev-parse", "--absolute-git-dir").strip()) / hooks.CACHE_FILE
+    before = cache.stat().st_mtime_ns
+    assert git_as(tree, git_env(), "checkout", "-q", "-b", "other").returncode == 0
+    assert cache.stat().st_mtime_ns == before
+    shown = berth(repo, "hooks", "status", env={"BERTH_HOME": str(home)}).stdout
+    assert f"records   BERTH_HOME={home}, BERTH_DATA_DIR=" in shown
+
+
+def test_a_variable_set_for_git_wins_over_the_recorded_one_with_a_warning(
+    repo: Path, tmp_path: Path
+) -> None:
+    recorded, explicit = tmp_path / "recorded", tmp_path / "explicit"
+    in_home(recorded, repo, "hooks", "install")
+    tree = repo.parent / "explicit-wt"
+    env = git_env(BERTH_HOME=str(explicit), BERTH_DATA_DIR=os.environ["BERTH_DATA_DIR"])
+    proc = git_as(repo, env, "worktree", "add", "-q", str(tree), "-b", "explicit-wt")
+    assert proc.returncode == 0, proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert warnings == [
+        "berth: warning: using this shell's BERTH_HOME, not what berth hooks install "
+        "recorded for this repository (berth hooks status)"
+    ]
+    in_home(explicit, tree, "wait")
+    assert instances(explicit) == [in_home(explicit, tree, "status")["instance"]]
+    assert instances(recorded) == []
+    status = berth(repo, "hooks", "status", "--json", env={"BERTH_HOME": str(explicit)})
+    assert json.loads(status.stdout)["overridden"] == ["BERTH_HOME"]
+    assert "BERTH_HOME here differs from what the hooks record" in status.stderr
+
+
+def test_reinstalling_records_the_new_home_and_doctor_finds_a_stale_listing(
+    repo: Path, tmp_path: Path
+) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = str(repo / ".git")
+    in_home(first, repo, "hooks", "install")
+    assert hookedrepos.read(first) == [common]
+    again = in_home(second, repo, "hooks", "install")
+    assert [row["action"] for row in again["hooks"]] == ["updated"] * 3
+    assert in_home(second, repo, "hooks", "status")["installed"] is True
+    assert in_home(first, repo, "hooks", "status")["recorded"]["home"] == str(second)
+    # The first home's sidecar no longer watches the repository; the second's does.
+    assert (hookedrepos.read(first), hookedrepos.read(second)) == ([], [common])
+    hookedrepos.remember(first, repo / ".git")  # as an older berth's install left it
+    found = in_home(first, tmp_path, "doctor", check=False)["findings"]
+    assert [(f["kind"], f["subject"]) for f in found] == [("hooks-elsewhere", common)]
+    assert str(second) in found[0]["detail"]
+    fixed = in_home(first, tmp_path, "doctor", "--fix", check=False)
+    assert fixed["fixed"] == 1
+    assert hookedrepos.read(first) == []
+
+
+def test_a_server_password_is_never_written_into_the_hooks(repo: Path) -> None:
+    server = "postgresql://admin:s3cret@127.0.0.1:1/postgres"
+    proc = berth(repo, "hooks", "install", "--json", env={"BERTH_SERVER": server})
+    assert json.loads(proc.stdout)["recorded"]["server_secret"] is True
+    assert "BERTH_SERVER holds a password" in proc.stderr
+    for name in hooks.HOOK_NAMES:
+        assert "s3cret" not in (hooks_dir(repo) / name).read_text()
+    # Without it, the hooks would provision on another server: they do nothing, and say so.
+    tree = repo.parent / "no-server"
+    env = git_env(BERTH_DATA_DIR=os.environ["BERTH_DATA_DIR"])
+    added = git_as(repo, env, "worktree", "add", "-q", str(tree), "-b", "no-server")
+    assert added.returncode == 0
+    assert "berth: set BERTH_SERVER: these hooks were installed with it" in added.stderr
+    assert not (tree / ".env.berth").exists()
+    assert instances(Path(os.environ["BERTH_HOME"])) == []

@@ -4,10 +4,12 @@ installed into a fresh venv, run from outside this repository."""
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import re
 import subprocess
 import sys
+import sysconfig
 import tarfile
 import zipfile
 from email import message_from_string
@@ -16,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from berth import __version__
+from berthtest import add_worktree, app_repo
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = "https://github.com/berth-dev/berth"
@@ -118,7 +121,9 @@ def test_the_sdist_holds_what_the_readme_promises_and_nothing_stray(dist: Path) 
     assert not [n for n in names if "__pycache__" in n or "node_modules" in n]
 
 
-def test_the_installed_wheel_runs_outside_the_repository(dist: Path, tmp_path: Path) -> None:
+def test_the_installed_wheel_runs_outside_the_repository(
+    dist: Path, tmp_path: Path, repo: Path
+) -> None:
     venv = tmp_path / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv)
     # --version, --help and completion need click alone (commands load lazily); pip's
@@ -154,3 +159,31 @@ def test_the_installed_wheel_runs_outside_the_repository(dist: Path, tmp_path: P
     assert (proc.returncode, proc.stdout) == (2, "")
     assert proc.stderr.startswith("berth: error: invalid value for 'SHELL': 'tcsh'")
     assert "hint: berth completion --help" in proc.stderr
+
+    # berth up needs the whole stack (psycopg, structlog, PostgreSQL): this environment's,
+    # behind the venv's own site-packages, so that the wheel's berth is the one imported and
+    # the test waits on no network. A .pth line adds its directory only: the .pth files in it
+    # (this checkout's editable install among them) are not read.
+    paths = sysconfig.get_paths()
+    site = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", env=env)
+    deps = "".join(f"{p}\n" for p in dict.fromkeys((paths["purelib"], paths["platlib"])))
+    (Path(site.strip()) / "_berth_test_deps.pth").write_text(deps)
+    where = run(python, "-c", "import berth, psycopg; print(berth.__file__)", env=env, cwd=tmp_path)
+    assert Path(where.strip()).is_relative_to(venv)
+    worktree = add_worktree(app_repo(repo), "wt1")
+    env.update({k: v for k, v in os.environ.items() if k.startswith(("GIT_", "BERTH_", "XDG_"))})
+    env.update(PATH=f"{venv / 'bin'}{os.pathsep}/usr/bin{os.pathsep}/bin", BERTH_HOME=str(home))
+    up = json.loads(run("berth", "up", "--json", env=env, cwd=worktree))
+    assert (up["state"], up["migrations"]["state"]) == ("active", "ok")
+    plan = json.loads(run("berth", "uninstall", "--dry-run", "--json", env=env, cwd=tmp_path))
+    assert [(b["subject"], b["action"]) for b in plan["berths"]] == [(up["instance"], "trash")]
+    assert (plan["package"]["command"], plan["package"]["prefix"]) == (
+        "pip uninstall berth-env",
+        str(venv),
+    )
+    human = run("berth", "uninstall", "--dry-run", env=env, cwd=tmp_path)
+    assert f"{up['instance']}  " in human
+    assert "pip uninstall berth-env" in human
+    assert (
+        json.loads(run("berth", "status", "--json", env=env, cwd=worktree))["state"] == "active"
+    )  # the dry run changed nothing

@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from berth import gc, hookstate
+from berth import gc, hookedrepos, hooks, hookstate
 from berth.context import Context
 from berth.errors import BerthError, ConflictError
 from berth.pg import admin
@@ -83,6 +83,16 @@ def examine(ctx: Context) -> list[Finding]:
         for record in gc.stale(ctx)
     ]
     findings += dead_processes(ctx)
+    findings += [
+        Finding(
+            "hooks-elsewhere",
+            str(repo),
+            f"its hooks provision into the berth home {other} (berth hooks install ran there)",
+            "stop watching it for new worktrees from this home",
+            partial(hookedrepos.forget, ctx.settings.home, repo),
+        )
+        for repo, other in hooks.elsewhere(ctx.settings.home)
+    ]
     key = gc.server_key(ctx)
     records = ctx.registry.list(server=key)
     if not records and not ctx.registry.trash() and not clones.server_running(ctx):

@@ -192,6 +192,7 @@ def test_another_users_requests_are_refused(monkeypatch: pytest.MonkeyPatch) -> 
     home = Path(tempfile.mkdtemp(prefix="berth-uid-"))
     home.chmod(0o711)
     monkeypatch.setenv("BERTH_HOME", str(home))
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)  # the socket in that home's run/
     where = protocol.paths()
     try:
         client.start(where)

@@ -216,6 +216,23 @@ def test_a_repository_without_berths_hooks_is_left_alone(repo: Path, paths: Path
     assert not (_git_dir(tree) / "berth.json").exists()
 
 
+def test_a_repository_whose_hooks_serve_another_home_is_left_alone(
+    repo: Path, paths: Paths, tmp_path: Path
+) -> None:
+    app_repo(repo)
+    client.start()
+    assert sidecar_up(add_worktree(repo, "first")) is not None  # the sidecar knows the repo
+    other = tmp_path / "other-home"
+    berth(repo, "hooks", "install", env={"BERTH_HOME": str(other)})
+    events = Collector(cwd=repo, scope="repo")
+    tree = repo.parent / "theirs"
+    git(repo, *SKIP_HOOKS, "worktree", "add", "-q", str(tree), "-b", "theirs")
+    decided = _decided(events, tree)
+    assert decided["action"] == "skip"
+    assert decided["reason"] == f"berth's hooks there provision into another berth home, {other}"
+    assert not (_git_dir(tree) / "berth.json").exists()
+
+
 def test_hooks_install_lists_the_repository_and_uninstall_forgets_it(worktree: Path) -> None:
     home = Path(os.environ["BERTH_HOME"])
     common = worktree.parent / "app" / ".git"

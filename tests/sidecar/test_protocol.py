@@ -16,6 +16,7 @@ from berth.sidecar import protocol
 def test_the_home_is_the_one_settings_use(
     variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
     if variant != "berth_home":
         monkeypatch.delenv("BERTH_HOME")
     if variant == "plain_home":
@@ -24,6 +25,57 @@ def test_the_home_is_the_one_settings_use(
     settings = load_settings()
     assert protocol.berth_home() == settings.home
     assert protocol.paths().socket == settings.home / "run" / "sidecar.sock"
+
+
+def _private(path: Path) -> Path:
+    path.mkdir(mode=0o700)
+    path.chmod(0o700)  # whatever the umask
+    return path
+
+
+def test_a_private_runtime_dir_holds_the_socket_and_pid_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = _private(tmp_path / "runtime")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    home = protocol.berth_home()
+    where = protocol.paths()
+    assert where.run_dir == runtime / "berth" / protocol.home_key(home)
+    assert where.socket.parent == where.pid_file.parent == where.run_dir
+    # The locks name the home: clients with and without the variable make one sidecar.
+    assert where.lock_file.parent == where.start_lock.parent == home / "run"
+    assert where.link == home / "run" / "sidecar.sock"
+    # Every spelling of one home makes one key; two homes never share one.
+    home.mkdir(parents=True)
+    (tmp_path / "alias").symlink_to(home)
+    assert protocol.home_key(tmp_path / "alias") == protocol.home_key(home)
+    assert protocol.home_key(tmp_path / "other-home") != protocol.home_key(home)
+    assert len(protocol.home_key(home)) == 12
+
+
+@pytest.mark.parametrize(
+    "kind", ["world-writable", "group-readable", "a symlink", "relative", "missing", "empty"]
+)
+def test_an_unsafe_runtime_dir_is_not_used(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    value = str(tmp_path / "runtime")
+    if kind == "world-writable":
+        _private(tmp_path / "runtime").chmod(0o1777)
+    elif kind == "group-readable":
+        _private(tmp_path / "runtime").chmod(0o750)
+    elif kind == "a symlink":  # to a private dir: still not followed
+        (tmp_path / "runtime").symlink_to(_private(tmp_path / "real"))
+    elif kind == "relative":
+        _private(tmp_path / "runtime")
+        monkeypatch.chdir(tmp_path)
+        value = "runtime"
+    elif kind == "empty":
+        value = ""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", value)
+    where = protocol.paths()
+    assert where.run_dir == where.home_run_dir == protocol.berth_home() / "run"
+    assert where.socket == where.link
 
 
 def test_mode_comes_from_the_variable_then_the_config_file(

@@ -48,6 +48,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mcp": ("berth.cli.mcp", "mcp", "Run the MCP server for AI agents (stdio)."),
     "agent-setup": ("berth.cli.agents", "agent_setup", "Tell AI agents about their berth."),
     "completion": ("berth.cli.completion", "completion", "Print the shell completion script."),
+    "uninstall": ("berth.cli.uninstall", "uninstall", "Retire every berth, remove hooks, stop."),
 }
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
-from berth.errors import ConfigError
+from berth.errors import BerthError, ConfigError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 secrets_option = click.option(
@@ -44,14 +45,23 @@ class _Redact(logging.Filter):
 
 def setup_logging(level: str, log_file: str | None = None) -> None:
     """berth's own events: its JSON log file (and warnings on stderr). The server
-    library's logging: stderr at ``level``, and ``log_file`` when given."""
+    library's logging: stderr at ``level``, and ``log_file`` when given (0600, never
+    through a link, rotated by size like berth's own)."""
     from berth import logs
     from berth.settings import load_settings
 
     logs.configure(load_settings().log_dir)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_file:
-        handlers.append(logging.FileHandler(log_file, encoding="utf-8"))
+        try:
+            handlers.append(logs.RotatingFile(Path(log_file).absolute()))
+        except OSError as exc:
+            if isinstance(exc, BerthError):
+                raise  # a link at the path: berth's own error, with its hint
+            raise ConfigError(
+                f"--log-file {log_file}: {exc.strerror or exc}",
+                hint="name a file in a directory that exists and that you can write",
+            ) from None
     for handler in handlers:
         handler.addFilter(_Redact())
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -18,10 +18,39 @@ def _hook_lines(data: dict[str, Any], key: str) -> str:
     lines = [f"hooks dir {data['hooks_dir']}"]
     if data.get("hooks_path"):
         lines[0] += f" (core.hooksPath = {data['hooks_path']})"
+    if "recorded" in data:
+        lines.append(f"records   {_recorded_line(data.get('recorded'))}")
+    for name in data.get("overridden") or ():
+        click.echo(
+            f"berth: warning: {name} here differs from what the hooks record; "
+            "a git command with it set uses it, one without it uses theirs",
+            err=True,
+        )
     for row in data["hooks"]:
         extra = " (+ .legacy, chained)" if row.get("legacy") else ""
         lines.append(f"  {row['name']:<14} {row[key]}{extra}")
     return "\n".join(lines)
+
+
+def _recorded_line(recorded: dict[str, Any] | None) -> str:
+    nothing = "nothing: the hooks use the berth home and server of whoever runs git"
+    if not recorded:
+        return nothing
+    shown = [
+        f"{name}={value}"
+        for name, value in (
+            ("BERTH_HOME", recorded.get("home")),
+            ("BERTH_DATA_DIR", recorded.get("data_dir")),
+            (
+                "BERTH_SERVER",
+                "(with a password: not kept)"
+                if recorded.get("server_secret")
+                else recorded.get("server"),
+            ),
+        )
+        if value
+    ]
+    return ", ".join(shown) or nothing
 
 
 @click.group()
@@ -37,6 +66,13 @@ def install(as_json: bool) -> None:
 
     data = impl.install(Path.cwd())
     _write_cache_here()
+    if (data.get("recorded") or {}).get("server_secret"):
+        click.echo(
+            "berth: warning: BERTH_SERVER holds a password, which is not written into the "
+            "hooks: they provision only where BERTH_SERVER is set (or name the server in "
+            "berth's config.toml and install again)",
+            err=True,
+        )
     emit(data, as_json, _hook_lines(data, "action"))
 
 

@@ -289,10 +289,13 @@ def stop(paths: Paths | None = None, timeout: float = 30.0) -> int | None:
 
 
 def _pid_from_file(paths: Paths) -> int | None:
-    try:
-        return int(paths.pid_file.read_text(encoding="utf-8").split()[0])
-    except (OSError, ValueError, IndexError):
-        return None
+    # A sidecar started without XDG_RUNTIME_DIR writes it in the home's run/.
+    for path in (paths.pid_file, paths.home_run_dir / paths.pid_file.name):
+        try:
+            return int(path.read_text(encoding="utf-8").split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return None
 
 
 # -- python -m berth.sidecar.client ----------------------------------------------------

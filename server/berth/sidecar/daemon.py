@@ -1,8 +1,9 @@
 """The sidecar's process: ``python -m berth.sidecar.daemon``, as clients start it.
 
 One per user and berth home: it holds a flock on ``run/sidecar.lock`` for its
-whole life, listens on ``run/sidecar.sock`` (0600, in a 0700 dir) and serves
-until stopped, idle, or its socket is removed. ``--detach`` forks once more so
+whole life, listens on ``sidecar.sock`` (0600, in a 0700 dir: the home's ``run/``
+or ``$XDG_RUNTIME_DIR/berth/<key>``, see ``protocol.Paths``) and serves until
+stopped, idle, or its socket is removed. ``--detach`` forks once more so
 the daemon, in the session its client made, never gets a terminal.
 """
 
@@ -39,15 +40,17 @@ def _acquire(lock_file: Path) -> int | None:
 
 
 def _listen(paths: Paths) -> tuple[socket.socket, int]:
-    # We hold the lock, so a socket file left here belongs to a dead sidecar.
-    with contextlib.suppress(FileNotFoundError):
-        paths.socket.unlink()
+    # We hold the lock, so a socket, link or pid file left here belongs to a dead sidecar.
+    for path in {paths.socket, paths.link, paths.home_run_dir / paths.pid_file.name}:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with protocol.address(paths.socket) as address:
         sock.bind(address)
     paths.socket.chmod(0o600)  # the 0700 directory already guards it until here
     sock.listen(64)
     sock.setblocking(False)
+    protocol.make_link(paths)
     return sock, paths.socket.stat().st_ino
 
 
@@ -80,6 +83,7 @@ def serve(ready: Callable[[str], None]) -> int:
         with contextlib.suppress(OSError):
             if inode is not None and paths.socket.stat().st_ino == inode:
                 paths.socket.unlink()
+        protocol.remove_link(paths)
         with contextlib.suppress(OSError):
             paths.pid_file.unlink()
         # The lock stays: the kernel drops it when this process is gone, so

@@ -9,6 +9,7 @@ import contextlib
 import os
 import select
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -18,6 +19,7 @@ from berth import locks
 from berth.errors import ConflictError, OwnershipError
 from berth.fsutil import open_append
 from berth.gitenv import clean_env
+from berth.logrotate import rotate
 from berth.sidecar import protocol
 from berth.sidecar.protocol import Paths
 
@@ -32,10 +34,18 @@ class Unavailable(Exception):
 def connect(paths: Paths | None = None, timeout: float = CONNECT_TIMEOUT) -> socket.socket | None:
     """A connection to the running sidecar, or None when none answers."""
     where = paths or protocol.paths()
+    found = _connect(where.socket, timeout)
+    if found is None and where.link != where.socket:
+        # A sidecar started without XDG_RUNTIME_DIR listens in the home's run/.
+        found = _connect(where.link, timeout)
+    return found
+
+
+def _connect(path: Path, timeout: float) -> socket.socket | None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
     try:
-        with protocol.address(where.socket) as address:
+        with protocol.address(path) as address:
             sock.connect(address)
     except OSError:
         sock.close()
@@ -45,18 +55,29 @@ def connect(paths: Paths | None = None, timeout: float = CONNECT_TIMEOUT) -> soc
 
 
 def prepare_run_dir(paths: Paths) -> None:
-    """The 0700 directory of the socket, owned by us; refuse anything else."""
+    """The 0700 directories of the socket and the locks, owned by us; refuse anything else."""
+    _own_dir(paths.home_run_dir, parents=True)
+    if paths.run_dir != paths.home_run_dir:
+        _own_dir(paths.run_dir.parent, parents=False)  # $XDG_RUNTIME_DIR/berth
+        _own_dir(paths.run_dir, parents=False)
+    reason = protocol.too_long(paths.socket)
+    if reason is not None:
+        raise Unavailable(f"{reason}; set BERTH_HOME or XDG_RUNTIME_DIR to a shorter path")
+
+
+def _own_dir(path: Path, *, parents: bool) -> None:
+    """``path`` is a directory of ours, 0700, and not a link (lstat: never followed)."""
     try:
-        paths.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        info = paths.run_dir.lstat()
+        path.mkdir(parents=parents, exist_ok=True, mode=0o700)
+        info = path.lstat()
     except OSError as exc:
-        raise Unavailable(f"cannot make {paths.run_dir}: {exc.strerror or exc}") from None
-    if not paths.run_dir.is_dir() or paths.run_dir.is_symlink():
-        raise Unavailable(f"{paths.run_dir} is not a directory")
+        raise Unavailable(f"cannot make {path}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise Unavailable(f"{path} is not a directory")
     if info.st_uid != os.geteuid():
-        raise Unavailable(f"{paths.run_dir} belongs to uid {info.st_uid}, not to us")
+        raise Unavailable(f"{path} belongs to uid {info.st_uid}, not to us")
     if info.st_mode & 0o077:
-        paths.run_dir.chmod(0o700)
+        path.chmod(0o700)
 
 
 @contextlib.contextmanager
@@ -110,6 +131,9 @@ def _spawn(paths: Paths, timeout: float) -> None:
     env = clean_env()
     read_end, write_end = os.pipe()
     try:
+        # No sidecar holds its lock, and starters take turns (start.lock): nobody writes
+        # the log now, so this is the moment to rotate it.
+        rotate(paths.log_file)
         log_fd = open_append(paths.log_file)
         try:
             launcher = subprocess.Popen(

@@ -12,9 +12,11 @@ exit_code}}``. docs/sidecar.md describes every op and event.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
+import stat
 import struct
 import sys
 import time
@@ -46,29 +48,45 @@ class ProtocolError(Exception):
 
 
 class Paths:
-    """The sidecar's files under one berth home (a plain class: dataclasses cost a hook 7 ms)."""
+    """The sidecar's files for one berth home (a plain class: dataclasses cost a hook 7 ms).
 
-    __slots__ = ("home",)
+    The socket and pid file live in ``run_dir``: ``$XDG_RUNTIME_DIR/berth/<key>``
+    where the platform gives a safe one (:func:`runtime_dir`), else the home's
+    ``run/``. The locks always stay in the home's ``run/``, so clients that see
+    different ``XDG_RUNTIME_DIR``s still make one sidecar per home; a link there
+    (``link``) leads those without the variable to a socket kept elsewhere.
+    """
 
-    def __init__(self, home: Path) -> None:
+    __slots__ = ("home", "run_dir")
+
+    def __init__(self, home: Path, run_dir: Path | None = None) -> None:
         self.home = home
+        self.run_dir = run_dir or home / "run"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Paths) and other.home == self.home
+        return (
+            isinstance(other, Paths) and other.home == self.home and other.run_dir == self.run_dir
+        )
 
     def __hash__(self) -> int:
-        return hash(self.home)
+        return hash((self.home, self.run_dir))
 
     def __repr__(self) -> str:
-        return f"Paths({self.home!r})"
+        return f"Paths({self.home!r}, {self.run_dir!r})"
 
     @property
-    def run_dir(self) -> Path:
+    def home_run_dir(self) -> Path:
+        """The home's own ``run/``: the locks, and the link to a socket kept elsewhere."""
         return self.home / "run"
 
     @property
     def socket(self) -> Path:
         return self.run_dir / "sidecar.sock"
+
+    @property
+    def link(self) -> Path:
+        """Where a client without ``XDG_RUNTIME_DIR`` looks: the socket, or a link to it."""
+        return self.home_run_dir / "sidecar.sock"
 
     @property
     def pid_file(self) -> Path:
@@ -77,12 +95,12 @@ class Paths:
     @property
     def lock_file(self) -> Path:
         """Locked by the running sidecar for its whole life: the one-daemon guarantee."""
-        return self.run_dir / "sidecar.lock"
+        return self.home_run_dir / "sidecar.lock"
 
     @property
     def start_lock(self) -> Path:
         """Locked by a client while it starts the sidecar, so starters queue up."""
-        return self.run_dir / "start.lock"
+        return self.home_run_dir / "start.lock"
 
     @property
     def log_file(self) -> Path:
@@ -94,8 +112,41 @@ def berth_home(environ: Mapping[str, str] | None = None) -> Path:
     return settings.locate(environ)[0]
 
 
+def home_key(home: Path) -> str:
+    """A short name for a berth home, the same for every path that leads to it."""
+    return hashlib.sha256(os.fsencode(home.resolve())).hexdigest()[:12]
+
+
+def runtime_dir(home: Path, environ: Mapping[str, str] | None = None) -> Path | None:
+    """``$XDG_RUNTIME_DIR/berth/<key of home>`` when that variable names a safe
+    directory: absolute, a directory itself (not a link), ours, 0700. Else None."""
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_RUNTIME_DIR", "")
+    if not Path(base).is_absolute():
+        return None
+    try:
+        info = os.lstat(base)
+    except OSError:
+        return None
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        return None
+    return Path(base) / "berth" / home_key(home)
+
+
 def paths(environ: Mapping[str, str] | None = None) -> Paths:
-    return Paths(berth_home(environ))
+    home = berth_home(environ)
+    return Paths(home, runtime_dir(home, environ))
+
+
+def too_long(path: Path) -> str | None:
+    """Why a unix socket cannot be bound or reached at ``path``, or None when it can."""
+    size = len(os.fsencode(str(path)))
+    if size <= _SUN_PATH_MAX or Path("/proc/self/fd").is_dir():
+        return None  # short enough, or reached through a directory fd (see address)
+    return (
+        f"the sidecar's socket path {path} is {size} bytes, over the {_SUN_PATH_MAX} "
+        "that unix sockets take here"
+    )
 
 
 def mode(environ: Mapping[str, str] | None = None) -> str:
@@ -194,6 +245,22 @@ def address(path: Path) -> Iterator[str]:
         yield f"/proc/self/fd/{fd}/{path.name}"
     finally:
         os.close(fd)
+
+
+def make_link(paths: Paths) -> None:
+    """Lead clients without ``XDG_RUNTIME_DIR`` (cron, ssh, a GUI) to a socket kept there."""
+    if paths.link != paths.socket and too_long(paths.link) is None:
+        with contextlib.suppress(OSError):
+            paths.link.symlink_to(paths.socket)
+
+
+def remove_link(paths: Paths) -> None:
+    """Remove that link, if it still leads to our socket."""
+    if paths.link == paths.socket:
+        return
+    with contextlib.suppress(OSError):
+        if paths.link.readlink() == paths.socket:
+            paths.link.unlink()
 
 
 def peer_uid(sock: socket.socket) -> int | None:

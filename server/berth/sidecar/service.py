@@ -94,6 +94,7 @@ class Sidecar:
         # that comes meanwhile waits for the lock and starts the next sidecar.
         with contextlib.suppress(OSError):
             self.paths.socket.unlink()
+        protocol.remove_link(self.paths)
         self.bus.publish(protocol.event("sidecar", state="stopping", reason=self.stop_reason))
         self.bus.end()
         await self._wait_for_jobs()

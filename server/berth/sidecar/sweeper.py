@@ -31,6 +31,16 @@ log = logs.get("sidecar")
 REGISTRY_TIMEOUT = 5.0  # seconds a registry read may wait: it runs on the event loop
 
 
+def _gone(paths: protocol.Paths) -> str | None:
+    """Why the sidecar has no reason to stay, or None: no client can reach it any more,
+    or (its lock file gone with its berth home) a second one could start."""
+    if not paths.socket.exists():
+        return "its socket was removed"
+    if not paths.lock_file.exists():
+        return "its lock file was removed"
+    return None
+
+
 def repo_of(record: BerthRecord) -> str:
     """The common git dir of a berth's repository, from its private git dir."""
     git_dir = Path(record.git_dir)
@@ -78,7 +88,7 @@ class Sweeper:
                 self._check_stamp(str(path.parent))
             elif self.arrivals.changed(path):
                 pass
-            elif path.parent in (paths.home, paths.run_dir) or "worktrees" in (
+            elif path.parent in (paths.home, paths.run_dir, paths.home_run_dir) or "worktrees" in (
                 path.name,
                 path.parent.name,
             ):
@@ -123,13 +133,16 @@ class Sweeper:
         self.pending = False
         if sidecar.stopping.is_set():
             return
-        if not sidecar.paths.socket.exists():
-            sidecar.stop("its socket was removed")  # no client can reach us any more
+        why = _gone(sidecar.paths)
+        if why is not None:
+            sidecar.stop(why)
             return
         from berth.core.naming import project_slug
 
         key = self._server_key()
-        watch = {str(sidecar.paths.home), str(sidecar.paths.run_dir)}  # the registry, our socket
+        # The registry, our socket, and our lock file (gone with the home).
+        watch = {str(sidecar.paths.home), str(sidecar.paths.run_dir)}
+        watch.add(str(sidecar.paths.home_run_dir))
         repos: set[str] = set()
         stamps: dict[str, str] = {}
         for record in self._records():

@@ -43,7 +43,7 @@ def new_worktree(root: str, git_dir: str) -> tuple[str, str, str, str | None]:
     The sidecar gives it its berth in place of berth's hooks, so only where
     they are installed (where git would run them, ``core.hooksPath`` included).
     """
-    from berth import hooks
+    from berth import hookpins, hooks, settings
     from berth.errors import BerthError
 
     try:
@@ -53,8 +53,12 @@ def new_worktree(root: str, git_dir: str) -> tuple[str, str, str, str | None]:
         place = hooks.locate(Path(found[0]))
     except BerthError as exc:
         return root, "", git_dir, exc.message
-    if not hooks.is_ours(place.hooks_dir / "post-checkout"):
+    shim = place.hooks_dir / "post-checkout"
+    if not hooks.is_ours(shim):
         return (*found, "berth's hooks are not installed")
+    pins = hooks.recorded_pins(shim)
+    if pins is not None and not hookpins.serves(pins, settings.locate()[0]):
+        return (*found, f"berth's hooks there provision into another berth home, {pins.home}")
     return (*found, None)
 
 
