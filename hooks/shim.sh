@@ -9,6 +9,7 @@
 
 hook=@HOOK@
 berth_python=@PYTHON@
+berth_fast=@FAST@
 
 # The hook this one replaced runs first, with the same arguments and input;
 # its failure is this hook's failure.
@@ -94,8 +95,10 @@ case $old in
     *) fresh=1 ;;
 esac
 cache=$git_dir/berth-hook.env
+fast=
 if [ -n "$fresh" ] && [ "$git_dir" != "$common_dir" ]; then
     ask=1 # git worktree add
+    fast=1
 elif [ -f "$cache" ]; then
     berth_cache= berth_config= berth_unmanaged= berth_watch=
     . "$cache"
@@ -139,6 +142,16 @@ if [ -n "$unpinned" ]; then
 fi
 if [ -n "$differs" ]; then
     echo "berth: warning: using this shell's$differs, not what berth hooks install recorded for this repository (berth hooks status)" >&2
+fi
+# A new worktree with the sidecar running: ask it directly, with Python's bare
+# interpreter (no site packages, no berth command line); 75 means "not this way".
+if [ -n "$fast" ] && [ -f "$berth_fast" ]; then
+    "$berth_python" -I -S "$berth_fast" </dev/null
+    berth_status=$?
+    if [ $berth_status -ne 75 ]; then
+        [ $status -ne 0 ] && exit $status
+        exit $berth_status
+    fi
 fi
 case $argc in
     3) set -- "$arg1" "$arg2" "$arg3" ;;

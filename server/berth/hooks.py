@@ -86,6 +86,7 @@ def render(hook: str, python: str | None = None, pins: Pins | None = None) -> st
     values = {
         "HOOK": hook,
         "PYTHON": shlex.quote(python or sys.executable),
+        "FAST": shlex.quote(str(Path(__file__).with_name("hookfast.py"))),
         **(pins or Pins()).placeholders(),
     }
     text = shim_template().read_text(encoding="utf-8")
@@ -198,9 +199,9 @@ def uninstall(cwd: Path) -> dict[str, Any]:
 
 
 def _home() -> Path:
-    from berth import settings
+    from berth import homes
 
-    return settings.locate()[0]
+    return homes.locate()[0]
 
 
 def _list_for_sidecar(common_dir: Path, *, installed: bool, home: Path | None = None) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import sys
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from berth.errors import ConfigError
+from berth.homes import locate
 
 _KEYS: dict[str, type] = {
     "server": str,
@@ -82,25 +82,6 @@ class Settings:
     @property
     def log_dir(self) -> Path:
         return self.home / "logs"
-
-
-def _user_dir(environ: Mapping[str, str], xdg: str, fallback: str) -> Path:
-    # What platformdirs answers, without its import: hooks and the sidecar's client
-    # read these settings too, and must start in milliseconds.
-    if sys.platform == "darwin":
-        return Path("~/Library/Application Support").expanduser() / "berth"
-    value = environ.get(xdg, "").strip()
-    return (Path(value) if value else Path(fallback).expanduser()) / "berth"
-
-
-def locate(environ: Mapping[str, str] | None = None) -> tuple[Path, Path]:
-    """``(berth home, config file)``: ``$BERTH_HOME`` holds both when set."""
-    env = os.environ if environ is None else environ
-    if env.get("BERTH_HOME"):
-        home = Path(env["BERTH_HOME"]).expanduser().absolute()
-        return home, home / "config.toml"
-    home = _user_dir(env, "XDG_DATA_HOME", "~/.local/share")
-    return home, _user_dir(env, "XDG_CONFIG_HOME", "~/.config") / "config.toml"
 
 
 _CHOICES = {"sidecar": ("auto", "off")}  # settings with a fixed set of values

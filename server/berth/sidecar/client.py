@@ -23,6 +23,7 @@ from berth.gitenv import clean_env
 from berth.sidecar import protocol
 from berth.sidecar.launch import Unavailable, connect, start
 from berth.sidecar.protocol import Paths
+from berth.sidecar.wire import INLINE_KINDS
 
 __all__ = [  # with what it re-exports from berth.sidecar.launch
     "EX_TEMPFAIL",
@@ -44,10 +45,6 @@ __all__ = [  # with what it re-exports from berth.sidecar.launch
 ]
 
 EX_TEMPFAIL = 75  # sysexits: "try again later"; here: do it inline
-# Error kinds that say "this sidecar cannot serve you", not "your request failed".
-INLINE_KINDS = frozenset(
-    {"version", "settings", "permission", "protocol", "too-large", "unknown-op", "internal"}
-)
 OnEvent = Callable[[dict[str, Any]], None]
 
 

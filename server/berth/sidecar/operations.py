@@ -169,7 +169,13 @@ class Operations:
             return
         outbox: asyncio.Queue[Message] = asyncio.Queue()
         self.sidecar.spawn(
-            self.provision(request["cwd"], request.get("baseline"), request.get("env"), outbox)
+            self.provision(
+                request["cwd"],
+                request.get("baseline"),
+                request.get("env"),
+                outbox,
+                hooked=request.get("hook") is True,
+            )
         )
         while True:
             message = await outbox.get()
@@ -188,7 +194,11 @@ class Operations:
         baseline: str | None,
         env: dict[str, str] | None,
         outbox: asyncio.Queue[Message],
+        *,
+        hooked: bool = False,
     ) -> None:
+        """``hooked``: the request is a git hook's (its fast path), so the hook's
+        bookkeeping is done here too (docs/hooks.md)."""
         self.sidecar.jobs += 1
         try:
             try:
@@ -205,7 +215,8 @@ class Operations:
             job = Job(self.worktrees, git_dir, baseline)
             job.join(outbox)
             # Held from now until the answer: `berth wait` there waits for this request.
-            await self._serve(job, cwd, env, root, repo, work.hold_hook_lock(git_dir))
+            hook_lock = work.hold_hook_lock(git_dir)
+            await self._serve(job, cwd, env, root, repo, hook_lock, hooked=hooked)
         finally:
             self.sidecar.jobs -= 1
             self.sidecar.touch()

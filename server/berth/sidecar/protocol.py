@@ -24,18 +24,45 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from berth import settings
+from berth import homes, settings
 from berth.errors import ConfigError
+from berth.sidecar.wire import VERSION, encode, request, settings_env
 
-VERSION = 1
+__all__ = [  # with what it re-exports from berth.sidecar.wire
+    "MAX_MESSAGE",
+    "MAX_REQUEST",
+    "OPS",
+    "SCOPES",
+    "VERSION",
+    "Paths",
+    "ProtocolError",
+    "address",
+    "berth_home",
+    "check_peer",
+    "decode",
+    "encode",
+    "event",
+    "failure",
+    "home_key",
+    "is_final",
+    "make_link",
+    "mode",
+    "parse_request",
+    "paths",
+    "peer_uid",
+    "remove_link",
+    "request",
+    "result",
+    "runtime_dir",
+    "settings_env",
+    "too_large",
+    "too_long",
+]
+
 MAX_REQUEST = 256 * 1024  # a request carries the client's environment; nothing needs more
 MAX_MESSAGE = 16 * 1024 * 1024  # what a client accepts in one line from the sidecar
 OPS = ("ping", "status", "up", "subscribe", "stop")
 SCOPES = ("worktree", "repo", "all")
-# BERTH_* variables that are not server settings: a client and the sidecar may
-# differ in them and still mean the same berths.
-_FREE_VARIABLES = ("BERTH_DEBUG", "BERTH_SKIP_HOOKS")
-_FREE_PREFIXES = ("BERTH_SIDECAR", "BERTH_TEST_")
 _SUN_PATH_MAX = 100  # sockaddr_un holds 104-108 bytes depending on the system
 
 
@@ -109,7 +136,7 @@ class Paths:
 
 def berth_home(environ: Mapping[str, str] | None = None) -> Path:
     """The same directory as ``berth.settings.load_settings().home``."""
-    return settings.locate(environ)[0]
+    return homes.locate(environ)[0]
 
 
 def home_key(home: Path) -> str:
@@ -157,24 +184,7 @@ def mode(environ: Mapping[str, str] | None = None) -> str:
         raise ValueError(exc.message) from None
 
 
-def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The BERTH_* variables that choose the server and names: must match between ends."""
-    env = os.environ if environ is None else environ
-    return {
-        key: value
-        for key, value in env.items()
-        if key.startswith("BERTH_")
-        and key not in _FREE_VARIABLES
-        and not key.startswith(_FREE_PREFIXES)
-        and value != ""
-    }
-
-
 # -- messages --------------------------------------------------------------------
-
-
-def encode(message: Mapping[str, Any]) -> bytes:
-    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
 
 
 def decode(line: bytes) -> dict[str, Any]:
@@ -206,10 +216,6 @@ def parse_request(line: bytes) -> dict[str, Any]:
 
 def too_large() -> str:
     return f"request too large: the limit is {MAX_REQUEST} bytes per line"
-
-
-def request(op: str, **fields: Any) -> dict[str, Any]:
-    return {"v": VERSION, "op": op, **fields}
 
 
 def result(data: Any) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def new_worktree(root: str, git_dir: str) -> tuple[str, str, str, str | None]:
     The sidecar gives it its berth in place of berth's hooks, so only where
     they are installed (where git would run them, ``core.hooksPath`` included).
     """
-    from berth import hookpins, hooks, settings
+    from berth import homes, hookpins, hooks
     from berth.errors import BerthError
 
     try:
@@ -57,7 +57,7 @@ def new_worktree(root: str, git_dir: str) -> tuple[str, str, str, str | None]:
     if not hooks.is_ours(shim):
         return (*found, "berth's hooks are not installed")
     pins = hooks.recorded_pins(shim)
-    if pins is not None and not hookpins.serves(pins, settings.locate()[0]):
+    if pins is not None and not hookpins.serves(pins, homes.locate()[0]):
         return (*found, f"berth's hooks there provision into another berth home, {pins.home}")
     return (*found, None)
 
@@ -134,8 +134,15 @@ def provision(
         ctx.claim_spare = spares.claim
     try:
         data = lifecycle.up(ctx, baseline=baseline)
-        if hooked and ctx.worktree is not None and data.instance is not None:
-            hookstate.write_gitdirs(ctx.worktree.common_dir, ctx.registry)
+        if hooked and ctx.worktree is not None and ctx.config is not None:
+            # What the hook does after provisioning (hookrun.run): its cache for the shim's
+            # quick decisions, the worktrees to notice vanish, and their gc.
+            from berth import hookrun, hooks
+
+            hooks.write_cache(ctx.worktree, ctx.config)
+            if data.instance is not None:
+                hookstate.write_gitdirs(ctx.worktree.common_dir, ctx.registry)
+            hookrun.gc_if_needed(ctx.worktree)
         return data
     finally:
         ctx.close()

@@ -1,0 +1,101 @@
+"""The hook's fast path: a new worktree's berth asked of the warm sidecar by Python's bare
+interpreter, and everything unexpected left to the slow path (exit 75)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from berth import hookfast, hookrun, hooks, hookstate
+from berth.results import HookResult, status_from_json
+from berth.sidecar import client
+from berthtest import add_worktree, app_repo, berth, berth_json, git
+
+FAST = Path(hookfast.__file__)
+
+
+@pytest.fixture
+def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("BERTH_SIDECAR", "auto")
+    client.start()
+    yield
+    with contextlib.suppress(client.Unavailable):
+        client.stop(timeout=60)
+
+
+def fast(tree: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-I", "-S", str(FAST)],
+        cwd=tree,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def test_the_sidecar_provisions_and_does_the_hooks_bookkeeping(repo: Path, sidecar: None) -> None:
+    app_repo(repo)
+    tree = add_worktree(repo, "fast")  # no hooks installed: nothing provisioned it yet
+
+    done = fast(tree)
+
+    status = berth_json(tree, "status")
+    assert done.returncode == 0, done.stderr
+    expected = hookrun.summary(HookResult(status_from_json(status), "provision"))
+    assert done.stderr.splitlines()[-1] == expected  # what the slow path says, to the letter
+    git_dir = Path(git(tree, "rev-parse", "--absolute-git-dir").strip())
+    assert (git_dir / "berth-hook.env").is_file()  # the shim's cache for the next hook
+    common = Path(git(tree, "rev-parse", "--path-format=absolute", "--git-common-dir").strip())
+    assert str(git_dir) in (common / hookstate.GITDIRS_FILE).read_text()
+
+
+def test_without_a_sidecar_or_with_other_settings_it_leaves_it_to_the_slow_path(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app_repo(repo)
+    tree = add_worktree(repo, "slow")
+    monkeypatch.setenv("BERTH_SIDECAR", "auto")
+
+    alone = fast(tree)  # nothing listens: it does not start a sidecar either
+    client.start()
+    try:
+        other = fast(tree, BERTH_TRASH_TTL_DAYS="3")  # the sidecar runs with other settings
+    finally:
+        client.stop(timeout=60)
+
+    assert (alone.returncode, other.returncode) == (75, 75)
+    assert berth(tree, "status", check=False).returncode != 0  # no berth was made
+
+
+def test_the_shim_takes_the_fast_path_for_a_new_worktree(
+    repo: Path, sidecar: None, tmp_path: Path
+) -> None:
+    app_repo(repo)
+    berth(repo, "hooks", "install")
+    # The slow path would start Python with its site: a sitecustomize there leaves a mark.
+    site = tmp_path / "site"
+    site.mkdir()
+    mark = tmp_path / "slow-path-ran"
+    (site / "sitecustomize.py").write_text(f"open({str(mark)!r}, 'a').write('x')\n")
+    git_env = {**os.environ, "PYTHONPATH": str(site)}
+
+    done = subprocess.run(
+        ["git", "worktree", "add", "-q", str(repo.parent / "hooked")],
+        cwd=repo,
+        env=git_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+
+    assert "ready: database" in done.stderr and not mark.exists()
+    assert hooks.render("post-checkout").count(str(FAST)) == 1
+    assert berth_json(repo.parent / "hooked", "status")["state"] == "active"
