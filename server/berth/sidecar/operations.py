@@ -212,6 +212,11 @@ class Operations:
             if running is not None and running.baseline == baseline:
                 running.join(outbox)  # made already by whoever came first: one berth, one job
                 return
+            if hooked:  # made by the watch of new worktrees before the hook came: report it
+                made = await asyncio.to_thread(work.made_already, root)
+                if made is not None:
+                    outbox.put_nowait(protocol.result(made))
+                    return
             job = Job(self.worktrees, git_dir, baseline)
             job.join(outbox)
             # Held from now until the answer: `berth wait` there waits for this request.

@@ -148,6 +148,23 @@ def provision(
         ctx.close()
 
 
+def made_already(cwd: str) -> dict[str, Any] | None:
+    """The status of the worktree's berth when one is made and active (a hook that comes
+    after the sidecar's watch of new worktrees only reports it), else None."""
+    from berth import context, instance, lifecycle
+
+    ctx = context.load(Path(cwd))
+    try:
+        worktree, _ = ctx.need_worktree()
+        ident = instance.read_id(worktree)
+        record = ctx.registry.get(ident) if ident else None
+        if record is None or record.state != "active":
+            return None
+        return lifecycle.status(ctx, record, migrations=False).to_json()
+    finally:
+        ctx.close()
+
+
 @contextlib.contextmanager
 def released(lock: asyncio.Lock, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """From a worker thread: give up the repository's turn for a while, then queue again.
