@@ -102,7 +102,10 @@ $(APT_STAMP):
 $(VSCODE_NPM): $(VSCODE)/package-lock.json
 	cd $(VSCODE) && npm ci --no-audit --no-fund
 
-$(VSIX): $(VSCODE_NPM) $(VSCODE)/package.json $(VSCODE)/tsconfig.json $(wildcard $(VSCODE)/src/*.ts)
+# The packaged extension, as the Marketplace and Open VSX get it (publishing:
+# docs/editors.md); everything vsce needs is in the manifest, no flags.
+$(VSIX): $(VSCODE_NPM) $(VSCODE)/package.json $(VSCODE)/tsconfig.json $(VSCODE)/README.md \
+  $(VSCODE)/LICENSE $(VSCODE)/.vscodeignore $(VSCODE)/images/icon.png $(wildcard $(VSCODE)/src/*.ts)
 	cd $(VSCODE) && npm run compile && npm run package
 
 vscode-unit: $(VSCODE_NPM)

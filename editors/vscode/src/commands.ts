@@ -57,3 +57,38 @@ export function defaultSnapshotName(branch: string | null | undefined, now: Date
   const stamp = `${now.getFullYear()}${two(now.getMonth() + 1)}${two(now.getDate())}_${two(now.getHours())}${two(now.getMinutes())}`;
   return `${slug.slice(0, 40 - stamp.length - 1).replace(/_+$/, "")}_${stamp}`;
 }
+
+/** Why `name` cannot name a new migration, or undefined when it can (the server names the file). */
+export function migrationNameError(name: string): string | undefined {
+  const trimmed = name.trim();
+  if (!trimmed) return "name the migration, e.g. add_orders";
+  if (/[\\/]/.test(trimmed)) return "a name, not a path: no '/' or '\\'";
+  if (trimmed.length > 100) return "at most 100 characters";
+  return undefined;
+}
+
+/** The terminal `Open psql` starts: `berth psql` in the worktree, with the berth the extension starts. */
+export interface PsqlTerminal {
+  name: string;
+  cwd: string;
+  shellPath: string;
+  shellArgs: string[];
+}
+
+export function psqlTerminal(folderPath: string, berth: string, database: string | null | undefined): PsqlTerminal {
+  return { name: `psql ${database ?? "berth"}`, cwd: folderPath, shellPath: berth, shellArgs: ["psql"] };
+}
+
+/** The result of the server's commands that write a file (new migration, preview, diff). */
+export interface DocumentResult {
+  path: string;
+  uri: string;
+  /** previewMigrations: how many migrations the SQL covers. */
+  pending?: number;
+}
+
+export function isDocumentResult(value: unknown): value is DocumentResult {
+  if (typeof value !== "object" || value === null) return false;
+  const result = value as Record<string, unknown>;
+  return typeof result.path === "string" && typeof result.uri === "string";
+}

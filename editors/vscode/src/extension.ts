@@ -2,6 +2,7 @@
 // status bar, and offers its actions. Everything berth knows comes from the server.
 
 import * as fs from "node:fs";
+import * as path from "node:path";
 import * as vscode from "vscode";
 import {
   LanguageClient,
@@ -10,9 +11,12 @@ import {
   State,
 } from "vscode-languageclient/node";
 
+import * as actions from "./actions";
+import { berthMarker, type FolderProbe } from "./activation";
 import { resolveBerthPath } from "./berthPath";
-import { commandFolder, defaultSnapshotName, FOLDER_COMMANDS, SERVER_ARGS, snapshotNameError } from "./commands";
-import { INSTALL_COMMANDS, type MenuItem, menuItems } from "./menu";
+import { commandFolder, FOLDER_COMMANDS, SERVER_ARGS } from "./commands";
+import { DATABASE_CLIENTS, SQLTOOLS } from "./connect";
+import { type MenuItem, menuItems } from "./menu";
 import { type BerthStatus, statusLogLine, statusView, type Tone } from "./status";
 
 let client: LanguageClient | undefined;
@@ -20,6 +24,13 @@ let item: vscode.StatusBarItem;
 let output: vscode.OutputChannel;
 /** Why the server did not start, shown in the status bar until it does. */
 let startError: string | undefined;
+/** No folder is berth's: no server, no item, until one becomes berth's (or Restart). */
+let dormant = false;
+/** The user stopped the language server (Stop language server). */
+let stopped = false;
+/** While dormant: the watches on the folders' berth files. */
+let wakers: vscode.Disposable[] = [];
+let waking: Promise<void> | undefined;
 const statuses = new Map<string, BerthStatus>();
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
@@ -33,7 +44,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.window.onDidChangeActiveTextEditor(render),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (event.affectsConfiguration("berth.showSecrets")) render();
-      if (event.affectsConfiguration("berth.path")) void restart();
+      // A dormant or stopped server stays so: only a running (or failed) one is restarted.
+      if (event.affectsConfiguration("berth.path") && (client !== undefined || startError !== undefined)) {
+        void restart();
+      }
     }),
     vscode.commands.registerCommand("berth.showMenu", showMenu),
     // The server's reset, migrate and provision (workspace/executeCommand) take
@@ -44,16 +58,28 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("berth.forkFromMain", (target?: unknown) =>
       runServer("berth.fork", target, "main"),
     ),
-    vscode.commands.registerCommand("berth.snapshotAs", snapshotAs),
+    vscode.commands.registerCommand("berth.snapshotAs", (t?: unknown) => actions.snapshotAs(host, t)),
     vscode.commands.registerCommand("berth.setPath", () =>
       vscode.commands.executeCommand("workbench.action.openSettings", "berth.path"),
     ),
-    vscode.commands.registerCommand("berth.install", install),
-    vscode.commands.registerCommand("berth.copyUrl", copyUrl),
+    vscode.commands.registerCommand("berth.install", actions.install),
+    vscode.commands.registerCommand("berth.copyUrl", (t?: unknown) => actions.copyUrl(host, t)),
     vscode.commands.registerCommand("berth.openLog", () => output.show(true)),
     vscode.commands.registerCommand("berth.restartServer", restart),
+    vscode.commands.registerCommand("berth.stopLanguageServer", stopLanguageServer),
+    vscode.commands.registerCommand("berth.createMigration", (t?: unknown) => actions.createMigration(host, t)),
+    vscode.commands.registerCommand("berth.previewSql", (t?: unknown) => actions.previewSql(host, t)),
+    vscode.commands.registerCommand("berth.schemaDiff", (t?: unknown) => actions.schemaDiff(host, t)),
+    vscode.commands.registerCommand("berth.openPsql", (t?: unknown) => actions.openPsql(host, t)),
+    vscode.commands.registerCommand("berth.stopPostgres", (t?: unknown) => actions.stopPostgres(host, t)),
+    vscode.commands.registerCommand("berth.connectSqltools", (t?: unknown) => actions.connectSqltools(host, t)),
+    vscode.commands.registerCommand("berth.connectDatabaseClient", (t?: unknown) =>
+      actions.connectDatabaseClient(host, t),
+    ),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => void wake()),
+    { dispose: sleepless },
   );
-  await start();
+  await wake();
 }
 
 export async function deactivate(): Promise<void> {
@@ -61,8 +87,90 @@ export async function deactivate(): Promise<void> {
   client = undefined;
 }
 
+/** What actions.ts needs of this module. */
+const host: actions.Host = {
+  cannotRun: () => {
+    const why = notRunning();
+    if (why !== undefined) void vscode.window.showErrorMessage(why);
+    return why;
+  },
+  targetFolder,
+  execute: executeOnServer,
+  status: (folder) => statuses.get(normalize(folder)),
+  berthPath: (folderPath) =>
+    resolveBerthPath(vscode.workspace.getConfiguration("berth").get<string>("path", ""), [folderPath], isExecutable),
+  log,
+};
+
+/**
+ * Start the server once a workspace folder is berth's (VS Code activates the
+ * extension for any pyproject.toml); until then stay dormant, watching the files
+ * that would make one berth's.
+ */
+function wake(): Promise<void> {
+  // One at a time: a watcher's events and a folder change may come together.
+  waking ??= wakeOnce().finally(() => {
+    waking = undefined;
+  });
+  return waking;
+}
+
+async function wakeOnce(): Promise<void> {
+  if (client !== undefined || stopped || startError !== undefined) return;
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  const found = folders
+    .map((folder) => [folder, berthMarker(probe(folder.uri.fsPath))] as const)
+    .find(([, marker]) => marker !== undefined);
+  if (found === undefined) {
+    if (!dormant) log("no berth here (no berth.toml, .env.berth, [tool.berth] or berth.json): not starting berth lsp");
+    dormant = true;
+    await vscode.commands.executeCommand("setContext", "berth.active", false);
+    watchFolders(folders);
+    return;
+  }
+  log(`${found[0].name}: ${found[1]}`);
+  sleepless();
+  await start();
+}
+
+/** Watch each folder's berth.toml, pyproject.toml and .env.berth; any change may wake berth. */
+function watchFolders(folders: readonly vscode.WorkspaceFolder[]): void {
+  sleepless();
+  for (const folder of folders) {
+    const watcher = vscode.workspace.createFileSystemWatcher(
+      new vscode.RelativePattern(folder, "{berth.toml,pyproject.toml,.env.berth}"),
+    );
+    watcher.onDidCreate(() => void wake());
+    watcher.onDidChange(() => void wake());
+    wakers.push(watcher);
+  }
+}
+
+function sleepless(): void {
+  for (const waker of wakers) waker.dispose();
+  wakers = [];
+}
+
+/** A folder's files, as activation.ts reads them. */
+function probe(folder: string): FolderProbe {
+  return {
+    exists: (name) => fs.existsSync(path.resolve(folder, name)),
+    read: (name) => {
+      try {
+        const file = path.resolve(folder, name);
+        return fs.statSync(file).isFile() ? fs.readFileSync(file, "utf8") : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+  };
+}
+
 async function start(): Promise<void> {
   startError = undefined;
+  dormant = false;
+  stopped = false;
+  await vscode.commands.executeCommand("setContext", "berth.active", true);
   const folders = (vscode.workspace.workspaceFolders ?? []).map((f) => f.uri.fsPath);
   const setting = vscode.workspace.getConfiguration("berth").get<string>("path", "");
   const command = resolveBerthPath(setting, folders, isExecutable);
@@ -118,14 +226,34 @@ function log(line: string): void {
   output.appendLine(`[client ${new Date().toLocaleTimeString()}] ${line}`);
 }
 
+/** Stop the server (if any) and start it again, dormant or stopped as it may be: the user asked. */
 async function restart(): Promise<void> {
   await client?.stop();
   client = undefined;
   statuses.clear();
+  sleepless();
   await start();
 }
 
+async function stopLanguageServer(): Promise<void> {
+  if (client === undefined) return;
+  log("stopping berth lsp (Stop language server)");
+  await client.stop();
+  client = undefined;
+  statuses.clear();
+  stopped = true;
+  render();
+}
+
 function render(): void {
+  if (stopped) {
+    item.text = "$(debug-stop) berth";
+    item.tooltip = new vscode.MarkdownString("**berth**: the language server is stopped. Click to start it.");
+    item.accessibilityInformation = { label: "berth: stopped" };
+    paint("idle");
+    item.show();
+    return;
+  }
   const status = currentStatus();
   if (status === undefined) {
     if (startError === undefined) {
@@ -197,8 +325,14 @@ async function showMenu(): Promise<void> {
   // The menu acts on the berth the item shows, whichever editor is active once picked.
   const folder = currentFolder();
   const status = currentStatus();
+  const options = {
+    cannotStart: status === undefined && startError !== undefined,
+    stopped: stopped || dormant,
+    sqltools: vscode.extensions.getExtension(SQLTOOLS) !== undefined,
+    databaseClient: DATABASE_CLIENTS.some((id) => vscode.extensions.getExtension(id) !== undefined),
+  };
   const picked = await vscode.window.showQuickPick(
-    menuItems(status, status === undefined && startError !== undefined).map((entry) => ({ ...entry, entry })),
+    menuItems(status, options).map((entry) => ({ ...entry, entry })),
     { title: status?.database?.name ?? "berth", placeHolder: "berth: what should happen?" },
   );
   if (picked) await run(picked.entry, folder);
@@ -211,6 +345,12 @@ async function run(entry: MenuItem, folder: vscode.WorkspaceFolder | undefined):
 
 /** Why the server's commands cannot run now, or undefined when they can. */
 function notRunning(): string | undefined {
+  if (dormant) {
+    return "berth: no berth in this workspace (no berth.toml, .env.berth or [tool.berth]); berth: Restart the language server starts it anyway";
+  }
+  if (stopped) {
+    return "berth: the language server is stopped (berth: Restart the language server starts it)";
+  }
   if (client?.state === State.Starting) {
     return "berth: the language server is still starting; try again in a moment";
   }
@@ -243,49 +383,6 @@ async function executeOnServer(command: string, folder: string, ...args: unknown
     log(`${command} failed: ${why}`);
     void vscode.window.showErrorMessage(`berth: ${command} failed: ${why}`);
     return undefined;
-  }
-}
-
-async function snapshotAs(target?: unknown): Promise<void> {
-  const why = notRunning();
-  if (why !== undefined) {
-    void vscode.window.showErrorMessage(why);
-    return;
-  }
-  const folder = await targetFolder(target);
-  if (folder === undefined) return;
-  const branch = statuses.get(normalize(folder))?.branch;
-  const name = await vscode.window.showInputBox({
-    title: "berth: snapshot",
-    // The name the server's snapshot code action proposes.
-    value: defaultSnapshotName(branch, new Date()),
-    prompt: "Name of the baseline (new berths can start from it with `berth up --baseline NAME`)",
-    validateInput: snapshotNameError,
-  });
-  if (name) await executeOnServer("berth.snapshot", folder, name.trim());
-}
-
-/** Offer the commands that install berth; the picked one is copied, or run in a terminal. */
-async function install(): Promise<void> {
-  const command = await vscode.window.showQuickPick([...INSTALL_COMMANDS], {
-    title: "berth: install berth",
-    placeHolder: "copy which command? (then: berth: Restart the language server)",
-  });
-  if (!command) return;
-  await vscode.env.clipboard.writeText(command);
-  const run = await vscode.window.showInformationMessage(`berth: copied to the clipboard: ${command}`, "Run in terminal");
-  if (run) {
-    const terminal = vscode.window.createTerminal("berth install");
-    terminal.show();
-    terminal.sendText(command);
-  }
-}
-
-async function copyUrl(target?: unknown): Promise<void> {
-  const url = await runServer("berth.copyDatabaseUrl", target);
-  if (typeof url === "string" && url) {
-    await vscode.env.clipboard.writeText(url);
-    void vscode.window.showInformationMessage("berth: DATABASE_URL copied");
   }
 }
 

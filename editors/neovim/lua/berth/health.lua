@@ -19,6 +19,19 @@ function M.check()
     error("Neovim 0.7 or newer is needed")
   end
 
+  -- The help (doc/berth.txt) is there once :helptags ran on its directory.
+  local doc = vim.fn.globpath(vim.o.runtimepath, "doc/berth.txt", false, true)[1]
+  if doc == nil then
+    warn("doc/berth.txt is not on 'runtimepath': is editors/neovim on it?")
+  elseif #vim.fn.getcompletion("berth-setup", "help") == 0 then
+    warn("no help tags for " .. doc, { ":helptags " .. vim.fn.fnamemodify(doc, ":h") })
+  else
+    ok("help tags for " .. doc)
+  end
+  if vim.fn.exists(":DB") == 2 then
+    info("vim-dadbod is here: :BerthDadbod hands it this berth's database")
+  end
+
   -- :checkhealth shows its report in a buffer of its own: look at the clients and the cwd.
   local clients = berth.clients()
   local root = clients[1] and clients[1].config.root_dir or berth.root(nil)

@@ -3,6 +3,8 @@
 -- Works on Neovim 0.7 (Debian stable: vim.lsp.start_client + buf_attach_client)
 -- and on current releases (vim.lsp.start).
 
+local view = require("berth.view")
+
 local M = {}
 
 local defaults = {
@@ -27,9 +29,6 @@ local clients = {}
 -- { title = "Reset", token = n } until that command's response arrives.
 local confirmed = {}
 local tokens = 0
--- Statusline length of an error's reason (as the VS Code extension's item).
-local ERROR_WIDTH = 40
-
 local uv = vim.uv or vim.loop
 
 local function exists(path)
@@ -86,8 +85,14 @@ function M.command(root)
   return { "berth", "lsp" }
 end
 
+--- The worktree root of the buffer (0: the current one), or nil outside a berth's worktree.
+--- A buffer berth opened (a preview, a diff, psql) has its worktree in b:berth_root.
 local function buffer_root(bufnr)
   bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local owner = vim.b[bufnr].berth_root
+  if type(owner) == "string" and owner ~= "" then
+    return owner
+  end
   local name = vim.api.nvim_buf_get_name(bufnr)
   if vim.bo[bufnr].buftype ~= "" then
     name = ""
@@ -95,154 +100,27 @@ local function buffer_root(bufnr)
   return M.root(name)
 end
 
+M.buffer_root = buffer_root
+
 --- The last status the server pushed for the buffer's worktree (nil when none).
 function M.status(bufnr)
   local root = buffer_root(bufnr)
   return root and M.statuses[root] or nil
 end
 
---- `<project>_<slug>`: the database name without the instance id.
-function M.name(status)
-  local db = type(status.database) == "table" and status.database.name or nil
-  if type(db) ~= "string" then
-    return type(status.project) == "string" and status.project or "berth"
-  end
-  local id = type(status.instance) == "string" and status.instance or nil
-  if id and db:sub(-(#id + 1)) == "_" .. id then
-    return db:sub(1, #db - #id - 1)
-  end
-  return db
-end
+M.name = view.name
+M.format = view.format
+M.shorten = view.shorten
 
-local function main_port(ports)
-  if type(ports) ~= "table" then
-    return nil
-  end
-  if ports.app then
-    return ports.app
-  end
-  local lowest
-  for _, port in pairs(ports) do
-    if lowest == nil or port < lowest then
-      lowest = port
-    end
-  end
-  return lowest
-end
-
-local function badge(m)
-  if type(m) ~= "table" then
-    return "?"
-  end
-  if m.state == "ok" then
-    return "✓"
-  elseif m.state == "pending" then
-    return "⚠ " .. m.pending .. " pending"
-  elseif m.state == "edited" then
-    return "✗ " .. m.edited .. " edited"
-  elseif m.state == "ahead" then
-    return "⚠ " .. m.missing .. " not on this branch"
-  end
-  return "?"
-end
-
---- The statusline text of a status table: `shop_feature_cart :8012 ✓`.
-function M.format(status)
-  if status == nil then
-    return ""
-  end
-  local port = main_port(status.ports)
-  local where = port and (" :" .. port) or ""
-  if status.state == "ready" then
-    if type(status.server) == "table" and status.server.state == "down" then
-      return M.name(status) .. where .. " ✗ server down"
-    end
-    return M.name(status) .. where .. " " .. badge(status.migrations)
-  elseif status.state == "provisioning" then
-    return M.name(status) .. " provisioning…"
-  elseif status.state == "error" then
-    local err = type(status.error) == "string" and status.error or "error"
-    return "✗ berth: " .. M.shorten(err, ERROR_WIDTH)
-  end
-  return ""
-end
-
---- The first line of `text`, cut to `max` characters (the last one an ellipsis).
-function M.shorten(text, max)
-  local line = vim.split(text, "\n")[1]
-  if vim.fn.strchars(line) <= max then
-    return line
-  end
-  return vim.fn.strcharpart(line, 0, max - 1) .. "…"
+--- The lines `:BerthStatus` prints.
+function M.describe(status)
+  return view.describe(status, M.config.show_secrets)
 end
 
 --- Statusline component: the berth of the current buffer's worktree, or "".
 --- e.g. `set statusline+=%{v:lua.require'berth'.statusline()}`
 function M.statusline()
   return M.format(M.status(0))
-end
-
-local function mask(url)
-  if type(url) ~= "string" then
-    return "—"
-  end
-  if M.config.show_secrets then
-    return url
-  end
-  return (url:gsub("^([%a][%w+.-]*://[^:/@]+):[^@]*@", "%1:****@"))
-end
-
--- The counts are null (vim.NIL) while nobody could read them: the server is down, say.
-local function migrations_text(m, server)
-  if type(m.applied) ~= "number" then
-    local down = type(server) == "table" and server.state == "down"
-    return down and "unknown (server down)" or "unknown"
-  end
-  return tostring(m.applied)
-    .. " applied, "
-    .. tostring(m.pending)
-    .. " pending, "
-    .. tostring(m.edited)
-    .. " edited, "
-    .. tostring(m.missing)
-    .. " not on this branch"
-end
-
---- The lines `:BerthStatus` prints.
-function M.describe(status)
-  if status == nil then
-    return { "berth: no status yet for this buffer's worktree (see :checkhealth berth)" }
-  end
-  if status.state ~= "ready" and status.state ~= "provisioning" then
-    local why = status.error or status.message or status.state
-    local lines = { "berth: " .. tostring(why) }
-    if status.error and type(status.message) == "string" then
-      -- e.g. a failed provisioning: what to do about it.
-      table.insert(lines, "  " .. status.message)
-    end
-    return lines
-  end
-  local ports = {}
-  for name, port in pairs(status.ports or {}) do
-    table.insert(ports, name .. "=" .. port)
-  end
-  table.sort(ports)
-  local m = status.migrations or {}
-  local url = type(status.databaseUrl) == "string" and status.databaseUrl or nil
-  local baseline = type(status.baseline) == "string" and status.baseline or "—"
-  local template = type(status.template) == "string" and status.template:sub(1, 12) or "—"
-  local database = type(status.database) == "table" and status.database.name or "—"
-  return {
-    "berth " .. tostring(status.instance) .. "  " .. M.format(status),
-    "  database   " .. tostring(database),
-    "  url        " .. mask(url),
-    "  ports      " .. (#ports > 0 and table.concat(ports, ", ") or "none"),
-    "  template   " .. template,
-    "  baseline   " .. tostring(baseline),
-    "  migrations " .. migrations_text(m, status.server),
-    "  server     " .. tostring(type(status.server) == "table" and status.server.state or "—"),
-    "  app        " .. tostring(type(status.app) == "table" and status.app.health or "—"),
-  }
 end
 
 local function request(client, method, params, handler, bufnr)
@@ -433,7 +311,8 @@ local function send(client, command, args, finish)
 end
 
 local function no_client()
-  vim.notify("berth: no berth language server for this buffer", vim.log.levels.ERROR)
+  local hint = M.configured and "" or " (call require('berth').setup() first)"
+  vim.notify("berth: no berth language server for this buffer" .. hint, vim.log.levels.ERROR)
 end
 
 local function report(err)
@@ -500,57 +379,17 @@ function M.reset(force)
   end)
 end
 
-local function show_status()
-  local client = M.client(0)
-  if client == nil then
-    vim.notify(table.concat(M.describe(nil), "\n"))
-    return
-  end
-  M.execute("berth.showStatus", {}, function(status)
-    if type(status) == "table" then
-      M.statuses[client.config.root_dir] = status
-    end
-    vim.notify(table.concat(M.describe(status), "\n"))
-  end)
-end
-
-local function copy_url()
-  M.execute("berth.copyDatabaseUrl", {}, function(url)
-    if type(url) == "string" then
-      vim.fn.setreg('"', url)
-      if vim.fn.has("clipboard") == 1 then
-        pcall(vim.fn.setreg, "+", url)
-      end
-      vim.notify("berth: DATABASE_URL copied")
-    end
-  end)
-end
-
-local function commands()
-  local define = vim.api.nvim_create_user_command
-  define("BerthStatus", show_status, { desc = "berth: show this worktree's berth" })
-  define("BerthReset", function(o)
-    M.reset(o.bang)
-  end, { bang = true, desc = "berth: fresh database from the template (old one to the trash)" })
-  define("BerthMigrate", function()
-    M.execute("berth.migrate")
-  end, { desc = "berth: apply pending migrations" })
-  define("BerthProvision", function()
-    M.execute("berth.provision")
-  end, { desc = "berth: give this worktree its berth" })
-  define("BerthFork", function(o)
-    M.execute("berth.fork", { o.args ~= "" and o.args or "main" })
-  end, { nargs = "?", desc = "berth: copy another berth's (default: main's) database here" })
-  define("BerthSnapshot", function(o)
-    M.execute("berth.snapshot", { o.args })
-  end, { nargs = 1, desc = "berth: save this database as a named baseline" })
-  define("BerthCopyUrl", copy_url, { desc = "berth: copy DATABASE_URL" })
+--- vim-dadbod: the berth's URL in g:dbs and b:db, its password in $PGPASSWORD (see :help berth-dadbod).
+function M.dadbod(opts)
+  require("berth.actions").dadbod(opts)
 end
 
 --- Set up the client: `require("berth").setup({ cmd = ..., show_secrets = false })`.
 function M.setup(opts)
   M.config = vim.tbl_deep_extend("force", vim.deepcopy(defaults), opts or {})
-  commands()
+  M.configured = true
+  -- plugin/berth.lua defines them too; a setup() without it (rtp added late) still has them.
+  require("berth.commands").define()
   local group = vim.api.nvim_create_augroup("berth", { clear = true })
   vim.api.nvim_create_autocmd({ "BufReadPost", "BufNewFile" }, {
     group = group,

@@ -3,7 +3,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
 
-import { commandFolder, defaultSnapshotName, FOLDER_COMMANDS, SERVER_ARGS, snapshotNameError } from "../commands";
+import {
+  commandFolder,
+  defaultSnapshotName,
+  FOLDER_COMMANDS,
+  isDocumentResult,
+  migrationNameError,
+  psqlTerminal,
+  SERVER_ARGS,
+  snapshotNameError,
+} from "../commands";
 import { menuItems } from "../menu";
 
 const a = { name: "shop-a", uri: "file:///w/shop-a" };
@@ -47,7 +56,9 @@ test("the palette and the menu offer the extension's commands, each registered",
   const menus = [
     menuItems({ ...readyStatus(), migrations: { ...readyStatus().migrations, pending: 1, state: "pending" } }),
     menuItems({ ...readyStatus(), migrations: unknown, server: { state: "down", kind: "embedded" } }),
-    menuItems(undefined, true),
+    menuItems(undefined, { cannotStart: true }),
+    menuItems(readyStatus(), { sqltools: true, databaseClient: true }),
+    menuItems(undefined, { stopped: true }),
   ];
   for (const item of menus.flat()) {
     assert.ok(contributed.includes(item.command), item.command);
@@ -91,4 +102,33 @@ test("the server logs at info level, into the output channel", () => {
   assert.deepEqual([...SERVER_ARGS], ["lsp", "--log-level", "info"]);
   const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "extension.ts"), "utf8");
   assert.ok(source.includes("traceOutputChannel: output"));
+});
+
+test("a new migration's name: anything but a path; the server names the file", () => {
+  for (const good of ["add_orders", "Add orders", "0003 fix", " padded "]) {
+    assert.equal(migrationNameError(good), undefined, good);
+  }
+  assert.equal(migrationNameError("  "), "name the migration, e.g. add_orders");
+  assert.equal(migrationNameError("db/x"), "a name, not a path: no '/' or '\\'");
+  assert.equal(migrationNameError("a\\b"), "a name, not a path: no '/' or '\\'");
+  assert.equal(migrationNameError("x".repeat(101)), "at most 100 characters");
+});
+
+test("Open psql runs `berth psql` in the worktree, with the berth the extension starts", () => {
+  assert.deepEqual(psqlTerminal("/w/shop-a", "/w/shop-a/.venv/bin/berth", "shop_a_1a2b3c4d"), {
+    name: "psql shop_a_1a2b3c4d",
+    cwd: "/w/shop-a",
+    shellPath: "/w/shop-a/.venv/bin/berth",
+    shellArgs: ["psql"],
+  });
+  assert.equal(psqlTerminal("/w", "berth", null).name, "psql berth");
+});
+
+test("a file a server command wrote is opened from its uri", () => {
+  const wrote = { path: "/w/db/migrations/0004_x.sql", uri: "file:///w/db/migrations/0004_x.sql" };
+  assert.ok(isDocumentResult(wrote));
+  assert.ok(isDocumentResult({ ...wrote, pending: 2 }));
+  for (const other of [null, undefined, "x", { path: "/x" }, { uri: 3, path: "/x" }]) {
+    assert.ok(!isDocumentResult(other), JSON.stringify(other));
+  }
 });
