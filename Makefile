@@ -105,7 +105,7 @@ $(VSCODE_NPM): $(VSCODE)/package-lock.json
 # The packaged extension, as the Marketplace and Open VSX get it (publishing:
 # docs/editors.md); everything vsce needs is in the manifest, no flags.
 $(VSIX): $(VSCODE_NPM) $(VSCODE)/package.json $(VSCODE)/tsconfig.json $(VSCODE)/README.md \
-  $(VSCODE)/LICENSE $(VSCODE)/.vscodeignore $(VSCODE)/images/icon.png $(wildcard $(VSCODE)/src/*.ts)
+  $(VSCODE)/LICENSE $(VSCODE)/.vscodeignore $(wildcard $(VSCODE)/images/*) $(wildcard $(VSCODE)/src/*.ts)
 	cd $(VSCODE) && npm run compile && npm run package
 
 vscode-unit: $(VSCODE_NPM)

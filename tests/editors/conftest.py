@@ -29,6 +29,9 @@ PLAYWRIGHT = HERE / "node_modules" / "playwright-core"
 CHROMIUM = Path("/usr/bin/chromium")
 NEOVIM_PLUGIN = ROOT / "editors" / "neovim"
 SCREENSHOT = ROOT / "docs" / "img" / "vscode-status.png"
+# The status menu with a migration pending, and the Berths view (docs/editors.md).
+MENU_SHOT = ROOT / "docs" / "img" / "vscode-menu.png"
+BERTHS_SHOT = ROOT / "docs" / "img" / "vscode-berths.png"
 PENDING = "db/migrations/0003_t3.sql"
 # The deadline of one wait on an editor; generous for a loaded 2-core machine.
 DEADLINE = 120.0

@@ -19,6 +19,7 @@ from .conftest import NEOVIM_PLUGIN, NEOVIMS, close, embed
 from .nvimtest import lua
 
 COMMANDS = [
+    "BerthBerths",
     "BerthCopyUrl",
     "BerthDadbod",
     "BerthDiff",
@@ -29,6 +30,7 @@ COMMANDS = [
     "BerthProvision",
     "BerthPsql",
     "BerthReset",
+    "BerthRestore",
     "BerthSnapshot",
     "BerthStartServer",
     "BerthStatus",
@@ -115,3 +117,79 @@ def test_lazy_nvim_config_appends_the_runtimepath(version: str, plugin: Path) ->
         assert lua(nvim, 'return require("berth").configured') is True
     finally:
         close(nvim)
+
+
+# A `berth.berths` result with what the end-to-end test cannot make: two
+# berths, one with a running app and health, one whose worktree is gone; the
+# server down.
+LISTING = {
+    "project": "shop",
+    "server": "down",
+    "berths": [
+        {
+            "instance": "5e6f7a8b",
+            "state": "active",
+            "slot": 2,
+            "ports": {"app": 8022},
+            "branch": "fix/login",
+            "worktree": "/w/shop-login",
+            "worktree_exists": False,
+            "app": {"running": False, "processes": [], "health": None},
+        },
+        {
+            "instance": "1a2b3c4d",
+            "state": "active",
+            "slot": 1,
+            "ports": {"vite": 5174, "app": 8012},
+            "branch": "feature/cart",
+            "worktree": "/w/shop-cart",
+            "worktree_exists": True,
+            "app": {
+                "running": True,
+                "processes": [{"pid": 4242, "command": "npm run dev"}],
+                "health": {"state": "ok", "status": 200},
+            },
+        },
+    ],
+    "trash": [
+        {"name": "t_old", "instance": "1a2b3c4d", "original": "db", "trashed_at": 100},
+        {"name": "t_new", "instance": "99", "original": "gone_db", "trashed_at": 200},
+    ],
+    "baselines": [],
+    "templates": [],
+}
+
+
+# The listing's lines, and its actions as { lnum, action } pairs (RPC has no sparse lists).
+RENDER = """
+local view = require("berth.berths").render(..., "/w/shop-cart/")
+local actions = {}
+for lnum, action in pairs(view.actions) do table.insert(actions, { lnum, action }) end
+return { lines = view.lines, actions = actions }
+"""
+
+
+def test_the_berths_listing_reads_every_field(started: pynvim.Nvim) -> None:
+    view = started.exec_lua(RENDER, LISTING)
+    lines = view["lines"]
+    assert lines[0] == "berth: shop (server down)"
+    at = lines.index("Berths (2)")
+    assert lines[at + 1 : at + 8] == [
+        "    fix/login  5e6f7a8b, slot 2, worktree gone",
+        "      app      http://127.0.0.1:8022",
+        "  * feature/cart  1a2b3c4d, slot 1, this worktree, running, health ok",
+        "      vite     http://127.0.0.1:5174",
+        "      app      http://127.0.0.1:8012",
+        "      pid 4242  npm run dev",
+        "",
+    ]
+    # Newest first; a berth the listing lacks is named by its database.
+    trash = lines.index("Trash (2)")
+    assert lines[trash + 1].startswith("    t_new  gone_db, trashed, ")
+    assert lines[trash + 2].startswith("    t_old  feature/cart, trashed, ")
+    assert "Baselines — server down" in lines and "Templates — server down" in lines
+    # What <CR> does, by line number (Lua's, from 1): ports and trash entries only.
+    actions = dict(view["actions"])
+    assert actions[at + 3] == {"kind": "port", "url": "http://127.0.0.1:8022"}
+    assert actions[trash + 2] == {"kind": "trash", "name": "t_new", "original": "gone_db"}
+    assert len(actions) == 5

@@ -1,9 +1,9 @@
 """The Neovim plugin's migration workflow and handoffs, against the real server.
 
-:BerthNewMigration, :BerthPreview, :BerthDiff, :BerthPsql and :BerthDadbod run
-end to end on a provisioned worktree in both Neovims. Stopping Postgres would
-stop the server every test shares, so :BerthStopServer and :BerthStartServer
-are checked up to the request they send.
+:BerthNewMigration, :BerthPreview, :BerthDiff, :BerthPsql, :BerthDadbod,
+:BerthBerths and :BerthRestore run end to end on a provisioned worktree in
+both Neovims. Stopping Postgres would stop the server every test shares, so
+:BerthStopServer and :BerthStartServer are checked up to the request they send.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 import psycopg
 import pynvim
 
-from berthtest import berth_json, url_of
+from berthtest import berth, berth_json, tables, url_of
 
 from .conftest import PENDING, Shop
-from .nvimtest import lua, wait
+from .nvimtest import lua, said, wait
 
 BUFFER = "vim.api.nvim_buf_get_name(0)"
 
@@ -165,3 +165,78 @@ def test_stop_and_start_server_send_their_commands(nvim: pynvim.Nvim, shop: Shop
     nvim.command("BerthDiff demo")
     diff = {**stop, "params": {"command": "berth.diffSchema", "arguments": [folder, "demo"]}}
     assert sent() == [diff]
+
+
+LINES = "vim.api.nvim_buf_get_lines(0, 0, -1, false)"
+
+
+def listing(nvim: pynvim.Nvim) -> list[str]:
+    return list(lua(nvim, f"return {LINES}"))
+
+
+def has_line(text: str) -> str:
+    """A Lua condition: a line of the current buffer holds ``text``."""
+    return (
+        f"(function() for _, l in ipairs({LINES}) do "
+        f"if l:find({json.dumps(text)}, 1, true) then return true end end return false end)()"
+    )
+
+
+def test_berths_listing_restore_and_open(nvim: pynvim.Nvim, shop: Shop) -> None:
+    ready(nvim, shop)
+    nvim.command("BerthBerths")
+    wait(nvim, "vim.bo.filetype == 'berthberths'")
+    lines = listing(nvim)
+    # This worktree's berth, marked, with its app port; nothing in the trash yet.
+    assert f"  * feature/cart  {shop.instance}, slot " in "\n".join(lines), lines
+    assert any("this worktree" in line for line in lines), lines
+    port = f"      app      http://127.0.0.1:{shop.port}"
+    assert port in lines, lines
+    assert "Trash — empty" in lines, lines
+    assert lua(nvim, "return vim.bo.modifiable") is False
+
+    # <CR> on the port opens the app (vim.ui.open, or the URL said on 0.7).
+    lua(nvim, "if vim.ui.open then vim.ui.open = function(u) vim.g.opened_url = u end end")
+    nvim.command(f"call cursor({lines.index(port) + 1}, 1)")
+    nvim.input("<CR>")
+    url = f"http://127.0.0.1:{shop.port}"
+    if lua(nvim, "return vim.ui.open ~= nil"):
+        wait(nvim, f"vim.g.opened_url == {json.dumps(url)}")
+    else:
+        wait(nvim, said(f"berth: {url}"))
+
+    # A table only the current database has; then a reset on the command line.
+    with psycopg.connect(url_of(shop.root), autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (id int)")
+    berth(shop.root, "reset", "--yes")
+    (trashed,) = berth_json(shop.root, "status")["trash"]
+    assert "kept" not in tables(url_of(shop.root))
+    # `r` reads the listing again (a status the server pushes would too).
+    nvim.input("r")
+    wait(nvim, has_line(trashed))
+    entry = next(line for line in listing(nvim) if trashed in line)
+    assert entry.startswith(f"    {trashed}  feature/cart, reset, "), entry
+
+    # <CR> on the entry asks first; Cancel leaves it.
+    answer = (
+        "vim.ui.select = function(items, opts, choose) vim.g.asked = opts.prompt choose({}) end"
+    )
+    lua(nvim, answer.replace("{}", '"Cancel"'))
+    nvim.command(f"call cursor({listing(nvim).index(entry) + 1}, 1)")
+    nvim.input("<CR>")
+    wait(nvim, f"vim.g.asked == {json.dumps(f'Restore {shop.database}?')}")
+    assert berth_json(shop.root, "status")["trash"] == [trashed]
+
+    # :BerthRestore NAME (completed from the listing) brings it back, after asking.
+    assert lua(nvim, "return vim.fn.getcompletion('BerthRestore ', 'cmdline')") == [trashed]
+    lua(nvim, answer.replace("{}", '"Restore"'))
+    nvim.command(f"BerthRestore {trashed}")
+    wait(nvim, f"not ({has_line(trashed + '  ')})")
+    wait(nvim, has_line("replaced by restore of " + trashed))
+    assert "kept" in tables(url_of(shop.root))
+    assert trashed not in berth_json(shop.root, "status")["trash"]
+
+    # q closes the listing; nothing it did is deprecated on this Neovim.
+    nvim.input("q")
+    wait(nvim, "vim.bo.filetype ~= 'berthberths'")
+    assert "deprecated" not in lua(nvim, 'return vim.fn.execute("messages")')

@@ -11,16 +11,19 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 from berthtest import add_worktree, berth, berth_json, migration, tables, url_of
 
 from .conftest import (
+    BERTHS_SHOT,
     CHROMIUM,
     CODE_SERVER,
     DEADLINE,
     HERE,
+    MENU_SHOT,
     PENDING,
     PLAYWRIGHT,
     SCREENSHOT,
@@ -44,6 +47,8 @@ SETTINGS = {
     "update.mode": "none",
     "chat.disableAIFeatures": True,
     "workbench.colorTheme": "Default Dark Modern",
+    # The views' title buttons (the Berths view's refresh) without hovering.
+    "workbench.view.alwaysShowHeaderActions": True,
 }
 
 
@@ -104,7 +109,7 @@ def start_code_server(
     return f"{base.group(1)}/?{'workspace' if workspace else 'folder'}={folder}"
 
 
-def drive(tmp_path: Path, url: str, **extra: str) -> dict[str, dict[str, Any]]:
+def drive(tmp_path: Path, url: str, **extra: object) -> dict[str, dict[str, Any]]:
     """Run the browser driver (``extra`` goes into its config); return its reports by step."""
     need(CHROMIUM, "Debian's chromium")
     need(PLAYWRIGHT, "playwright-core")
@@ -128,12 +133,45 @@ def drive(tmp_path: Path, url: str, **extra: str) -> dict[str, dict[str, Any]]:
     return steps
 
 
+def berths_view(steps: dict[str, dict[str, Any]], shop: Shop) -> str:
+    """Check what the driver saw of the Berths view; the name of the trash entry it restored."""
+    # The Berths view: this window's berth with its app port, the menu's reset in the trash.
+    berths = steps["berths"]
+    assert berths["berth"].startswith(f"berth feature/cart, this window · :{shop.port}"), berths
+    for row in ("Berths: 1", f"port app {shop.port}", "Trash: 1", "Baselines: none"):
+        assert row in berths["rows"], berths
+    assert berths["trash"] == 1, berths
+    # `berth reset --yes` on the command line: its trash entry appears, newest first.
+    trashed = steps["trashed"]
+    assert trashed["count"] == 2, trashed
+    assert trashed["newest"].startswith("trash entry berth_trash_"), trashed
+    restored_name = trashed["newest"].split(" ")[2]
+    assert steps["restoreAsked"]["text"] == f"Restore {shop.database} from the trash?"
+    assert steps["restoreAsked"]["detail"].startswith(f"{restored_name} (reset · ")
+    assert steps["restored"]["text"].startswith(f"berth {shop.instance}: restored {shop.database}")
+    # Restore replaced the view's entry by the database it put in the trash.
+    after = steps["afterRestore"]["labels"]
+    assert len(after) == 2, after
+    assert not any(label.startswith(f"trash entry {restored_name} ") for label in after), after
+    assert any(f"replaced by restore of {restored_name}" in label for label in after), after
+    assert steps["openApp"]["url"] is not None and str(shop.port) in steps["openApp"]["url"]
+    return restored_name
+
+
 def test_status_bar_quick_fix_and_reset(
     tmp_path: Path, named_shop: Shop, started: list[Any]
 ) -> None:
     shop = named_shop
     url = start_code_server(tmp_path, shop.root, started)
-    steps = drive(tmp_path, url, newMigration="add_orders")
+    steps = drive(
+        tmp_path,
+        url,
+        newMigration="add_orders",
+        menuShot=str(tmp_path / "vscode-menu.png"),
+        berthsShot=str(tmp_path / "vscode-berths.png"),
+        berth=[sys.executable, "-m", "berth"],
+        worktree=str(shop.root),
+    )
 
     assert steps["status"]["text"] == f"shop_feature_cart :{shop.port} ⚠ 1 pending"
     assert "codicon-database" in steps["status"]["icon"]
@@ -179,20 +217,26 @@ def test_status_bar_quick_fix_and_reset(
     assert "Preview pending SQL" in steps["pendingMenu"]["items"], steps["pendingMenu"]
     assert steps["preview"]["tab"].startswith("pending.sql"), steps["preview"]
 
-    # What the editor showed is what the berth is: the old database in the
-    # trash, a fresh one with all three migrations (the template now has 0003),
-    # and the new one pending.
+    restored_name = berths_view(steps, shop)
+
+    # What the editor showed is what the berth is: the menu's reset and the
+    # restore's replaced database in the trash, the database from before the
+    # command line's reset back (all three migrations, the new one pending).
     status = berth_json(shop.root, "status")
-    assert len(status["trash"]) == 1
+    assert len(status["trash"]) == 2 and restored_name not in status["trash"], status["trash"]
     assert status["migrations"]["pending"] == 1
     assert {"t1", "t2", "t3"} <= tables(url_of(shop.root))
 
-    shot = tmp_path / "vscode-status.png"
-    assert shot.read_bytes().startswith(b"\x89PNG")
-    # The README's picture is refreshed on request, so a test run leaves the tree clean.
-    if UPDATE_SCREENSHOT or not SCREENSHOT.exists():
-        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, SCREENSHOT)
+    # The pictures in docs/ are refreshed on request, so a test run leaves the tree clean.
+    for shot, picture in (
+        (tmp_path / "vscode-status.png", SCREENSHOT),
+        (tmp_path / "vscode-menu.png", MENU_SHOT),
+        (tmp_path / "vscode-berths.png", BERTHS_SHOT),
+    ):
+        assert shot.read_bytes().startswith(b"\x89PNG"), shot
+        if UPDATE_SCREENSHOT or not picture.exists():
+            picture.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(shot, picture)
 
 
 def test_palette_acts_on_the_active_editors_folder(

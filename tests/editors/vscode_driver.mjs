@@ -1,13 +1,17 @@
 // Drives code-server (VS Code) in Debian's headless Chromium through playwright-core,
 // as a person would: read the berth status bar item, open the pending migration,
 // apply it with the quick fix, hover the item, reset from its quick pick,
-// provision from the command palette, then make a new migration and preview it.
+// provision from the command palette, then make a new migration and preview it;
+// then the Berths view: the worktree's berth, a reset from the command line
+// (its trash entry appears) and Restore from the view.
 //
-// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot, newMigration}
+// Usage: node vscode_driver.mjs '<json>' with {url, migration, screenshot, failShot, newMigration,
+// menuShot, berthsShot, berth (argv of the berth command line), worktree}
 // (and {mode: "multiroot", pick} for runMultiRoot).
 // Prints one JSON object per step on stdout; test_vscode.py asserts on them and on
 // the database. Every wait is on something appearing in the page, with a deadline.
 
+import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -195,12 +199,105 @@ async function run() {
   report("pendingMenu", {
     items: (await quickInput.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
   });
+  // The picture of the menu for docs/editors.md, with a migration pending.
+  const menuBox = await quickInput.boundingBox();
+  await page.screenshot({
+    path: config.menuShot,
+    clip: { x: menuBox.x - 8, y: Math.max(0, menuBox.y - 8), width: menuBox.width + 16, height: menuBox.height + 16 },
+  });
   await quickInput.locator("input").fill("Preview pending SQL");
   await page.keyboard.press("Enter");
   const preview = page.locator(".tabs-container .tab.active").filter({ hasText: "pending.sql" });
   await preview.waitFor();
   await page.locator(".monaco-editor .view-lines").filter({ hasText: config.newMigration }).first().waitFor();
   report("preview", { tab: (await preview.innerText()).trim() });
+  await runBerths();
+}
+
+/** The rows of the Berths view whose aria-label starts with `prefix`. */
+function berthsRows(prefix) {
+  return page.locator(`.part.sidebar .monaco-list-row[aria-label^="${prefix}"]`);
+}
+
+// The Berths view: the worktree's berth (marked), a reset from the command line
+// whose trash entry the view then lists, and Restore on it (after a modal).
+async function runBerths() {
+  const sidebar = page.locator(".part.sidebar");
+  await paletteRun("berth: Focus on Berths View");
+  const mine = berthsRows("berth feature/cart, this window");
+  await mine.first().waitFor();
+  const trash = berthsRows("trash entry ");
+  await trash.first().waitFor();
+  const before = await trash.count();
+  report("berths", {
+    rows: await sidebar.locator(".monaco-list-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label"))),
+    berth: await mine.first().getAttribute("aria-label"),
+    trash: before,
+  });
+
+  // A reset from the command line: the view lists its trash entry (on the
+  // server's status notification, or the refresh button at the latest).
+  execFileSync(config.berth[0], [...config.berth.slice(1), "reset", "--yes"], { cwd: config.worktree, stdio: "ignore" });
+  await sidebar.locator('.actions-container [aria-label^="Refresh the berths view"]').first().click();
+  await trash.nth(before).waitFor();
+  const newest = await trash.first().getAttribute("aria-label");
+  report("trashed", {
+    count: await trash.count(),
+    newest,
+    labels: await trash.evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label"))),
+  });
+
+  // The picture of the view for docs/editors.md: the berths, their ports, the
+  // trash; the side bar dragged wider by its sash, so the descriptions fit.
+  let side = await sidebar.boundingBox();
+  const edge = side.x + side.width;
+  await page.mouse.move(edge, side.y + side.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(edge + 160, side.y + side.height / 2, { steps: 8 });
+  await page.mouse.up();
+  // The newest trash entry under the pointer shows its inline Restore.
+  await trash.first().hover();
+  await page.waitForFunction((width) => document.querySelector(".part.sidebar").getBoundingClientRect().width > width, side.width + 100);
+  await trash.first().locator('.actions-container [aria-label="Restore"]').waitFor();
+  side = await sidebar.boundingBox();
+  const rows = await sidebar.locator(".monaco-list-row").all();
+  const last = await rows[rows.length - 1].boundingBox();
+  const icon = await page.locator(".activitybar .action-item.checked").boundingBox();
+  const bottom = Math.max(last.y + last.height, icon.y + icon.height) + 12;
+  await page.screenshot({
+    path: config.berthsShot,
+    clip: { x: 0, y: side.y, width: side.x + side.width, height: Math.min(side.height, bottom - side.y) },
+  });
+
+  // Open app on the app port: VS Code opens the URL outside (a new tab here).
+  const port = berthsRows("port app ").first();
+  await port.hover();
+  const popup = page.waitForEvent("popup", { timeout: 20_000 }).catch(() => undefined);
+  await port.locator('.actions-container [aria-label="Open app"]').click();
+  const opened = await popup;
+  report("openApp", { url: opened?.url() ?? null });
+  await opened?.close();
+
+  // Restore the newest entry, the database the command line's reset replaced.
+  const entry = trash.first();
+  await entry.hover();
+  await entry.locator('.actions-container [aria-label="Restore"]').click();
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor();
+  report("restoreAsked", {
+    text: (await dialog.locator(".dialog-message-text").innerText()).trim(),
+    detail: (await dialog.locator(".dialog-message-detail").innerText()).trim(),
+  });
+  await dialog.getByRole("button", { name: "Restore", exact: true }).click();
+  const restored = toast(/restored/).first();
+  await restored.waitFor();
+  report("restored", { text: (await restored.locator(".notification-list-item-message").innerText()).trim() });
+  // The entry left the trash (and the database it replaced went there).
+  const name = newest.split(" ")[2];
+  await berthsRows(`trash entry ${name} `).waitFor({ state: "detached" });
+  report("afterRestore", {
+    labels: await trash.evaluateAll((rows) => rows.map((r) => r.getAttribute("aria-label"))),
+  });
 }
 
 // No berth executable (berth.path names none): a red item whose quick pick

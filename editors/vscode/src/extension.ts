@@ -14,6 +14,7 @@ import {
 import * as actions from "./actions";
 import { berthMarker, type FolderProbe } from "./activation";
 import { resolveBerthPath } from "./berthPath";
+import { BerthsView } from "./berthsView";
 import { commandFolder, FOLDER_COMMANDS, SERVER_ARGS } from "./commands";
 import { DATABASE_CLIENTS, SQLTOOLS } from "./connect";
 import { type MenuItem, menuItems } from "./menu";
@@ -32,12 +33,20 @@ let stopped = false;
 let wakers: vscode.Disposable[] = [];
 let waking: Promise<void> | undefined;
 const statuses = new Map<string, BerthStatus>();
+let berths: BerthsView;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   output = vscode.window.createOutputChannel("berth");
   item = vscode.window.createStatusBarItem("berth.status", vscode.StatusBarAlignment.Left, 50);
   item.name = "berth";
   item.command = "berth.showMenu";
+  berths = new BerthsView({
+    whyNot: notRunning,
+    status: (folder) => statuses.get(normalize(folder)),
+    execute: executeOnServer,
+    log,
+  });
+  berths.register(context);
   context.subscriptions.push(
     output,
     item,
@@ -76,7 +85,10 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand("berth.connectDatabaseClient", (t?: unknown) =>
       actions.connectDatabaseClient(host, t),
     ),
-    vscode.workspace.onDidChangeWorkspaceFolders(() => void wake()),
+    vscode.workspace.onDidChangeWorkspaceFolders(() => {
+      void wake();
+      berths.refreshSoon();
+    }),
     { dispose: sleepless },
   );
   await wake();
@@ -194,6 +206,8 @@ async function start(): Promise<void> {
   client.onNotification("berth/status", (status: BerthStatus) => {
     remember(status);
     render();
+    // A reset, a restore, a berth up elsewhere: the view lists them too.
+    berths.refreshSoon();
   });
   try {
     await client.start();
@@ -211,6 +225,7 @@ async function start(): Promise<void> {
     if (status) remember(status);
   }
   render();
+  berths.refresh();
 }
 
 /** Keep the status a folder's server pushed; the log gets a line when its text changes. */
@@ -243,6 +258,7 @@ async function stopLanguageServer(): Promise<void> {
   statuses.clear();
   stopped = true;
   render();
+  berths.refresh();
 }
 
 function render(): void {

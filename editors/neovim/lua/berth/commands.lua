@@ -92,6 +92,25 @@ local COMMANDS = {
     end,
     { bang = true, desc = "berth: stop berth's Postgres server (asks first; ! does not)" },
   },
+  BerthBerths = {
+    function()
+      require("berth.berths").open()
+    end,
+    { desc = "berth: the project's berths, trash, baselines and templates" },
+  },
+  BerthRestore = {
+    function(o)
+      require("berth.berths").restore(berth().buffer_root(0), o.args, o.bang)
+    end,
+    {
+      nargs = 1,
+      bang = true,
+      complete = function(lead)
+        return require("berth.berths").trash_names(lead)
+      end,
+      desc = "berth: a trash entry becomes its berth's database again (asks first; ! does not)",
+    },
+  },
   BerthDadbod = {
     function()
       actions().dadbod()

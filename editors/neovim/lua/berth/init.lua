@@ -286,15 +286,19 @@ function M.clients()
   return found
 end
 
---- The berth client serving the buffer's worktree.
-function M.client(bufnr)
-  local root = buffer_root(bufnr)
+--- The berth client serving the worktree `root`.
+function M.client_at(root)
   for _, client in ipairs(M.clients()) do
     if client.config.root_dir == root then
       return client
     end
   end
   return nil
+end
+
+--- The berth client serving the buffer's worktree.
+function M.client(bufnr)
+  return M.client_at(buffer_root(bufnr))
 end
 
 -- workspace/executeCommand of `command` for the client's worktree; `finish(err, result)`
@@ -322,7 +326,12 @@ end
 --- Run a berth command on the server for the current buffer's worktree.
 --- `done(result)` gets the command's result.
 function M.execute(command, args, done)
-  local client = M.client(0)
+  return M.execute_at(buffer_root(0), command, args, done)
+end
+
+--- Run a berth command on the server of the worktree `root` (as M.execute).
+function M.execute_at(root, command, args, done)
+  local client = root and M.client_at(root)
   if client == nil then
     return no_client()
   end

@@ -63,7 +63,10 @@ test("the palette and the menu offer the extension's commands, each registered",
   for (const item of menus.flat()) {
     assert.ok(contributed.includes(item.command), item.command);
   }
-  const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "extension.ts"), "utf8");
+  // The extension's own commands, and the Berths view's.
+  const source = ["extension.ts", "berthsView.ts"]
+    .map((file) => fs.readFileSync(path.join(__dirname, "..", "..", "src", file), "utf8"))
+    .join("\n");
   for (const command of contributed.filter((c) => !(c in FOLDER_COMMANDS))) {
     assert.ok(source.includes(`registerCommand("${command}"`), `${command} is registered`);
   }
@@ -100,7 +103,10 @@ test("the snapshot prompt proposes the server's name: <branch slug>_<date>_<time
 
 test("the server logs at info level, into the output channel", () => {
   assert.deepEqual([...SERVER_ARGS], ["lsp", "--log-level", "info"]);
-  const source = fs.readFileSync(path.join(__dirname, "..", "..", "src", "extension.ts"), "utf8");
+  // The extension's own commands, and the Berths view's.
+  const source = ["extension.ts", "berthsView.ts"]
+    .map((file) => fs.readFileSync(path.join(__dirname, "..", "..", "src", file), "utf8"))
+    .join("\n");
   assert.ok(source.includes("traceOutputChannel: output"));
 });
 

@@ -61,11 +61,40 @@ test("no proposed APIs, nothing vsce needs a flag for", () => {
 
 test("commands that need a berth are hidden from the palette where there is none", () => {
   const always = new Set(["berth.showMenu", "berth.openLog", "berth.restartServer", "berth.setPath", "berth.install"]);
+  // The view's actions on one of its items: never in the palette.
+  const itemOnly = new Set(["berth.openApp", "berth.restoreTrash"]);
   const palette: { command: string; when: string }[] = manifest.contributes.menus.commandPalette;
   const hidden = new Map(palette.map((entry) => [entry.command, entry.when]));
   for (const { command } of manifest.contributes.commands) {
-    assert.equal(hidden.get(command), always.has(command) ? undefined : "berth.active", command);
+    const expected = always.has(command) ? undefined : itemOnly.has(command) ? "false" : "berth.active";
+    assert.equal(hidden.get(command), expected, command);
   }
+});
+
+test("the Berths view: its own container with berth's icon, only where berth is active", () => {
+  const { viewsContainers, views, menus } = manifest.contributes;
+  assert.deepEqual(viewsContainers.activitybar, [{ id: "berth", title: "berth", icon: "images/berth.svg" }]);
+  const icon = fs.readFileSync(path.join(ROOT, "images", "berth.svg"), "utf8");
+  assert.match(icon, /^<svg [^>]*viewBox="0 0 24 24"/);
+  assert.deepEqual(
+    views.berth.map((v: { id: string; name: string; when: string }) => [v.id, v.name, v.when]),
+    [["berth.berths", "Berths", "berth.active"]],
+  );
+  assert.deepEqual(menus["view/title"], [
+    { command: "berth.refreshBerths", when: "view == berth.berths", group: "navigation" },
+  ]);
+  // Inline: Open app on a port, Restore on a trash entry (and the same in the context menu).
+  const inline = menus["view/item/context"].filter((m: { group: string }) => m.group === "inline");
+  assert.deepEqual(
+    inline.map((m: { command: string; when: string }) => [m.command, m.when]),
+    [
+      ["berth.openApp", "view == berth.berths && viewItem == berth.port"],
+      ["berth.restoreTrash", "view == berth.berths && viewItem == berth.trash"],
+    ],
+  );
+  const titled = new Map(manifest.contributes.commands.map((c: { command: string; title: string }) => [c.command, c.title]));
+  assert.equal(titled.get("berth.openApp"), "Open app");
+  assert.equal(titled.get("berth.restoreTrash"), "Restore");
 });
 
 test("the packaged files: the compiled extension and its icon, no sources or tests", () => {
