@@ -39,6 +39,7 @@ class DatabaseConfig:
     setup: str | None = None  # SQL berth's admin runs before a template's first migration
     setup_file: str | None = None  # the same, from a file in the worktree
     pg_env: bool = False  # libpq's PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE too
+    server: str = "postgres"  # "pglite": each berth its own PGlite (docs/pglite.md)
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,7 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         setup=db.text("setup"),
         setup_file=db.text("setup_file"),
         pg_env=db.bool("pg_env", False),
+        server=db.choice("server", "postgres", ("postgres", "pglite")),
     )
     if database.setup and database.setup_file:
         raise ConfigError(

@@ -122,6 +122,14 @@ class StateError(BerthError):
     kind = "state"
 
 
+class PGliteError(BerthError):
+    """What a PGlite berth cannot do (a second connection, an extension it lacks), or
+    what it needs and lacks (Node.js): see docs/pglite.md."""
+
+    exit_code = 15
+    kind = "pglite"
+
+
 ERROR_CLASSES: dict[str, type[BerthError]] = {
     cls.kind: cls
     for cls in (
@@ -139,6 +147,7 @@ ERROR_CLASSES: dict[str, type[BerthError]] = {
         CheckError,
         SidecarError,
         StateError,
+        PGliteError,
     )
 }
 EXIT_CODES: dict[str, int] = {kind: cls.exit_code for kind, cls in ERROR_CLASSES.items()}

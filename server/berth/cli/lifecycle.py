@@ -136,7 +136,7 @@ def down(purge: bool, yes: bool, skip_redis: bool, instance: str | None, as_json
     data = lifecycle.down(ctx, record, purge=purge, skip_redis=skip_redis)
     human = (
         f"berth {record.id}: database {record.database} dropped"
-        if purge
+        if data.state == "purged"  # --purge, or a PGlite berth (no trash)
         else f"berth {record.id}: in the trash already (bring it back with: berth restore"
         f" {record.id})"
         if was_trashed
@@ -233,7 +233,7 @@ def env(fmt: str, as_json: bool) -> None:
     ctx = context.load()
     _, config = ctx.need_worktree()
     record = lifecycle.current_record(ctx)
-    lifecycle.require_usable(ctx, record)
+    lifecycle.require_usable(ctx, record, pglite_ok=True)
     click.echo(format_env(lifecycle.berth_env(ctx, record, config), fmt), nl=False)
 
 
@@ -257,7 +257,7 @@ def run(command: tuple[str, ...], ephemeral: bool, baseline: str | None, as_json
     ctx = context.load()
     _, config = ctx.need_worktree()
     record = lifecycle.current_record(ctx)
-    lifecycle.require_usable(ctx, record)
+    lifecycle.require_usable(ctx, record, pglite_ok=True)
     env = {**os.environ, **lifecycle.berth_env(ctx, record, config)}
     program = shutil.which(command[0], path=env.get("PATH"))
     if program is None:

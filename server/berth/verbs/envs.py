@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from berth import envfile
 from berth import redis as berth_redis
@@ -12,7 +13,11 @@ from berth.context import Context
 from berth.core import naming
 from berth.core.envrender import default_templates, pg_templates, render_env, render_known
 from berth.errors import ConfigError, ConflictError
+from berth.pg import pglite
 from berth.registry import BerthRecord
+
+if TYPE_CHECKING:
+    from berth.pg.server import Server
 
 
 def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:
@@ -27,6 +32,14 @@ def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:
     )
 
 
+def server_of(ctx: Context, record: BerthRecord, ports: dict[str, int] | None = None) -> Server:
+    """The server the berth lives on: berth's Postgres server, or its own PGlite."""
+    if pglite.is_pglite(record):
+        held = ctx.registry.ports(record.id) if ports is None else ports
+        return pglite.server_of(ctx.settings, record, held)
+    return ctx.server
+
+
 def env_values(
     ctx: Context,
     record: BerthRecord,
@@ -35,8 +48,8 @@ def env_values(
     ports: dict[str, int] | None = None,
 ) -> dict[str, object]:
     """What ``[env]`` templates may name; ``ports`` when the caller has read them already."""
-    server = ctx.server
     ports = berth_ports(ctx, record) if ports is None else ports
+    server = server_of(ctx, record, ports)
     return {
         "database": {
             "url": server.url(record.role, record.password, record.database),

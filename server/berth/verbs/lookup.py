@@ -7,13 +7,23 @@ from pathlib import Path
 from berth import instance
 from berth.config import ProjectConfig
 from berth.context import Context
-from berth.errors import BerthError, ConflictError, NotFoundError
+from berth.errors import BerthError, ConflictError, NotFoundError, PGliteError
+from berth.pg import pglite
 from berth.registry import BerthRecord
 
 
-def require_usable(ctx: Context, record: BerthRecord) -> None:
-    """Refuse to work on a berth that is in the trash, or that lives on another server."""
-    if record.server != ctx.server.key:
+def require_usable(ctx: Context, record: BerthRecord, *, pglite_ok: bool = False) -> None:
+    """Refuse to work on a berth that is in the trash, or that lives on another server.
+
+    ``pglite_ok``: the command works on a PGlite berth too (docs/pglite.md).
+    """
+    if pglite.is_pglite(record):
+        if not pglite_ok:
+            raise PGliteError(
+                f"berth {record.id} is a PGlite berth: this command needs the Postgres profile",
+                hint="PGlite berths support up, status, ls, env, run and down (docs/pglite.md)",
+            )
+    elif record.server != ctx.server.key:
         raise ConflictError(
             f"berth {record.id} lives on another server ({record.server}),"
             f" not on this one ({ctx.server.key})",

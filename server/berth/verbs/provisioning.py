@@ -25,6 +25,7 @@ from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
 from berth.results import Status
 from berth.verbs import adoption, envs, lookup, report, retirement
+from berth.verbs import pglite as pglite_berth
 
 log = logs.get("lifecycle")
 
@@ -56,6 +57,8 @@ def up(ctx: Context, *, baseline: str | None = None) -> Status:
     worktree, config = ctx.need_worktree()
     if worktree.is_main and not config.main_gets_berth:
         return report.unmanaged_status(worktree, config)
+    if config.database.server == "pglite":  # no Postgres server at all (docs/pglite.md)
+        return pglite_berth.up(ctx, worktree, config, baseline)
     with instance.locked(worktree.git_dir):
         ident = instance.ensure_id(worktree, config.project)
         record = ctx.registry.get(ident)

@@ -69,11 +69,12 @@ def as_berth(ctx: Context, record: BerthRecord) -> Iterator[admin.Conn]:
     """
     from berth.pg.server import LoginError
 
+    server = envs.server_of(ctx, record)
     try:
-        conn = ctx.server.connect_as(record.role, record.password, record.database)
+        conn = server.connect_as(record.role, record.password, record.database)
     except LoginError:
         restore_password(ctx, record)
-        conn = ctx.server.connect_as(record.role, record.password, record.database)
+        conn = server.connect_as(record.role, record.password, record.database)
     with conn:
         yield conn
 
@@ -83,7 +84,8 @@ def logs_in(ctx: Context, record: BerthRecord) -> bool:
     from berth.pg.server import LoginError
 
     try:
-        ctx.server.connect_as(record.role, record.password, record.database).close()
+        server = envs.server_of(ctx, record)
+        server.connect_as(record.role, record.password, record.database).close()
     except LoginError:
         return False
     return True
@@ -130,7 +132,7 @@ def status(
     migrations: bool = True,
     settle: bool = True,
 ) -> BerthStatus:
-    server = ctx.server
+    server = envs.server_of(ctx, record)
     config = ctx.config
     env_name = config.env_file if config else ".env.berth"
     # Read in this order (the login last): what fails first is what a caller sees.
@@ -156,7 +158,7 @@ def status(
             # reader: read the berth again between two changes, holding its lock.
             with serial.one(ctx, record) as now:
                 return status(ctx, now, show_secrets=show_secrets, settle=False)
-    if record.state == "provisioning":
+    if record.state == "provisioning" and server.kind != "pglite":
         from berth.pg.builds import building_for
 
         found = building_for(ctx.server, record.worktree)  # a berth up runs now

@@ -11,11 +11,12 @@ from berth import redis as berth_redis
 from berth.context import Context
 from berth.core import naming
 from berth.errors import ConflictError, NotFoundError, RedisError
-from berth.pg import admin
+from berth.pg import admin, pglite
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
 from berth.results import Failed, Restored, Retired
 from berth.verbs import clones, envs, lookup, report, serial
+from berth.verbs import pglite as pglite_berth
 
 log = logs.get("lifecycle")
 
@@ -39,6 +40,9 @@ def down(
 ) -> Retired:
     """Retire a berth: into the trash (restorable), or dropped for good with ``purge``."""
     with serial.one(ctx, record) as now:
+        if pglite.is_pglite(now):  # no trash: its data dir goes with it
+            _remove_env_file(ctx, now)
+            return pglite_berth.down(ctx, now, skip_redis=skip_redis)
         return _down(ctx, now, purge=purge, skip_redis=skip_redis)
 
 

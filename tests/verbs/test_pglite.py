@@ -1,0 +1,120 @@
+"""PGlite berths end to end: real git worktrees, a real pglite-server (npm-installed by
+berth on first use, into one directory every test shares), psycopg as the app."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from berth.errors import EXIT_CODES
+from berth.pg import pglite
+from berth.procs import start_ticks
+from berthtest import ROOT, add_worktree, berth, berth_json, git, migration
+
+# Shared by every test and run (.cache/ is git-ignored): npm install and PGlite's
+# initdb (about 30 s) happen once, under berth's own locks.
+PGLITE_DIR = ROOT / ".cache" / "pglite"
+
+
+@pytest.fixture(autouse=True)
+def _shared_pglite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    monkeypatch.setenv("BERTH_PGLITE_DIR", str(PGLITE_DIR))
+    yield
+    # A test that failed half way leaves its PGlite running: stop it (it outlives berth).
+    for pidfile in (tmp_path / "berth-home").glob("berths/*/*/pglite.pid"):
+        pglite.stop(pglite.Instance(pidfile.parent, 0))
+
+
+def pglite_repo(repo: Path, *migrations: str) -> Path:
+    (repo / "berth.toml").write_text(
+        f'project = "lite{secrets.token_hex(3)}"\n'
+        '[database]\nmigrations = ["db/migrations"]\nserver = "pglite"\n'
+    )
+    for i, body in enumerate(migrations, 1):
+        migration(repo, f"{i:04d}_m{i}.sql", body)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "migrations")
+    return repo
+
+
+def env_url(worktree: Path) -> str:
+    return str(json.loads(berth(worktree, "env", "--format", "json").stdout)["DATABASE_URL"])
+
+
+def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A connection as an app makes one: pglite-socket frees its one slot a few ms after
+    a client leaves, and turns a login away meanwhile (docs/pglite.md), so retry."""
+    for _ in range(10_000):
+        try:
+            return psycopg.connect(url)
+        except psycopg.OperationalError as exc:
+            if not pglite.busy(exc):
+                raise
+    raise AssertionError(f"PGlite kept refusing {url}")
+
+
+def running(state_dir: Path) -> bool:
+    pid, ticks = (int(x) for x in (state_dir / "pglite.pid").read_text().split())
+    return start_ticks(pid) == ticks
+
+
+def test_up_use_and_down(repo: Path) -> None:
+    pglite_repo(
+        repo,
+        "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);\n",
+        "CREATE EXTENSION pgcrypto;\nALTER TABLE items ADD COLUMN secret text;\n",
+    )
+    wt = add_worktree(repo, "lite1")
+    status = berth_json(wt, "up")
+    assert status["server"]["kind"] == "pglite"
+    assert status["database"]["port"] == status["ports"]["pglite"]
+    assert status["migrations"]["applied"] == 2
+    assert status["migrations"]["state"] == "ok"
+    state_dir = Path(status["state_dir"])
+    assert running(state_dir)
+    assert berth_json(wt, "up")["instance"] == status["instance"]  # a second up: same berth
+
+    url = env_url(wt)
+    assert url.startswith(f"postgresql://postgres:postgres@127.0.0.1:{status['ports']['pglite']}/")
+    with connect(url) as conn:
+        conn.execute(
+            "INSERT INTO items (name, secret) VALUES ('a', crypt('pw', gen_salt('bf', 4)))"
+        )
+        conn.commit()
+        row = conn.execute("SELECT name, secret = crypt('pw', secret) FROM items").fetchone()
+        assert row == ("a", True)
+
+        # PGlite serves one connection: berth's own login, while the app holds it, says so.
+        busy = berth(wt, "status", check=False)
+        assert busy.returncode == EXIT_CODES["pglite"] == 15
+        assert "serves one connection at a time" in busy.stderr
+        assert "hint:" in busy.stderr
+
+    with connect(url) as conn:  # the data lives on in its data dir
+        assert conn.execute("SELECT count(*) FROM items").fetchone() == (1,)
+
+    unsupported = berth(wt, "reset", "--yes", check=False)
+    assert unsupported.returncode == 15
+    assert "PGlite berth" in unsupported.stderr
+
+    gone = berth_json(wt, "down")
+    assert gone["state"] == "purged"
+    assert not state_dir.exists()
+    assert not (wt / ".env.berth").exists()
+    assert berth_json(wt, "ls")["berths"] == []
+
+
+def test_missing_extension_is_a_pglite_error(repo: Path) -> None:
+    pglite_repo(repo, "CREATE EXTENSION postgis;\n")
+    wt = add_worktree(repo, "lite2")
+    proc = berth(wt, "up", check=False)
+    assert proc.returncode == EXIT_CODES["pglite"], proc.stderr
+    error, hint = proc.stderr.strip().splitlines()[-2:]  # after the build's progress lines
+    assert error.startswith("berth: error: PGlite has no 'postgis' extension")
+    assert hint.startswith("hint: PGlite berths load pgcrypto, uuid-ossp")
+    assert "Traceback" not in proc.stderr
