@@ -38,7 +38,8 @@ def git_race(repo: Path, tree: Path, err: str) -> bool:
 
     git writes a new worktree's ``.git/worktrees/<name>/commondir`` non-atomically; another
     ``git worktree add`` reading it empty dies ("failed to read …/commondir: Success").
-    That add made nothing (git removes what it began): trying it again is what a script does.
+    That add left nothing but its new branch (git removes the worktree it began): trying it
+    again, on that branch, is what a script does.
     """
     own = repo / ".git" / "worktrees" / tree.name
     return "failed to read" in err and not tree.exists() and not own.exists()
@@ -73,8 +74,13 @@ def add_all(repo: Path, base: Path, tag: str, env: dict[str, str]) -> tuple[list
             retried += 1
             if not git_race(repo, tree, err.decode()) or retried > WORKTREES:
                 raise RuntimeError(f"git worktree add {tree.name} failed: {err.decode()[-400:]}")
+            # git made the branch (its first step) before it died: add the worktree on it.
+            made = subprocess.run(
+                ["git", "rev-parse", "-q", "--verify", f"refs/heads/{tree.name}"],
+                cwd=repo, capture_output=True, check=False,
+            ).returncode == 0  # fmt: skip
             proc = subprocess.Popen(
-                ["git", "worktree", "add", "-q", str(tree), "-b", tree.name],
+                ["git", "worktree", "add", "-q", str(tree), *([] if made else ["-b"]), tree.name],
                 cwd=repo,
                 env=env,
                 stdout=subprocess.DEVNULL,

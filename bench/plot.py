@@ -68,6 +68,30 @@ def rows() -> list[tuple[str, float, bool]]:
                 ("CREATE DATABASE TEMPLATE (WAL_LOG)", "create_database_template_wal_log", False),
                 ("pg_dump | pg_restore", "pg_dump_pipe_pg_restore", False),
                 ("create + migrations + seed", "naive_createdb_migrate_seed", False),
+                ("berth up command via sidecar", "berth_cli_up_via_sidecar", True),
+                ("wtenv up", "wtenv_up", False),
+            )
+        ],
+        ("reflink_worktree", "1 GB on XFS: git worktree add + hook", ("hook_sidecar",), True),
+        (
+            "reflink_worktree",
+            "1 GB on XFS: git worktree add, no hooks",
+            ("git_worktree_add_no_hooks",),
+            False,
+        ),
+        (
+            "reflink_worktree",
+            "1 GB on XFS: CREATE DATABASE WAL_LOG",
+            ("create_database_wal_log",),
+            False,
+        ),
+        *[
+            ("django_history", f"Wagtail: {label}", ("layouts", "by_label", key), ours)
+            for label, key, ours in (
+                ("new berth via sidecar", "berth_up_sidecar", True),
+                ("one new migration", "new_migration_inline", True),
+                ("first berth (template build)", "cold_first_berth", True),
+                ("create + manage.py migrate", "naive_createdb_migrate", False),
             )
         ],
         ("concurrent_adds", "20 concurrent worktree adds: sidecar", ("sidecar_on",), True),

@@ -14,7 +14,12 @@ times, interleaved (the order rotates each round):
 - pg_dump_pipe_pg_restore: CREATE DATABASE then ``pg_dump -Fc src | pg_restore``
   of a populated database;
 - create_database_template_wal_log: ``CREATE DATABASE … TEMPLATE src STRATEGY
-  WAL_LOG`` (what per-branch database tools do).
+  WAL_LOG`` (what per-branch database tools do);
+- wtenv_up: ``wtenv up`` (wtenv 0.2.0 from PyPI, in its own virtualenv under
+  ``bench/.cache/``) in the new worktree: ports, env file and ``CREATE DATABASE
+  … TEMPLATE src`` of the same populated database, a command in a fresh process;
+- berth_cli_up_via_sidecar: ``berth up`` as a command in a fresh process (as
+  wtenv is run), through the warm sidecar.
 
 Before each timed run the sidecar is let finish its background work (the
 spare). Sizes: ``BERTH_BENCH_SIZES`` (MB, comma separated; default 10,100).
@@ -25,6 +30,7 @@ from __future__ import annotations
 import os
 import secrets
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -32,8 +38,11 @@ from typing import Any
 
 from psycopg import sql
 
+from bench._cachevenv import Venv
 from bench._machine import cluster_root, describe, filesystem, finish
-from bench.common import QUICK, save, scaled, scratch_home, sh, shop_repo, summary
+from bench._wtenv import Wtenv
+from bench._wtenv import install as install_wtenv
+from bench.common import BERTH, QUICK, save, scaled, scratch_home, sh, shop_repo, summary
 
 SIZES = [1] if QUICK else [int(s) for s in os.environ.get("BERTH_BENCH_SIZES", "10,100").split(",")]
 ROWS_PER_MB = 1000  # a row of ~1 KB (960 characters, under the TOAST threshold: not compressed)
@@ -170,7 +179,12 @@ class Contenders:
         return round(int(str(row[0])) / 2**20, 1) if row else 0.0
 
 
-def measure(base: Path, size_mb: int) -> dict[str, Any]:
+def cli_up(tree: Path) -> None:
+    env = {**os.environ, "BERTH_SIDECAR": "auto"}
+    subprocess.run([*BERTH, "up", "--json"], cwd=tree, env=env, check=True, capture_output=True)
+
+
+def measure(base: Path, size_mb: int, wtenv: Venv) -> dict[str, Any]:
     from berth import context, lifecycle
     from berth.pg.clonestats import STRATEGIES, TRIALS
     from berth.sidecar import client
@@ -193,12 +207,18 @@ def measure(base: Path, size_mb: int) -> dict[str, Any]:
         "naive_createdb_migrate_seed": lambda _: c.naive(),
         "pg_dump_pipe_pg_restore": lambda _: c.dump_restore(),
         "create_database_template_wal_log": lambda _: c.template_copy(),
+        "berth_cli_up_via_sidecar": cli_up,
     }
+    other = Wtenv(wtenv, c.server, base, c.source) if wtenv.path is not None else None
+    if other is not None:
+        ways["wtenv_up"] = lambda tree: c.made.append(other.up(tree))
     samples: dict[str, list[float]] = {name: [] for name in ways}
     names = list(ways)
     for index in range(runs):
         for name in names[index % len(names) :] + names[: index % len(names)]:
             tree = c.tree()  # git's time is not a contender's
+            if other is not None:
+                other.prepare(tree)  # its wtenv.toml, as a repository would have it
             settle()
             began = time.perf_counter()
             ways[name](tree)
@@ -207,7 +227,9 @@ def measure(base: Path, size_mb: int) -> dict[str, Any]:
     stats = {name: summary(values) for name, values in samples.items()}
     medians = {name: s["median_ms"] for name, s in stats.items()}
 
-    def ratio(slow: str, fast: str) -> float:
+    def ratio(slow: str, fast: str) -> float | None:
+        if slow not in medians:
+            return None
         return round(medians[slow] / medians[fast], 1)
 
     return {
@@ -231,6 +253,9 @@ def measure(base: Path, size_mb: int) -> dict[str, Any]:
         "speedup_inline_vs_migrations": ratio(
             "naive_createdb_migrate_seed", "berth_up_warm_template"
         ),
+        "speedup_cli_vs_wtenv": ratio("wtenv_up", "berth_cli_up_via_sidecar"),
+        "speedup_sidecar_vs_wtenv": ratio("wtenv_up", "berth_up_via_sidecar_spare"),
+        "wtenv_startup_ms": other.startup_ms(scaled(5, 1)) if other is not None else None,
     }
 
 
@@ -240,7 +265,10 @@ def main() -> None:
         from berth.sidecar import client
 
         machine = describe()
-        sizes = {f"{size}mb": measure(base, size) for size in SIZES}
+        wtenv = install_wtenv()
+        if wtenv.reason is not None:
+            print(f"provision_sizes: no wtenv contender: {wtenv.reason}", file=sys.stderr)
+        sizes = {f"{size}mb": measure(base, size, wtenv) for size in SIZES}
         machine["data_dir_filesystem"] = filesystem(cluster_root())
         client.stop()
         result: dict[str, object] = {
@@ -248,6 +276,7 @@ def main() -> None:
             "what": "a populated database for a new worktree: shop (50 migrations + seed) "
             "plus generated data",
             "sizes": sizes,
+            "wtenv": wtenv.to_json(),
             "skipped": [] if 1000 in SIZES or QUICK else ["1000mb: not run (time budget)"],
             "target": "at 100mb, berth >= 10x faster than pg_dump|pg_restore and than migrations",
             "ok": all(

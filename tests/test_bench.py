@@ -7,6 +7,7 @@ passed on.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -37,3 +38,13 @@ def test_every_benchmark_runs_in_quick_mode(tmp_path: Path) -> None:
     }
     assert scenarios | {"summary.svg"} <= made
     assert {p: p.stat().st_mtime for p in committed} == committed  # real results untouched
+    reflink = json.loads((tmp_path / "berth-bench-quick" / "reflink_worktree.json").read_text())
+    if os.geteuid() == 0 and Path("/dev/loop-control").exists():
+        # Where an XFS image can be mounted (CI, as root) the reflink scenario must not
+        # quietly fall back to the disk's own filesystem.
+        assert reflink["mount"]["mounted"], reflink["mount"]
+        assert reflink["machine"]["data_dir_filesystem"] == "xfs"
+        assert reflink["copy_method"].startswith("reflink")
+        assert reflink["clone_check"]["blocks_shared_with_template_file_copy"] is not False
+    else:
+        assert reflink["mount"]["reason"]  # said why not
