@@ -68,3 +68,22 @@ def test_nothing_found_gives_a_commented_skeleton(tmp_path: Path) -> None:
     assert detect(tmp_path) is None
     config = parse(tomllib.loads(config_text("shop", None)), "berth.toml", "shop")
     assert config.project == "shop" and config.database.migrations == ()
+
+
+def test_a_package_named_migrations_that_holds_no_migrations_is_not_an_app(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "manage.py").write_text("")
+    for folder, files in {
+        "shop/migrations": ["__init__.py", "0001_initial.py"],
+        "fresh/migrations": ["__init__.py"],  # an app without migrations yet
+        "lib/blocks/migrations": ["__init__.py", "operations.py"],  # helper code
+    }.items():
+        (tmp_path / folder).mkdir(parents=True)
+        for name in files:
+            (tmp_path / folder / name).write_text("")
+
+    found = detect(tmp_path)
+
+    assert found is not None and found.tool == "django"
+    assert sorted(found.migrations) == ["fresh/migrations", "shop/migrations"]

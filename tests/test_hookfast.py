@@ -68,10 +68,11 @@ def test_without_a_sidecar_or_with_other_settings_it_leaves_it_to_the_slow_path(
     client.start()
     try:
         other = fast(tree, BERTH_TRASH_TTL_DAYS="3")  # the sidecar runs with other settings
+        off = fast(tree, BERTH_SIDECAR="off")  # a running sidecar does not serve "off"
     finally:
         client.stop(timeout=60)
 
-    assert (alone.returncode, other.returncode) == (75, 75)
+    assert (alone.returncode, other.returncode, off.returncode) == (75, 75, 75)
     assert berth(tree, "status", check=False).returncode != 0  # no berth was made
 
 

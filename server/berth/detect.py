@@ -102,13 +102,23 @@ def _walk(root: Path, depth: int) -> list[Path]:
     return found
 
 
+_DJANGO_MIGRATION = re.compile(r"^\d{4}_\w*\.py$")
+
+
+def _app_migrations(folder: Path) -> bool:
+    """An app's migrations package: numbered files (``0001_initial.py``), or none yet; a
+    package of other modules named ``migrations`` (Wagtail's blocks) is not one."""
+    modules = [p.name for p in folder.glob("*.py") if p.name != "__init__.py"]
+    return not modules or any(_DJANGO_MIGRATION.match(name) for name in modules)
+
+
 def _django(root: Path) -> Detected | None:
     if not (root / "manage.py").is_file():
         return None
     apps = [
         d.relative_to(root).as_posix()
         for d in _walk(root, 4)
-        if d.name == "migrations" and (d / "__init__.py").is_file()
+        if d.name == "migrations" and (d / "__init__.py").is_file() and _app_migrations(d)
     ]
     if not apps:
         return None

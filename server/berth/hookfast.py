@@ -50,6 +50,18 @@ def _connect(home: Path) -> socket.socket:
     return sock
 
 
+def _sidecar_on(config: Path) -> bool:
+    """False when the sidecar is turned off (``BERTH_SIDECAR=off``), or when the settings
+    file names it at all: the slow path reads the settings properly."""
+    if os.environ.get("BERTH_SIDECAR", "").strip().lower() == "off":
+        return False
+    try:
+        text = config.read_bytes()
+    except OSError:
+        return True
+    return not any(line.strip().startswith(b"sidecar") for line in text.splitlines())
+
+
 def ready_line(data: dict[str, Any]) -> str:
     """The line the slow path prints for a ready berth (``hookrun.summary``)."""
     ports = data.get("ports") or {}
@@ -74,7 +86,10 @@ def up(cwd: str) -> dict[str, Any]:
         settings=wire.settings_env(),
         hook=True,
     )
-    with _connect(locate()[0]) as sock:
+    home, config = locate()
+    if not _sidecar_on(config):
+        raise Fallback
+    with _connect(home) as sock:
         sock.sendall(wire.encode(message))
         with sock.makefile("rb") as replies:
             for line in replies:

@@ -143,3 +143,26 @@ def test_missing_and_squashed(database: Any, project: Project) -> None:
 
     project.manage("migrate")  # Django records the squashed migration itself
     assert database.states("django", project.files())[f"shop.{squashed.stem}"] == "applied"
+
+
+def test_an_app_with_a_label_of_its_own_is_read_by_that_label(
+    database: Any, project: Project
+) -> None:
+    # Wagtail's apps do this: directory wagtail/core, label wagtailcore.
+    project.tree.write(
+        "billing/apps.py",
+        "from django.apps import AppConfig\n\n\n"
+        "class BillingConfig(AppConfig):\n"
+        '    name = "billing"\n'
+        '    label = "ledger"\n',
+    )
+    project.manage("migrate")
+
+    report = database.report("django", project.files())
+
+    assert report.state == "ok"
+    assert {i.version for i in report.items} == {
+        "shop.0001_items",
+        "shop.0002_carts",
+        "ledger.0001_invoices",
+    }

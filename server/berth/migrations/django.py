@@ -1,6 +1,7 @@
 """Django: ``django_migrations(id, app, name, applied)``, one row per applied migration.
 
-Files are ``<app>/migrations/<name>.py``; the app label is taken to be the
+Files are ``<app>/migrations/<name>.py``; the app label is the ``label`` its
+``AppConfig`` in ``<app>/apps.py`` sets (Wagtail's ``wagtailcore``), else the
 directory above ``migrations`` (Django's default label). Rows of apps that
 have no migration directory here (``auth``, ``contenttypes``, ...) are not
 this project's files and are left out. A squashed migration counts as
@@ -10,6 +11,7 @@ applied once everything it ``replaces`` is, as Django itself decides.
 from __future__ import annotations
 
 import ast
+import functools
 from datetime import datetime
 from pathlib import Path
 
@@ -23,7 +25,38 @@ def key_of(file: MigrationFile) -> str | None:
     path = Path(file.relpath)
     if path.suffix != ".py" or path.parent.name != "migrations" or path.name.startswith("_"):
         return None
-    return f"{path.parent.parent.name}.{path.stem}"
+    return f"{app_label(file.path.parent.parent)}.{path.stem}"
+
+
+def app_label(app_dir: Path) -> str:
+    """The label Django knows the app at ``app_dir`` by (its AppConfig's ``label``)."""
+    try:
+        changed = (app_dir / "apps.py").stat().st_mtime_ns
+    except OSError:
+        return app_dir.name
+    return _label(str(app_dir), changed)
+
+
+@functools.lru_cache(maxsize=512)
+def _label(app_dir: str, _changed: int) -> str:
+    name = Path(app_dir).name
+    try:
+        text = (Path(app_dir) / "apps.py").read_text(encoding="utf-8", errors="replace")
+        tree = ast.parse(text) if "label" in text else None
+    except (OSError, SyntaxError, ValueError):
+        return name
+    for node in tree.body if tree is not None else ():
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for statement in node.body:
+            if (
+                isinstance(statement, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "label" for t in statement.targets)
+                and isinstance(statement.value, ast.Constant)
+                and isinstance(statement.value.value, str)
+            ):
+                return statement.value.value
+    return name
 
 
 def entries(files: list[MigrationFile]) -> list[Entry]:

@@ -50,7 +50,9 @@ def new_migration(
     worktree, config = ctx.need_worktree()
     root = worktree.root
     tool, slug = config.database.tool, authoring.slug(name)
-    command = authoring.tool_command(tool, slug, _app(tool, config, app), config.database.migrate)
+    command = authoring.tool_command(
+        tool, slug, _app(tool, root, config, app), config.database.migrate
+    )
     if command is None:
         folder = _folder(root, config)
         made = authoring.next_files(tool, folder, slug, datetime.now(UTC))
@@ -156,7 +158,9 @@ def _sql_of(
     head = f"-- {file.relpath}\n"
     command = None
     if tool == "django":
-        app, name = Path(file.relpath).parent.parent.name, Path(file.relpath).stem
+        from berth.migrations.django import app_label
+
+        app, name = app_label(file.path.parent.parent), Path(file.relpath).stem
         command = f"python manage.py sqlmigrate {shlex.quote(app)} {shlex.quote(name)}"
     elif tool == "alembic":
         command = _alembic_range(file)
@@ -180,11 +184,13 @@ def _alembic_range(file: MigrationFile) -> str | None:
     return f"alembic upgrade {shlex.quote(start)}:{shlex.quote(revision.id)} --sql"
 
 
-def _app(tool: str, config: ProjectConfig, app: str | None) -> str | None:
+def _app(tool: str, root: Path, config: ProjectConfig, app: str | None) -> str | None:
     """Django's app for a new migration: the one asked for, or the only one there is."""
     if tool != "django":
         return app
-    apps = [Path(entry).parent.name for entry in config.database.migrations]
+    from berth.migrations.django import app_label
+
+    apps = [app_label(root / Path(entry).parent) for entry in config.database.migrations]
     if app is not None:
         if app not in apps:
             raise UsageError(f"no app {app!r} with migrations", hint="one of: " + ", ".join(apps))
