@@ -12,6 +12,10 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from berth.sidecar.protocol import Paths
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_ENV = "BERTH_TEST_SERVER_DIR"
@@ -139,3 +143,19 @@ def hanging_repo(
     git(repo, "add", ".")
     git(repo, "commit", "-q", "-m", "hanging migrations")
     return project, token, started
+
+
+def stop_sidecar(where: Paths) -> None:
+    """Stop the sidecar of ``where`` (protocol Paths); kill it if it will not stop."""
+    import contextlib
+    import signal
+
+    from berth import locks
+    from berth.sidecar import client
+
+    with contextlib.suppress(client.Unavailable):
+        client.stop(where, timeout=60)
+    if locks.is_held(where.lock_file):  # it would not stop: it holds the lock, so it is alive
+        pid = int(where.pid_file.read_text().split()[0])
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)

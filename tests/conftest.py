@@ -12,10 +12,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from berthtest import SERVER_ENV, add_worktree, git
+if TYPE_CHECKING:
+    from berth.sidecar.protocol import Paths
+
+from berthtest import SERVER_ENV, add_worktree, git, stop_sidecar
 
 pytest_plugins = ["redis_server"]  # real redis-servers for the Redis tests
 
@@ -94,3 +98,24 @@ def server() -> Iterator[object]:
     from berth.settings import load_settings
 
     yield embedded(load_settings())
+
+
+@pytest.fixture
+def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
+    """The sidecar on for this test's berth commands (started when one asks for it);
+    stopped, or killed, after the test."""
+    from berth.sidecar import protocol
+
+    monkeypatch.setenv("BERTH_SIDECAR", "auto")
+    where = protocol.paths()
+    yield where
+    stop_sidecar(where)
+
+
+@pytest.fixture
+def running_sidecar(sidecar: Paths) -> Paths:
+    """A sidecar already running for this test's berth home."""
+    from berth.sidecar import client
+
+    client.start(sidecar)
+    return sidecar

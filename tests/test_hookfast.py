@@ -3,11 +3,9 @@ interpreter, and everything unexpected left to the slow path (exit 75)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,18 +13,10 @@ import pytest
 from berth import hookfast, hookrun, hooks, hookstate
 from berth.results import HookResult, status_from_json
 from berth.sidecar import client
+from berth.sidecar.protocol import Paths
 from berthtest import add_worktree, app_repo, berth, berth_json, git
 
 FAST = Path(hookfast.__file__)
-
-
-@pytest.fixture
-def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("BERTH_SIDECAR", "auto")
-    client.start()
-    yield
-    with contextlib.suppress(client.Unavailable):
-        client.stop(timeout=60)
 
 
 def fast(tree: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -41,7 +31,8 @@ def fast(tree: Path, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_sidecar_provisions_and_does_the_hooks_bookkeeping(repo: Path, sidecar: None) -> None:
+@pytest.mark.usefixtures("running_sidecar")
+def test_the_sidecar_provisions_and_does_the_hooks_bookkeeping(repo: Path) -> None:
     app_repo(repo)
     tree = add_worktree(repo, "fast")  # no hooks installed: nothing provisioned it yet
 
@@ -58,27 +49,22 @@ def test_the_sidecar_provisions_and_does_the_hooks_bookkeeping(repo: Path, sidec
 
 
 def test_without_a_sidecar_or_with_other_settings_it_leaves_it_to_the_slow_path(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
+    repo: Path, sidecar: Paths
 ) -> None:
     app_repo(repo)
     tree = add_worktree(repo, "slow")
-    monkeypatch.setenv("BERTH_SIDECAR", "auto")
 
     alone = fast(tree)  # nothing listens: it does not start a sidecar either
-    client.start()
-    try:
-        other = fast(tree, BERTH_TRASH_TTL_DAYS="3")  # the sidecar runs with other settings
-        off = fast(tree, BERTH_SIDECAR="off")  # a running sidecar does not serve "off"
-    finally:
-        client.stop(timeout=60)
+    client.start(sidecar)
+    other = fast(tree, BERTH_TRASH_TTL_DAYS="3")  # the sidecar runs with other settings
+    off = fast(tree, BERTH_SIDECAR="off")  # a running sidecar does not serve "off"
 
     assert (alone.returncode, other.returncode, off.returncode) == (75, 75, 75)
     assert berth(tree, "status", check=False).returncode != 0  # no berth was made
 
 
-def test_the_shim_takes_the_fast_path_for_a_new_worktree(
-    repo: Path, sidecar: None, tmp_path: Path
-) -> None:
+@pytest.mark.usefixtures("running_sidecar")
+def test_the_shim_takes_the_fast_path_for_a_new_worktree(repo: Path, tmp_path: Path) -> None:
     app_repo(repo)
     berth(repo, "hooks", "install")
     # The slow path would start Python with its site: a sitecustomize there leaves a mark.

@@ -3,31 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from lsprotocol import types
 
-from berth.sidecar import client
 from berthtest import add_worktree, berth
 
 from .conftest import Start
 
 
-@pytest.fixture
-def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """A real sidecar for this test's berth home, stopped afterwards."""
-    monkeypatch.setenv("BERTH_SIDECAR", "auto")
-    client.start()
-    yield
-    with contextlib.suppress(client.Unavailable):
-        client.stop(timeout=60)
-
-
 @pytest.mark.asyncio
-@pytest.mark.usefixtures("sidecar")
+@pytest.mark.usefixtures("running_sidecar")
 async def test_provisioning_by_the_sidecar_reports_progress(lsp: Start, project: Path) -> None:
     tree = add_worktree(project, "hooked")
     session = await lsp(tree)

@@ -144,22 +144,6 @@ def test_templates_cancel_stops_a_running_build_and_the_up_says_so(
     assert json.loads(berth(tree, "templates", "cancel", "--json").stdout) == {"cancelled": []}
 
 
-@pytest.fixture
-def sidecar(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The sidecar on for this test's berth commands; stopped (or killed) after it."""
-    from berth import locks
-    from berth.sidecar import client, protocol
-
-    monkeypatch.setenv("BERTH_SIDECAR", "auto")
-    where = protocol.paths()
-    yield where
-    try:
-        client.stop(where, timeout=60)
-    except client.Unavailable:
-        if locks.is_held(where.lock_file):
-            os.kill(int(where.pid_file.read_text().split()[0]), signal.SIGKILL)
-
-
 def hanging_branch(repo: Path) -> Path:
     slow = add_worktree(repo, "slow")
     migration(slow, "0002_u.sql", "CREATE TABLE u (id int);\n")

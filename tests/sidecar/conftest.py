@@ -7,9 +7,6 @@ time; TIMEOUT only bounds a wait on a loaded machine.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from berth import locks
 from berth.sidecar import client, protocol
 from berth.sidecar.protocol import Paths
+from berthtest import stop_sidecar
 
 TIMEOUT = 120.0
 
@@ -31,15 +28,6 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[Paths]:
     where = protocol.paths()
     yield where
     stop_sidecar(where)
-
-
-def stop_sidecar(where: Paths) -> None:
-    with contextlib.suppress(client.Unavailable):
-        client.stop(where, timeout=60)
-    if locks.is_held(where.lock_file):  # it would not stop: it holds the lock, so it is alive
-        pid = int(where.pid_file.read_text().split()[0])
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def daemons_of(home: Path) -> list[int]:
