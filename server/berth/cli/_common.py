@@ -18,6 +18,11 @@ import click
 from berth.errors import BerthError, ConfigError
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+skip_redis_option = click.option(
+    "--skip-redis",
+    is_flag=True,
+    help="With --purge: leave Redis untouched (for a Redis that is gone for good).",
+)
 secrets_option = click.option(
     "--show-secrets", is_flag=True, help="Show the database password instead of ****."
 )

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from berth.cli import emit
-from berth.cli._common import json_option, secrets_option
+from berth.cli._common import json_option, secrets_option, skip_redis_option
 from berth.errors import ConfirmationError, NotFoundError, UsageError
 from berth.results import Listing, Status, Unmanaged
 
@@ -117,11 +117,7 @@ def up(baseline: str | None, port_base: int | None, as_json: bool, show_secrets:
 @click.command()
 @click.option("--purge", is_flag=True, help="Drop the database and role for good (no trash).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--skip-redis",
-    is_flag=True,
-    help="With --purge: leave Redis untouched (for a Redis that is gone for good).",
-)
+@skip_redis_option
 @click.argument("instance", required=False)
 @json_option
 def down(purge: bool, yes: bool, skip_redis: bool, instance: str | None, as_json: bool) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from berth.cli import emit
-from berth.cli._common import json_option
+from berth.cli._common import json_option, skip_redis_option
 from berth.errors import ConfirmationError
 
 if TYPE_CHECKING:
@@ -101,11 +101,7 @@ def _confirm(data: Uninstall, yes: bool) -> None:
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be done; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option(
-    "--skip-redis",
-    is_flag=True,
-    help="With --purge: leave Redis untouched (for a Redis that is gone for good).",
-)
+@skip_redis_option
 @json_option
 def uninstall(  # noqa: PLR0917 - click passes each option
     purge: bool, data: bool, dry_run: bool, yes: bool, skip_redis: bool, as_json: bool
