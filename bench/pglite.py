@@ -95,7 +95,9 @@ def connect(url: str) -> psycopg.Connection[tuple[object, ...]]:
         try:
             return psycopg.connect(url, autocommit=True)
         except psycopg.OperationalError as exc:
-            if "closed the connection" not in str(exc):
+            from berth.pg import pglite
+
+            if not pglite.busy(exc):
                 raise
     raise SystemExit(f"PGlite kept refusing {url}")
 
@@ -208,7 +210,9 @@ def two_connections(data: Path) -> dict[str, object]:
 
     scratch = data.parent / "bench-two"
     pglite.copy_data(data.parent, scratch)
-    script = pglite.ensure_installed(load_settings())
+    settings = load_settings()
+    pglite.ensure_installed(settings)  # pglite-socket's own server, here over TCP
+    script = pglite.home(settings) / "node_modules" / ".bin" / "pglite-server"
     port = pglite.free_port()
     proc = subprocess.Popen(
         [str(script), f"--db={scratch / 'pgdata'}", f"--port={port}", "--max-connections=2"],

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
+import psycopg.conninfo
 import pytest
 
 from berth.errors import EXIT_CODES
@@ -80,7 +83,12 @@ def test_up_use_and_down(repo: Path) -> None:
     assert berth_json(wt, "up")["instance"] == status["instance"]  # a second up: same berth
 
     url = env_url(wt)
-    assert url.startswith(f"postgresql://postgres:postgres@127.0.0.1:{status['ports']['pglite']}/")
+    # PGlite lets any password in: it is reached through a private unix socket, not TCP.
+    socket_dir = Path(psycopg.conninfo.conninfo_to_dict(url)["host"])
+    assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
+    assert (socket_dir / f".s.PGSQL.{status['ports']['pglite']}").is_socket()
+    with pytest.raises(OSError), socket.create_connection(("127.0.0.1", status["ports"]["pglite"])):
+        pass
     with connect(url) as conn:
         conn.execute(
             "INSERT INTO items (name, secret) VALUES ('a', crypt('pw', gen_salt('bf', 4)))"

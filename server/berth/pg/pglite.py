@@ -9,18 +9,22 @@ directory per migration fingerprint, and copies the latter for each berth.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from berth import locks, logs, procs
 from berth.errors import PGliteError
@@ -42,6 +46,7 @@ PORT_BASE = 56432
 USER = DATABASE = PASSWORD = "postgres"  # noqa: S105 - PGlite's one role; any password logs in
 START_TIMEOUT = 120.0  # a blank data dir's initdb takes 15-30 s under WebAssembly
 KEY_PREFIX = "pglite:"
+LAUNCHER = "pglite_server.mjs"
 BUSY_RETRY = 1.0  # seconds berth's own login waits for PGlite's one connection to be free
 
 log = logs.get("pglite")
@@ -56,12 +61,12 @@ def home(settings: Settings) -> Path:
 
 
 def ensure_installed(settings: Settings) -> Path:
-    """The ``pglite-server`` script, npm-installed into berth's PGlite dir on first use."""
+    """berth's PGlite launcher, with PGlite npm-installed beside it on first use."""
     root = home(settings)
     script = root / "node_modules" / ".bin" / "pglite-server"
     manifest = {"private": True, "dependencies": PACKAGES}
     if script.is_file() and _installed(root) == manifest:
-        return script
+        return _launcher(root)
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         raise PGliteError(
@@ -71,7 +76,7 @@ def ensure_installed(settings: Settings) -> Path:
     private_dirs(root)
     with locks.hold(root / "install.lock", "the PGlite install"):
         if script.is_file() and _installed(root) == manifest:
-            return script
+            return _launcher(root)
         write_private(root / "package.json", json.dumps(manifest, indent=2) + "\n")
         log.info("installing PGlite", packages=PACKAGES, where=str(root))
         done = subprocess.run(
@@ -88,7 +93,14 @@ def ensure_installed(settings: Settings) -> Path:
                 hint="check that the npm registry is reachable, then run berth up again",
             )
         write_private(root / "installed.json", json.dumps(manifest) + "\n")
-    return script
+    return _launcher(root)
+
+
+def _launcher(root: Path) -> Path:
+    """berth's PGlite launcher (``pglite_server.mjs``), beside the install it imports from."""
+    path = root / LAUNCHER
+    write_private(path, Path(__file__).with_name(LAUNCHER).read_bytes())
+    return path
 
 
 def _installed(root: Path) -> object:
@@ -120,6 +132,31 @@ class Instance:
     def logfile(self) -> Path:
         return self.dir / "pglite.log"
 
+    @property
+    def socket_dir(self) -> Path:
+        """Where its server's unix socket is: a short private dir (a socket's path takes
+        ~100 bytes), ``<tmp>/berth-<uid>/<hash of the data dir>``. PGlite lets any
+        password in, so it is reached through this 0700 dir only, never over TCP."""
+        key = hashlib.sha256(os.fsencode(str(self.dir))).hexdigest()[:12]
+        return Path(tempfile.gettempdir()) / f"berth-{os.geteuid()}" / key
+
+    @property
+    def socket(self) -> Path:
+        return self.socket_dir / f".s.PGSQL.{self.port}"
+
+    def make_socket_dir(self) -> None:
+        """The socket dir and its parent, ours and 0700 (checked with lstat, never followed)."""
+        for folder in (self.socket_dir.parent, self.socket_dir):
+            with contextlib.suppress(FileExistsError):
+                folder.mkdir(mode=0o700)
+            info = folder.lstat()
+            mine = info.st_uid == os.geteuid() and not info.st_mode & 0o077
+            if not stat.S_ISDIR(info.st_mode) or not mine:
+                raise PGliteError(
+                    f"{folder} is not a private directory of yours for PGlite's socket",
+                    hint=f"remove {folder}; berth makes it again",
+                )
+
     def pid(self) -> int | None:
         """The pid of this instance's server while it runs (its start time is checked)."""
         try:
@@ -135,17 +172,18 @@ class Instance:
 
 def start(settings: Settings, inst: Instance, timeout: float = START_TIMEOUT) -> int:
     """Start the instance's server (a session of its own: it outlives berth); its pid."""
-    script = ensure_installed(settings)
+    launcher = ensure_installed(settings)
     running = inst.pid()
     if running is not None:
         return running
     private_dirs(inst.dir)
+    inst.make_socket_dir()
+    inst.socket.unlink(missing_ok=True)  # left by a server that was killed
     argv = [
-        str(script),
+        shutil.which("node") or "node",
+        str(launcher),
         f"--db={inst.data}",
-        f"--port={inst.port}",
-        "--host=127.0.0.1",
-        "--max-connections=1",
+        f"--path={inst.socket}",
         f"--extensions={','.join(EXTENSIONS)}",
     ]
     with inst.logfile.open("ab") as out:
@@ -196,6 +234,9 @@ def stop(inst: Instance, timeout: float = 30.0) -> bool:
             os.waitpid(pid, os.WNOHANG)  # our own child (a template build): reap it
         time.sleep(0.02)
     inst.pidfile.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        inst.socket.unlink(missing_ok=True)
+        inst.socket_dir.rmdir()
     log.info("pglite stopped", dir=str(inst.dir), pid=pid)
     return True
 
@@ -313,13 +354,25 @@ class PGliteServer(Server):
         server = cls(
             kind="pglite",
             key=KEY_PREFIX + ident,
-            admin={"host": "127.0.0.1", "port": inst.port, "user": USER, "password": PASSWORD},
-            host="127.0.0.1",
+            admin={
+                "host": str(inst.socket_dir),
+                "port": inst.port,
+                "user": USER,
+                "password": PASSWORD,
+            },
+            host=str(inst.socket_dir),
             port=inst.port,
             sslmode="disable",
         )
         server.instance = inst
         return server
+
+    def url(self, user: str, password: str, dbname: str, *, masked: bool = False) -> str:
+        """libpq's form for a unix socket: the socket's dir as ``host`` in the query."""
+        secret = "****" if masked else quote(password, safe="")
+        auth = f"{quote(user, safe='')}:{secret}"
+        where = f"host={quote(self.host, safe='')}&port={self.port}&sslmode=disable"
+        return f"postgresql://{auth}@/{quote(dbname, safe='')}?{where}"
 
     def connect(
         self, dbname: str = DATABASE, *, search_path: str | None = None
@@ -361,8 +414,9 @@ class PGliteServer(Server):
 
 
 def busy(exc: Exception) -> bool:
-    """Whether a login failed because PGlite's one connection was not free yet."""
-    return "closed the connection" in str(exc)
+    """Whether a login failed because PGlite's one connection was not free yet: it says
+    "Too many connections" where libpq expects its first answer, or closes the socket."""
+    return any(s in str(exc) for s in ("closed the connection", "expected authentication"))
 
 
 def second_connection(port: int) -> PGliteError:
