@@ -73,11 +73,17 @@ def server_key(ctx: Context) -> str:
 
 
 def stale(ctx: Context) -> list[BerthRecord]:
-    """Berths on this server, not yet retired, whose worktree is gone."""
+    """Berths on this server (and PGlite berths, each its own), not yet retired, whose
+    worktree is gone."""
+    from berth.pg.pglite import is_pglite
+
+    key = server_key(ctx)
     return [
         record
-        for record in ctx.registry.list(server=server_key(ctx))
-        if record.state != "trashed" and worktree_gone(record)
+        for record in ctx.registry.list()
+        if (record.server == key or is_pglite(record))
+        and record.state != "trashed"
+        and worktree_gone(record)
     ]
 
 

@@ -14,6 +14,7 @@ import psycopg
 import psycopg.conninfo
 import pytest
 
+from berth import procs
 from berth.errors import EXIT_CODES
 from berth.pg import pglite
 from berth.procs import start_ticks
@@ -126,3 +127,18 @@ def test_missing_extension_is_a_pglite_error(repo: Path) -> None:
     assert error.startswith("berth: error: PGlite has no 'postgis' extension")
     assert hint.startswith("hint: PGlite berths load pgcrypto, uuid-ossp")
     assert "Traceback" not in proc.stderr
+
+
+def test_gc_retires_the_pglite_berth_of_a_removed_worktree(repo: Path) -> None:
+    pglite_repo(repo, "CREATE TABLE t (id int);\n")
+    wt = add_worktree(repo, "lite3")
+    state_dir = Path(berth_json(wt, "up")["state_dir"])
+    pid, ticks = (int(x) for x in (state_dir / "pglite.pid").read_text().split())
+    assert start_ticks(pid) == ticks
+
+    git(repo, "worktree", "remove", "--force", str(wt))
+    swept = berth_json(repo, "gc")
+
+    assert [r["worktree"] for r in swept["retired"]] == [str(wt)]
+    gone = procs.stat(pid)  # exited (a zombie until whoever adopted it reaps it), or reused
+    assert (gone is None or gone[0] in ("X", "Z") or gone[1] != ticks) and not state_dir.exists()
