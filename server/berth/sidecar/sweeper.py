@@ -138,6 +138,7 @@ class Sweeper:
             sidecar.stop(why)
             return
         from berth.core.naming import project_slug
+        from berth.pg.pglite import is_pglite
 
         key = self._server_key()
         # The registry, our socket, and our lock file (gone with the home).
@@ -154,7 +155,7 @@ class Sweeper:
             stamps[str(berth_dir)] = record.id
             # The rule gc retires by: the retiring itself (work.retire) checks it again.
             gone = not record.is_main and worktree_gone(record)
-            if gone and key is not None and record.server == key:
+            if gone and ((key is not None and record.server == key) or is_pglite(record)):
                 sidecar.spawn(self.retire(record))
         repos.update(r for r in hookedrepos.read(sidecar.settings.home) if Path(r).is_dir())
         self.arrivals.look(repos)
