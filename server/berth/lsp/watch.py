@@ -173,6 +173,7 @@ class Watcher:
         targets = _targets(self.ls, client_watches)
         if targets == self.targets and self.task is not None and not self.task.done():
             return
+        restarted = self.task is not None
         self.stop()
         self.targets = targets
         if targets:
@@ -181,6 +182,14 @@ class Watcher:
             # One turn of the loop runs the task up to its first wait, by which time
             # watchfiles has its inotify watches in place: nothing after this is missed.
             await asyncio.sleep(0)
+        if restarted:
+            # A change made after the old watch stopped and before this one watched (a
+            # berth up finishing while its first steps were read) is read once more.
+            for folder in self.ls.folders.values():
+                if folder.refreshing:
+                    folder.again = True
+                else:
+                    status.refresh_all(self.ls, [folder])
 
     def stop(self) -> None:
         if self.stop_event is not None:
