@@ -62,15 +62,20 @@ def _sidecar_on(config: Path) -> bool:
     return not any(line.strip().startswith(b"sidecar") for line in text.splitlines())
 
 
-def ready_line(data: dict[str, Any]) -> str:
-    """The line the slow path prints for a ready berth (``hookrun.summary``)."""
-    ports = data.get("ports") or {}
+def ready_text(ident: str | None, database: str, ports: dict[str, int], env_file: str) -> str:
+    """The line a hook prints for a ready berth, on either path (``hookrun.summary``)."""
     listed = ", ".join(f"{name}={port}" for name, port in ports.items())
-    database = data["database"]["name"]
-    env_file = Path(str(data.get("env_file") or ".env.berth")).name
     return (
-        f"berth: berth {data.get('instance')} ready: database {database}, "
-        f"ports {listed}, env in {env_file}"
+        f"berth: berth {ident} ready: database {database}, "
+        f"ports {listed}, env in {Path(env_file).name}"
+    )
+
+
+def ready_line(data: dict[str, Any]) -> str:
+    """:func:`ready_text` of a berth's status as the sidecar answers it."""
+    env_file = str(data.get("env_file") or ".env.berth")
+    return ready_text(
+        data.get("instance"), data["database"]["name"], data.get("ports") or {}, env_file
     )
 
 

@@ -24,6 +24,7 @@ from berth.context import Context
 from berth.errors import BerthError, GitError
 from berth.git import Worktree
 from berth.gitenv import clean_env
+from berth.hookfast import ready_text
 from berth.results import BerthStatus, HookResult, MigrationSummary, Reset, Status
 
 _ZERO = re.compile(r"^0+$")
@@ -324,7 +325,7 @@ def summary(done: HookResult) -> str:
     if not isinstance(data, BerthStatus):
         return ""
     if action == "provision":
-        return _ready(data.instance, data.database.name, data.ports, data.env_file)
+        return ready_text(data.instance, data.database.name, data.ports, data.env_file)
     migrated = done.migrated
     parts = _problems(migrated.migrations if migrated else data.migrations)
     applied = len(migrated.applied) if migrated else 0
@@ -338,14 +339,6 @@ def summary(done: HookResult) -> str:
     return "berth: migrations on this berth: " + "; ".join(parts) if parts else ""
 
 
-def _ready(ident: str | None, database: str, ports: dict[str, int], env_file: str) -> str:
-    listed = ", ".join(f"{k}={v}" for k, v in ports.items())
-    return (
-        f"berth: berth {ident} ready: database {database}, "
-        f"ports {listed}, env in {Path(env_file).name}"
-    )
-
-
 def made_already(ctx: Context, worktree: Worktree, say: Say) -> None:
     """The "ready" line for the berth another process made (from the registry alone)."""
     from berth.verbs.envs import berth_ports
@@ -354,7 +347,7 @@ def made_already(ctx: Context, worktree: Worktree, say: Say) -> None:
     ident = instance.read_id(worktree)
     record = ctx.registry.get(ident) if ident else None
     if record is not None:
-        say(_ready(record.id, record.database, berth_ports(ctx, record), config.env_file))
+        say(ready_text(record.id, record.database, berth_ports(ctx, record), config.env_file))
 
 
 def _problems(counts: MigrationSummary | None) -> list[str]:
