@@ -34,8 +34,9 @@ def run_command(
     timeout_note: tuple[str, str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_line: Callable[[str], None] | None = None,
-) -> None:
-    """Run a user's migrate or seed command; a failure is a MigrationError naming its line.
+) -> str:
+    """Run a user's migrate or seed command (its output, passwords masked); a failure is a
+    MigrationError naming its line.
 
     In a process group of its own, all of it stopped past ``timeout`` seconds
     (``timeout_note``: the error's end and hint); ``on_start`` hears the group's
@@ -65,6 +66,7 @@ def run_command(
         raise MigrationError(
             f"{failure} (exit {code}): {line}", hint=redact.mask(f"{hint}{where}", hidden)
         )
+    return redact.mask(out, hidden)
 
 
 def server_secrets(server: Server) -> tuple[str, ...]:

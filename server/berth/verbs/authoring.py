@@ -11,13 +11,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from berth import redact
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.errors import ConfigError, MigrationError, UsageError
 from berth.migrations import authoring, stepping
 from berth.migrations.files import MigrationFile, discover
-from berth.pg import builds, commands
+from berth.pg import commands
 from berth.registry import BerthRecord
 from berth.verbs import envs, report, serial
 
@@ -226,14 +225,12 @@ def _run(
     """Run a tool's command in the worktree with the berth's environment; its output."""
     extra = envs.berth_env(ctx, record, config) if record is not None else {}
     env = commands.command_env(ctx.server, extra) if record is not None else dict(os.environ)
-    hidden = redact.secrets_in(env) | set(commands.server_secrets(ctx.server))
-    code, out, err = builds.run_group(
-        ["/bin/sh", "-ec", command], cwd=root, env=env, timeout=config.database.build_timeout
+    return commands.run_command(
+        command,
+        cwd=root,
+        env=env,
+        failure=failure,
+        hint="fix it and try again",
+        passwords=commands.server_secrets(ctx.server),
+        timeout=config.database.build_timeout,
     )
-    if code != 0:
-        line = (err or out).strip().splitlines()[-1:] or ["no output"]
-        raise MigrationError(
-            f"{failure} (exit {code}): {redact.mask(line[0], hidden)}",
-            hint=f"the command was: {command}",
-        )
-    return redact.mask(out, hidden)
