@@ -159,3 +159,16 @@ def stop_sidecar(where: Paths) -> None:
         pid = int(where.pid_file.read_text().split()[0])
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+
+
+def pglite_repo(repo: Path, *migrations: str) -> Path:
+    """A project on the PGlite profile (docs/pglite.md) with these SQL migrations, committed."""
+    (repo / "berth.toml").write_text(
+        f'project = "lite{secrets.token_hex(3)}"\n'
+        '[database]\nmigrations = ["db/migrations"]\nserver = "pglite"\n'
+    )
+    for i, body in enumerate(migrations, 1):
+        migration(repo, f"{i:04d}_m{i}.sql", body)
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "migrations")
+    return repo

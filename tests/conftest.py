@@ -19,7 +19,7 @@ import pytest
 if TYPE_CHECKING:
     from berth.sidecar.protocol import Paths
 
-from berthtest import SERVER_ENV, add_worktree, git, stop_sidecar
+from berthtest import ROOT, SERVER_ENV, add_worktree, git, stop_sidecar
 
 pytest_plugins = ["redis_server"]  # real redis-servers for the Redis tests
 
@@ -119,3 +119,16 @@ def running_sidecar(sidecar: Paths) -> Paths:
 
     client.start(sidecar)
     return sidecar
+
+
+@pytest.fixture
+def pglite_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """PGlite's install shared by every test and run (.cache/ is git-ignored): npm
+    install and PGlite's initdb (about 30 s) happen once, under berth's own locks."""
+    from berth.pg import pglite
+
+    monkeypatch.setenv("BERTH_PGLITE_DIR", str(ROOT / ".cache" / "pglite"))
+    yield
+    # A test that failed half way leaves its PGlite running: stop it (it outlives berth).
+    for pidfile in (tmp_path / "berth-home").glob("berths/*/*/pglite.pid"):
+        pglite.stop(pglite.Instance(pidfile.parent, 0))

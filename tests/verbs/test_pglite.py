@@ -4,10 +4,8 @@ berth on first use, into one directory every test shares), psycopg as the app.""
 from __future__ import annotations
 
 import json
-import secrets
 import socket
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -18,32 +16,9 @@ from berth import procs
 from berth.errors import EXIT_CODES
 from berth.pg import pglite
 from berth.procs import start_ticks
-from berthtest import ROOT, add_worktree, berth, berth_json, git, migration
+from berthtest import add_worktree, berth, berth_json, git, pglite_repo
 
-# Shared by every test and run (.cache/ is git-ignored): npm install and PGlite's
-# initdb (about 30 s) happen once, under berth's own locks.
-PGLITE_DIR = ROOT / ".cache" / "pglite"
-
-
-@pytest.fixture(autouse=True)
-def _shared_pglite(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    monkeypatch.setenv("BERTH_PGLITE_DIR", str(PGLITE_DIR))
-    yield
-    # A test that failed half way leaves its PGlite running: stop it (it outlives berth).
-    for pidfile in (tmp_path / "berth-home").glob("berths/*/*/pglite.pid"):
-        pglite.stop(pglite.Instance(pidfile.parent, 0))
-
-
-def pglite_repo(repo: Path, *migrations: str) -> Path:
-    (repo / "berth.toml").write_text(
-        f'project = "lite{secrets.token_hex(3)}"\n'
-        '[database]\nmigrations = ["db/migrations"]\nserver = "pglite"\n'
-    )
-    for i, body in enumerate(migrations, 1):
-        migration(repo, f"{i:04d}_m{i}.sql", body)
-    git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "migrations")
-    return repo
+pytestmark = pytest.mark.usefixtures("pglite_dir")
 
 
 def env_url(worktree: Path) -> str:
