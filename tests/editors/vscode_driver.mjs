@@ -49,15 +49,35 @@ async function itemWith(pattern) {
 }
 
 /**
+ * The command palette, open and ready for typing. A key press can go astray
+ * (a document being opened by the server takes the focus as it comes), so it
+ * is pressed again, after a click into the window, until the input shows.
+ */
+async function openPalette() {
+  const palette = page.locator(".quick-input-widget");
+  const end = Date.now() + STEP;
+  for (let attempt = 0; ; attempt++) {
+    await page.keyboard.press(attempt % 2 ? "Control+Shift+P" : "F1");
+    try {
+      await palette.locator("input").waitFor({ state: "visible", timeout: 2_000 });
+      return palette;
+    } catch (error) {
+      if (Date.now() > end) throw error;
+      await page.keyboard.press("Escape");
+      await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
+    }
+  }
+}
+
+/**
  * Run `title` from the command palette. A window just opened lists the
  * extensions' commands only once it has read them, and a palette already open
  * does not learn of them: it is opened again until `title` is the row Enter runs.
  */
 async function paletteRun(title) {
-  const palette = page.locator(".quick-input-widget");
   const end = Date.now() + STEP;
   for (;;) {
-    await page.keyboard.press("F1");
+    const palette = await openPalette();
     await palette.locator("input").fill(`>${title}`);
     try {
       await palette.locator(".monaco-list-row.focused").filter({ hasText: title }).waitFor({ timeout: 2_000 });
@@ -146,8 +166,7 @@ async function run() {
 
   // The palette's berth commands are the extension's: they act on the active
   // editor's folder (the migration's) and never end in "command not found".
-  await page.keyboard.press("F1");
-  const palette = page.locator(".quick-input-widget");
+  const palette = await openPalette();
   await palette.locator("input").fill(">berth: ");
   await palette.locator(".monaco-list-row").filter({ hasText: "Provision this worktree" }).first().waitFor();
   report("palette", {
@@ -164,7 +183,7 @@ async function run() {
   report("final", await itemWith(/✓/));
 
   // Open log: the client's own lines and the server's stderr, in one channel.
-  await page.keyboard.press("F1");
+  await openPalette();
   await palette.locator("input").fill(">berth: Open log");
   await palette.locator(".monaco-list-row").filter({ hasText: "Open log" }).first().waitFor();
   await page.keyboard.press("Enter");
@@ -340,7 +359,7 @@ async function runDormant() {
   const line = page.locator(".part.panel .monaco-editor .view-lines").filter({ hasText: "no berth here" });
   await line.first().waitFor();
   report("dormantLog", { text: (await line.first().innerText()).replace(/\u00a0/g, " ").trim() });
-  await page.keyboard.press("F1");
+  await openPalette();
   await palette.locator("input").fill(">berth: ");
   await palette.locator(".monaco-list-row").filter({ hasText: "Open log" }).first().waitFor();
   report("dormant", {
@@ -374,7 +393,7 @@ async function runMultiRoot() {
   const palette = page.locator(".quick-input-widget");
   /** Run `category: title` from the command palette. */
   async function command(name) {
-    await page.keyboard.press("F1");
+    await openPalette();
     await palette.locator("input").fill(`>${name}`);
     const title = name.slice(name.indexOf(": ") + 2);
     await palette.locator(".monaco-list-row").filter({ hasText: title }).first().waitFor();
