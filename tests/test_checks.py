@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from berth import checks
+from berth.envblock import render as render_block
 from berth.envfile import HEADER
 from berthtest import ROOT, add_worktree, berth, git
 
@@ -75,6 +76,13 @@ def test_env_files_by_name_and_by_header(tmp_path: Path) -> None:
         str(tmp_path / ".env.berth"),
         str(tmp_path / ".env.local"),
     ]
+
+
+def test_env_files_holding_berths_block(tmp_path: Path) -> None:
+    (tmp_path / ".env.development").write_text("A=1\n" + render_block({"B": "2"}).decode())
+    (tmp_path / "notes.txt").write_text("A=1\n" + render_block({"B": "2"}).decode())
+    paths = [tmp_path / n for n in (".env.development", "notes.txt")]
+    assert checks.env_files(paths) == [str(tmp_path / ".env.development")]
 
 
 def test_env_not_committed(repo: Path, hook_repo: Path) -> None:

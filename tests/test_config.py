@@ -22,6 +22,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.project == "app"
     assert config.ports == {"app": 8000}
     assert config.env_file == ".env.berth"
+    assert config.env_block is False
 
 
 def test_full_config(tmp_path: Path) -> None:
@@ -93,6 +94,8 @@ def test_unknown_placeholder_is_a_config_error(worktree: Path) -> None:
         ("env_file = '.git/config'", "env_file"),
         ("env_file = '../outside'", "env_file"),
         ("env_file = '/tmp/abs'", "env_file"),
+        ("env_file = '.env.local'\nenv_block = 'yes'", "env_block"),
+        ("env_block = true", "env_block"),
         ("[hooks]\ntimeout = nan", "hooks.timeout"),
         ("[hooks]\ntimeout = inf", "hooks.timeout"),
         ("[hooks]\ntimeout = -5", "hooks.timeout"),
@@ -106,6 +109,11 @@ def test_unsafe_values_name_file_and_key(tmp_path: Path, text: str, key: str) ->
     assert key in err.value.message
     assert "berth.toml" in err.value.message
     assert err.value.hint
+
+
+def test_env_block_keeps_the_named_file(tmp_path: Path) -> None:
+    config = load_project(write(tmp_path, 'env_file = ".env.local"\nenv_block = true\n'), "app")
+    assert (config.env_file, config.env_block) == (".env.local", True)
 
 
 def test_ports_with_one_base_are_a_config_error_not_a_crash(worktree: Path) -> None:

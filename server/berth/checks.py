@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from berth.context import Context
+from berth.envblock import START
 from berth.envfile import HEADER
 
 DEFAULT_ENV_FILE = ".env.berth"
 _HEADER = HEADER.encode()
+_BLOCK = START.encode()
+_SCAN_BYTES = 256 * 1024  # of a file named like an env file, for berth's block
 # What each bad state needs, named in the failure message.
 FIXES = {
     "pending": "berth migrate",
@@ -24,15 +27,19 @@ FIXES = {
 
 
 def _written_by_berth(path: Path) -> bool:
+    """Starts with berth's header, or (an env file of the user's, ``env_block``) holds its block."""
+    envish = ".env" in path.name  # only these are read further than berth's header
     try:
         with path.open("rb") as handle:
-            return handle.read(len(_HEADER)) == _HEADER
+            head = handle.read(_SCAN_BYTES if envish else len(_HEADER))
     except OSError:
         return False
+    return head.startswith(_HEADER) or (envish and _BLOCK in head)
 
 
 def env_files(paths: list[Path], env_file: str = DEFAULT_ENV_FILE) -> list[str]:
-    """The files among ``paths`` that are berth's env files: by name, or by berth's header."""
+    """The files among ``paths`` that are berth's env files: by name, by berth's header, or
+    by its block in an env file."""
     names = {env_file, DEFAULT_ENV_FILE}
     return [str(p) for p in paths if p.name in names or _written_by_berth(p)]
 

@@ -55,6 +55,7 @@ class ProjectConfig:
     source: str
     main: str = "keep"
     env_file: str = ".env.berth"
+    env_block: bool = False  # berth's lines are a marked block in env_file, a file of the user's
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     ports: dict[str, int] = field(default_factory=lambda: {"app": 8000})
     redis_url: str | None = None
@@ -194,21 +195,29 @@ def _check_template(reader: _Reader, name: str, template: str) -> None:
     )
 
 
-def _env_file(reader: _Reader) -> str:
-    """A plain file name in the worktree root that is not git's or berth's own config."""
+def _env_file(reader: _Reader) -> tuple[str, bool]:
+    """A plain file name in the worktree root that is not git's or berth's own config, and
+    whether berth keeps a block in it (``env_block``) rather than the whole file."""
+    named = "env_file" in reader.table
     name = reader.text("env_file", ".env.berth") or ".env.berth"
     if "/" in name or "\\" in name or "\0" in name or name in {".", ".."}:
         raise reader._fail("env_file", f"must be a file name in the worktree root, got {name!r}")
     if name.lower() in _RESERVED_FILES:
         raise reader._fail("env_file", f"must not be {name!r}: that file is git's or berth's own")
-    return name
+    block = reader.bool("env_block", False)
+    if block and not named:
+        raise ConfigError(
+            f"{reader.where}: env_block = true needs env_file, the file to keep the block in",
+            hint=f'add env_file = ".env.local" (or the file your tools load) to {reader.where}',
+        )
+    return name, block
 
 
 def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConfig:
     top = _Reader(where, data)
     project = top.text("project", default_project) or default_project
     main = top.choice("main", "keep", ("keep", "berth"))
-    env_file = _env_file(top)
+    env_file, env_block = _env_file(top)
     db = top.table_of("database")
     database = DatabaseConfig(
         migrations=db.str_list("migrations"),
@@ -249,6 +258,7 @@ def parse(data: dict[str, Any], where: str, default_project: str) -> ProjectConf
         source=where,
         main=main,
         env_file=env_file,
+        env_block=env_block,
         database=database,
         ports=ports,
         redis_url=redis_url,

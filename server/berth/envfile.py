@@ -93,7 +93,8 @@ def write_env_file(path: Path, env: Mapping[str, str], source: str | None = None
     if (path.exists() or path.is_symlink()) and not is_ours(path):
         raise OwnershipError(
             f"{path} exists and was not written by berth; refusing to overwrite it",
-            hint="move it away, or set env_file to another name",
+            hint="move it away, set env_file to another name, or set env_block = true"
+            " to have berth keep a block of its own in that file",
         )
     try:
         return write_private(path, HEADER + format_env(env, "dotenv", source))

@@ -7,7 +7,8 @@
   the berth's change stamp ``<state dir>/changed`` (every berth command that
   changes a database touches it), the worktree's ``<git dir>/berth.json`` (a
   berth appears), its ``<git dir>/HEAD`` (a checkout: another branch) and its
-  env file (written by ``up``, removed by ``down``).
+  env file (written by ``up``, removed by ``down``; with ``env_block`` a file of
+  the user's, whose own edits only cost a refresh).
   A client without dynamic registration gets the migration dirs and config
   files watched here too.
 - Server and app health: a cheap check (a socket file, a TCP connect) every

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from berth import envfile, instance
+from berth import envblock, instance
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
@@ -160,9 +160,8 @@ def _root_of(git_dir: Path) -> Path | None:
 
 
 def env_ports(path: Path, config: ProjectConfig) -> dict[str, int]:
-    """The ports a berth env file names, by ``[ports]`` name (``[env]`` as ``config`` says)."""
-    if not envfile.is_ours(path):
-        return {}
+    """The ports a berth env file names (only its block, in a file of the user's), by
+    ``[ports]`` name (``[env]`` as ``config`` says)."""
     templates = {**default_templates(config.ports), **config.env}
     wanted = {
         var: name
@@ -171,11 +170,7 @@ def env_ports(path: Path, config: ProjectConfig) -> dict[str, int]:
         if tpl == f"{{ports.{name}}}"
     }
     found: dict[str, int] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    for line in lines:
+    for line in envblock.berth_lines(path):
         var, _, value = line.partition("=")
         if var in wanted and value.isdigit():
             found[wanted[var]] = int(value)
@@ -194,7 +189,9 @@ def port_hints(
             continue
         env_path = note.get("env_file")
         ports = note.get("ports")
-        if isinstance(env_path, str) and Path(env_path).is_file() and isinstance(ports, dict):
+        # Its env file (or its block in the user's) still there: it has not been retired.
+        live = isinstance(env_path, str) and bool(envblock.berth_lines(Path(env_path)))
+        if live and isinstance(ports, dict):
             reserved.update(p for p in ports.values() if isinstance(p, int))
     for other, (root, _) in repository_worktrees(worktree).items():
         if other != ident and other not in known:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from berth import envfile
+from berth import envblock, envfile, logs
 from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
@@ -18,6 +18,8 @@ from berth.registry import BerthRecord
 
 if TYPE_CHECKING:
     from berth.pg.server import Server
+
+log = logs.get("lifecycle")
 
 
 def berth_ports(ctx: Context, record: BerthRecord) -> dict[str, int]:
@@ -142,15 +144,71 @@ def build_env(
     return render_known({**templates, **config.env}, values, config.source)
 
 
+def check_writable(ctx: Context, record: BerthRecord, config: ProjectConfig, root: Path) -> None:
+    """Fail now, before any work, where :func:`write_env` would fail after it: a value the
+    env file cannot carry (a bad ``[env]`` template, a branch name), a damaged block."""
+    envfile.check_portable(berth_env(ctx, record, config), config.source)
+    if config.env_block:
+        envblock.check(root / config.env_file)
+
+
 def write_env(ctx: Context, record: BerthRecord, config: ProjectConfig) -> None:
     worktree = Path(record.worktree)
     if not worktree.is_dir():
         return
     env = berth_env(ctx, record, config)
-    envfile.write_env_file(worktree / config.env_file, env, config.source)
+    path = worktree / config.env_file
+    if config.env_block:
+        ours = _write_block(ctx, path, env, config)
+    else:
+        envfile.write_env_file(path, env, config.source)
+        ours = True
     git_common = ctx.worktree.exclude_file if ctx.worktree else None
-    if git_common is not None:
+    if ours and git_common is not None:  # a file of the user's: whether git sees it is theirs
         envfile.exclude(git_common, config.env_file)
+
+
+def _write_block(ctx: Context, path: Path, env: dict[str, str], config: ProjectConfig) -> bool:
+    """berth's block in the user's env file (``env_block``); True when berth made the file."""
+    written = envblock.write(path, env, config.source)
+    if written.shadowed:
+        keys = ", ".join(written.shadowed)
+        warn(
+            ctx,
+            f"{path.name} sets {keys} outside berth's block too: one of the two values is"
+            " ignored (python-dotenv, Node, Vite, Next.js and sh take the last one);"
+            " remove those lines, or rename the variable in [env]",
+            file=str(path),
+        )
+    if written.added and _tracked(path):
+        warn(
+            ctx,
+            f"{path.name} is tracked by git and now holds berth's block, with the berth's"
+            " password: keep it out of commits",
+            file=str(path),
+        )
+    return written.created
+
+
+def warn(ctx: Context, message: str, **fields: object) -> None:
+    """A warning for the user: where the command shows its progress (the terminal, through
+    the sidecar too), else on stderr; in the log either way."""
+    if ctx.progress is None:
+        log.warning(message, **fields)
+        return
+    ctx.progress(f"warning: {message}")
+    log.info(message, **fields)
+
+
+def _tracked(path: Path) -> bool:
+    from berth.errors import GitError
+    from berth.git import run_git
+
+    try:
+        run_git(["ls-files", "--error-unmatch", "--", path.name], path.parent)
+    except GitError:
+        return False
+    return True
 
 
 def touch_changed(ctx: Context, record: BerthRecord) -> None:

@@ -7,7 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
-from berth import envfile, instance, logs
+from berth import instance, logs
 from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
@@ -49,7 +49,7 @@ def up(ctx: Context, worktree: Worktree, config: ProjectConfig, baseline: str | 
             ctx.registry.update(record.id, worktree=str(worktree.root),
                                 git_dir=str(worktree.git_dir), branch=worktree.branch)  # fmt: skip
             record = ctx.registry.get(ident) or record
-        envfile.check_portable(envs.berth_env(ctx, record, config), config.source)
+        envs.check_writable(ctx, record, config, worktree.root)
         berth_redis.ensure(ctx, record, config)
         port = ctx.registry.ports(record.id)[pglite.PORT_NAME]
         inst = pglite.instance_of(ctx.settings, record, port)

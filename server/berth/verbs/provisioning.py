@@ -10,7 +10,7 @@ import time
 from functools import partial
 from pathlib import Path
 
-from berth import envfile, faults, instance, logs
+from berth import faults, instance, logs
 from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
@@ -96,7 +96,7 @@ def up(ctx: Context, *, baseline: str | None = None) -> Status:
             record = ctx.registry.get(record.id) or record
         # A bad [env] template, or a value (from the new branch name, say) that the env
         # file cannot carry, fails before any work.
-        envfile.check_portable(envs.berth_env(ctx, record, config), config.source)
+        envs.check_writable(ctx, record, config, worktree.root)
         berth_redis.ensure(ctx, record, config)  # before the database: a down Redis fails fast
         if record.state != "active" or not _server_side_ok(ctx, record):
             provision(ctx, record)

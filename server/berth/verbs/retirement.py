@@ -6,11 +6,11 @@ import shutil
 import time
 from pathlib import Path
 
-from berth import envfile, faults, instance, logs
+from berth import envblock, envfile, faults, instance, logs
 from berth import redis as berth_redis
 from berth.context import Context
 from berth.core import naming
-from berth.errors import ConflictError, NotFoundError, RedisError
+from berth.errors import BerthError, ConflictError, NotFoundError, RedisError
 from berth.pg import admin, pglite
 from berth.pg.cluster import port_is_free
 from berth.registry import BerthRecord
@@ -136,11 +136,18 @@ def purge_trash(
 
 
 def _remove_env_file(ctx: Context, record: BerthRecord) -> None:
-    config = ctx.config
+    """berth's env file goes; in a file of the user's (``env_block``), only berth's block."""
+    config = lookup.own_config(ctx, record)
     name = config.env_file if config else ".env.berth"
     path = Path(record.worktree) / name
-    if path.is_file() and path.read_text(encoding="utf-8").startswith(envfile.HEADER):
+    if envfile.is_ours(path):
         path.unlink()
+        return
+    try:
+        envblock.remove(path)
+    except (BerthError, OSError) as exc:  # the berth is retired all the same: its role is off
+        why = exc.message if isinstance(exc, BerthError) else str(exc)
+        envs.warn(ctx, f"berth's block is left in {path.name}: {why}", file=str(path))
 
 
 def _trash_entry(ctx: Context, ident: str) -> dict[str, object]:
