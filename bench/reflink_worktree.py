@@ -126,8 +126,11 @@ class Scenario:
         """What the sidecar runs for a hook's request, in its worker thread (finding the
         worktree, then ``work.provision``), here in this process with each step timed."""
         from berth import context
+        from berth.pg import held
         from berth.sidecar import spares
         from berth.sidecar import work as sidecar_work
+
+        held.hold()  # as the sidecar does: admin connections kept from one request to the next
 
         def up() -> float:
             tree = self.tree()

@@ -111,8 +111,9 @@ def ensure_role(conn: Conn, name: str, password: str) -> None:
     else:
         # Only a superuser may even restate NOSUPERUSER, and the role is not one.
         query = "ALTER ROLE {} WITH LOGIN NOCREATEDB NOCREATEROLE PASSWORD {}"
-    conn.execute(sql.SQL(query).format(sql.Identifier(name), sql.Literal(password)))
-    act_as(conn, name)
+    with conn.transaction():  # one commit
+        conn.execute(sql.SQL(query).format(sql.Identifier(name), sql.Literal(password)))
+        act_as(conn, name)
 
 
 def act_as(conn: Conn, role: str) -> None:
@@ -200,13 +201,14 @@ def mark_database(conn: Conn, name: str, owner: str, marker: str) -> None:
     shared object, so ``REASSIGN OWNED`` between roles never moves a database.
     """
     ident = sql.Identifier(name)
-    conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(marker)))
-    conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
-    conn.execute(
-        sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
-            ident, sql.Identifier(owner)
+    with conn.transaction():  # one commit
+        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(ident, sql.Literal(marker)))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident))
+        conn.execute(
+            sql.SQL("GRANT CONNECT, CREATE, TEMPORARY ON DATABASE {} TO {}").format(
+                ident, sql.Identifier(owner)
+            )
         )
-    )
 
 
 def set_marker(conn: Conn, name: str, marker: str) -> None:
@@ -221,11 +223,14 @@ def hand_over(db_conn: Conn, owner: str, previous: str | None) -> None:
     moving = previous if previous and previous != owner else None
     if moving and not role_exists(db_conn, moving):
         moving = None
-    if moving:
-        act_as(db_conn, moving)  # first: the schema is previous's until it is handed over
-    db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
-    if moving:
-        db_conn.execute(sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(moving), role))
+    with db_conn.transaction():  # one commit
+        if moving:
+            act_as(db_conn, moving)  # first: the schema is previous's until it is handed over
+        db_conn.execute(sql.SQL("ALTER SCHEMA public OWNER TO {}").format(role))
+        if moving:
+            db_conn.execute(
+                sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(moving), role)
+            )
 
 
 def set_template(conn: Conn, name: str, *, is_template: bool) -> None:

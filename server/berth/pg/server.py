@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -21,6 +22,27 @@ if TYPE_CHECKING:
 ADMIN_SEARCH_PATH = "pg_catalog,pg_temp"
 # What a tool connecting as the berth's role sees by default, pinned.
 ROLE_SEARCH_PATH = '"$user",public'
+
+
+class _Sessions:
+    held = False  # admin sessions kept between uses in this process (pg/held.py)
+
+
+def hold_sessions() -> None:
+    """From now on this process keeps its admin sessions for reuse (the sidecar does).
+
+    Nothing is imported here: the sidecar stays without psycopg until it works.
+    """
+    _Sessions.held = True
+
+
+def release_sessions() -> None:
+    """Close the held admin sessions, and hold no more."""
+    _Sessions.held = False
+    if "berth.pg.held" in sys.modules:
+        from berth.pg import held
+
+        held.release()
 
 
 @dataclass
@@ -47,6 +69,10 @@ class Server:
         """
         import psycopg
 
+        from berth.pg import held
+
+        if _Sessions.held:
+            held.hold()
         params = {**self.admin, "dbname": dbname}
         if search_path is not None:
             params["options"] = _with_search_path(params.get("options"), search_path)
@@ -57,7 +83,7 @@ class Server:
                 # A crash can leave a stale socket behind: start again, once.
                 self.cluster.start()
             try:
-                return psycopg.connect(**params, autocommit=True, connect_timeout=5)  # type: ignore[arg-type]
+                return held.connect(params)
             except psycopg.OperationalError as exc:
                 failure = _first_line(exc)
         raise ServerError(

@@ -56,6 +56,7 @@ def _listen(paths: Paths) -> tuple[socket.socket, int]:
 
 def serve(ready: Callable[[str], None]) -> int:
     """Serve in this process until stopped; ``ready`` hears "ready", "running" or an error."""
+    from berth.pg import server as pg_server
     from berth.sidecar.launch import Unavailable, prepare_run_dir
 
     # No process-wide umask: the embedded server's directories need their own modes.
@@ -75,11 +76,13 @@ def serve(ready: Callable[[str], None]) -> int:
     try:
         listener, inode = _listen(paths)
         write_private(paths.pid_file, f"{os.getpid()}\n")
+        pg_server.hold_sessions()  # a request's admin sessions are the last one's (pg/held.py)
         asyncio.run(Sidecar(paths, settings).run(listener, lambda: ready("ready")))
     except OSError as exc:
         ready(f"error: {exc}")
         return 1
     finally:
+        pg_server.release_sessions()
         with contextlib.suppress(OSError):
             if inode is not None and paths.socket.stat().st_ino == inode:
                 paths.socket.unlink()

@@ -206,6 +206,8 @@ def source_template(ctx: Context, record: BerthRecord) -> tuple[str, str | None,
 def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: str) -> None:
     """The berth's database as a fresh copy of its template (or baseline)."""
     source, previous_owner, fp = source_template(ctx, record)
+    if fp:  # on the server too, so `templates gc` on any machine sees the template in use
+        marker = berth_marker(ctx, record, template=fp)
     claim = ctx.claim_spare  # the sidecar's copies made ahead of time: then a rename
     if claim is None or not claim(conn, source, record.database, record.role, marker):
         from berth.pg import clonestats
@@ -220,8 +222,6 @@ def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: 
             )
     with ctx.server.connect(record.database) as db:
         admin.hand_over(db, record.role, previous_owner)
-    if fp:  # on the server too, so `templates gc` on any machine sees the template in use
-        admin.set_marker(conn, record.database, berth_marker(ctx, record, template=fp))
     ctx.registry.update(record.id, template=fp)
 
 
