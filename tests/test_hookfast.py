@@ -86,3 +86,50 @@ def test_the_shim_takes_the_fast_path_for_a_new_worktree(repo: Path, tmp_path: P
     assert "ready: database" in done.stderr and not mark.exists()
     assert hooks.render("post-checkout").count(str(FAST)) == 1
     assert berth_json(repo.parent / "hooked", "status")["state"] == "active"
+
+
+HOSTILE: list[object] = [
+    {
+        "cwd": '/tmp/wt "quoted" \\back\\ \n\t\x00\x1f end',
+        "env": {"BRANCH": "feat/ünïcødé-🚢", "EMPTY": "", "SQL": "'; DROP DATABASE x; --"},
+        "flags": [True, False, None, 0, -7, 2**70],
+        "nested": {"a": [{"b": []}, {}], "c": "\u2028\u2029"},
+    },
+    "",
+    [],
+    12,
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_its_json_is_the_json_modules(value: object) -> None:
+    import json
+
+    text = hookfast.dumps(value)
+    assert json.loads(text) == value
+    assert hookfast.loads(text) == value
+    assert hookfast.loads(json.dumps(value, indent=2) + "\n") == value
+
+
+@pytest.mark.parametrize("text", ["", "{", '{"a": 1} {"b": 2}', "nul", '"\\x"'])
+def test_a_reply_that_is_not_one_json_value_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        hookfast.loads(text)
+
+
+def test_it_starts_without_the_heavy_modules(tmp_path: Path) -> None:
+    """The fast path's imports: none of json, socket, pathlib, typing, re, enum, collections."""
+    probe = (
+        "import sys; "
+        f"sys.path.insert(0, {str(FAST.parent.parent)!r}); import berth.hookfast; "
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    loaded = set(proc.stdout.split())
+    assert not loaded & {"json", "socket", "pathlib", "typing", "re", "enum", "collections"}

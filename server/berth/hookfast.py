@@ -12,20 +12,29 @@ shim runs the slow path, which does it all again properly.
 
 from __future__ import annotations
 
-import json
+import _socket
 import os
-import socket
 import sys
-from pathlib import Path
-from typing import Any
 
 if __package__ in (None, ""):  # run as a file: find the berth package beside it
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 
 from berth import __version__
 from berth.gitenv import GIT_ENV
-from berth.homes import locate
+from berth.homes import paths
 from berth.sidecar import wire
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not at run time: typing and collections cost the hook milliseconds
+    from typing import Any
+
+# json, socket, pathlib and typing would double this process's start-up (their
+# imports pull in re, enum and collections): it speaks JSON with the C
+# accelerator json itself uses, and the socket through _socket.
+try:
+    import _json
+except ImportError:  # not CPython: the json module, and the milliseconds it costs
+    _json = None  # type: ignore[assignment]
 
 EX_TEMPFAIL = 75
 TIMEOUT = 30.0  # the hooks' default timeout; the slow path reads [hooks] timeout
@@ -36,27 +45,89 @@ class Fallback(Exception):
     """Leave it to the slow path."""
 
 
-def _connect(home: Path) -> socket.socket:
-    path = home / "run" / "sidecar.sock"  # the socket, or a link to it in the runtime dir
-    if len(os.fsencode(str(path))) > _SUN_PATH_MAX:
+class _Decoding:
+    """What json's C scanner asks of its decoder: the defaults of ``json.loads``."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+
+    @staticmethod
+    def parse_constant(name: str) -> float:
+        return float(name.lower().replace("infinity", "inf"))
+
+
+def dumps(value: object) -> str:
+    """``value`` (str, int, bool, None, dicts and lists of them) as JSON."""
+    if _json is None:
+        import json
+
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str):
+        return _json.encode_basestring_ascii(value)
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, dict):
+        items = (f"{_json.encode_basestring_ascii(str(k))}:{dumps(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in value) + "]"
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+def loads(text: str) -> Any:
+    """One JSON value (surrounding whitespace allowed), as ``json.loads`` reads it."""
+    if _json is None:
+        import json
+
+        return json.loads(text)
+    body = text.strip(" \t\r\n")
+    try:
+        value, end = _json.make_scanner(_Decoding())(body, 0)  # type: ignore[arg-type]
+    except StopIteration:
+        raise ValueError("not JSON") from None
+    if end != len(body):
+        raise ValueError("extra data after the JSON value")
+    return value
+
+
+def _connect(home: str) -> _socket.socket:
+    path = os.path.join(home, "run", "sidecar.sock")  # the socket, or a link to it
+    if len(os.fsencode(path)) > _SUN_PATH_MAX:
         raise Fallback
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     sock.settimeout(TIMEOUT)
     try:
-        sock.connect(str(path))
+        sock.connect(path)
     except OSError:
         sock.close()
         raise Fallback from None
     return sock
 
 
-def _sidecar_on(config: Path) -> bool:
+def _lines(sock: _socket.socket) -> Any:
+    """The lines ``sock`` sends until it closes, without their newlines."""
+    pending = b""
+    while chunk := sock.recv(65536):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
+
+
+def _sidecar_on(config: str) -> bool:
     """False when the sidecar is turned off (``BERTH_SIDECAR=off``), or when the settings
     file names it at all: the slow path reads the settings properly."""
     if os.environ.get("BERTH_SIDECAR", "").strip().lower() == "off":
         return False
     try:
-        text = config.read_bytes()
+        with open(config, "rb") as file:
+            text = file.read()
     except OSError:
         return True
     return not any(line.strip().startswith(b"sidecar") for line in text.splitlines())
@@ -67,7 +138,7 @@ def ready_text(ident: str | None, database: str, ports: dict[str, int], env_file
     listed = ", ".join(f"{name}={port}" for name, port in ports.items())
     return (
         f"berth: berth {ident} ready: database {database}, "
-        f"ports {listed}, env in {Path(env_file).name}"
+        f"ports {listed}, env in {os.path.basename(env_file)}"
     )
 
 
@@ -91,30 +162,32 @@ def up(cwd: str) -> dict[str, Any]:
         settings=wire.settings_env(),
         hook=True,
     )
-    home, config = locate()
+    home, config = paths()
     if not _sidecar_on(config):
         raise Fallback
-    with _connect(home) as sock:
-        sock.sendall(wire.encode(message))
-        with sock.makefile("rb") as replies:
-            for line in replies:
-                reply = json.loads(line)
-                if reply.get("v") != wire.VERSION:
-                    raise Fallback
-                if "ok" not in reply:
-                    if reply.get("event") == "notice" and reply.get("message"):
-                        sys.stderr.write(f"berth: {reply['message']}\n")
-                    continue
-                result = reply.get("result")
-                if not reply["ok"] or not isinstance(result, dict):
-                    raise Fallback  # the slow path reports it, with [hooks] strict
-                return result
+    sock = _connect(home)
+    try:
+        sock.sendall(dumps(message).encode() + b"\n")
+        for line in _lines(sock):
+            reply = loads(line.decode())
+            if not isinstance(reply, dict) or reply.get("v") != wire.VERSION:
+                raise Fallback
+            if "ok" not in reply:
+                if reply.get("event") == "notice" and reply.get("message"):
+                    sys.stderr.write(f"berth: {reply['message']}\n")
+                continue
+            result = reply.get("result")
+            if not reply["ok"] or not isinstance(result, dict):
+                raise Fallback  # the slow path reports it, with [hooks] strict
+            return result
+    finally:
+        sock.close()
     raise Fallback  # the sidecar went away: the slow path starts another
 
 
 def main() -> int:
     try:
-        data = up(str(Path.cwd()))
+        data = up(os.getcwd())
     except TimeoutError:
         sys.stderr.write(
             "berth: still provisioning in the sidecar; berth wait blocks until it is ready\n"

@@ -7,10 +7,12 @@ A leaf module (the standard library only): the hook's fast path
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Mapping
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # not at run time: the hook's fast path imports this module
+    from collections.abc import Mapping
+    from typing import Any
 
 VERSION = 1
 # BERTH_* variables that are not server settings: a client and the sidecar may
@@ -37,6 +39,8 @@ def settings_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def encode(message: Mapping[str, Any]) -> bytes:
+    import json
+
     return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
 
 
