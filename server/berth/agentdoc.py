@@ -8,13 +8,12 @@ file, the rest of which is left as it was.
 
 from __future__ import annotations
 
-import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from berth.errors import BerthError, NotFoundError, OwnershipError, disk_full
+from berth.errors import NotFoundError, OwnershipError
 
 if TYPE_CHECKING:
     from berth.context import Context
@@ -196,7 +195,7 @@ def write_into(path: Path, block: str) -> bool:
     Written with :func:`berth.fsutil.write_atomic`: a symbolic link is refused
     (berth makes none of these files), the file keeps its mode (and owner, as root).
     """
-    from berth.fsutil import write_atomic
+    from berth.fsutil import rewrite_in_place
 
     if path.is_symlink():
         target = path.readlink()
@@ -224,16 +223,7 @@ def write_into(path: Path, block: str) -> bool:
                 hint="name a Markdown file such as AGENTS.md",
             ) from None
     text = splice(existing, block, str(path))
-    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o644
-    owner = None
-    if info is not None and os.geteuid() == 0:
-        owner = (info.st_uid, info.st_gid)  # root writing a user's file leaves it theirs
-    try:
-        return write_atomic(path, text, mode=mode, owner=owner)
-    except BerthError:
-        raise
-    except OSError as exc:
-        raise disk_full(exc, path) or exc from None
+    return rewrite_in_place(path, text, info, 0o644)  # root writing it leaves it the user's
 
 
 def tracked_warning(path: Path) -> str | None:

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from berth.envfile import HEADER, format_env
-from berth.errors import BerthError, OwnershipError, disk_full
-from berth.fsutil import write_atomic
+from berth.errors import BerthError, OwnershipError
+from berth.fsutil import rewrite_in_place
 
 START = "# >>> berth: managed block, do not edit (berth up rewrites it) >>>"
 END = "# <<< berth <<<"
@@ -130,14 +130,7 @@ def _link(path: Path) -> OwnershipError:
 
 def _put(path: Path, data: bytes, info: os.stat_result | None) -> bool:
     """``data`` at ``path`` atomically; an existing file keeps its mode (and, as root, owner)."""
-    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o600
-    owner = (info.st_uid, info.st_gid) if info is not None and os.geteuid() == 0 else None
-    try:
-        return write_atomic(path, data, mode=mode, owner=owner)
-    except BerthError:
-        raise
-    except OSError as exc:
-        raise disk_full(exc, path) or exc from None
+    return rewrite_in_place(path, data, info, 0o600)
 
 
 def _is_own_file(data: bytes) -> bool:

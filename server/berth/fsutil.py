@@ -19,7 +19,7 @@ import secrets
 import stat
 from pathlib import Path
 
-from berth.errors import OwnershipError
+from berth.errors import BerthError, OwnershipError, disk_full
 
 _TEMP_FLAGS = os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_WRONLY | os.O_CLOEXEC
 _LINK_ERRNOS = (errno.ELOOP, errno.EMLINK)  # O_NOFOLLOW on a link: ELOOP (EMLINK on BSDs)
@@ -119,6 +119,24 @@ def write_atomic(
             tmp.unlink()
         raise
     return True
+
+
+def rewrite_in_place(
+    path: Path, data: str | bytes, info: os.stat_result | None, new_mode: int
+) -> bool:
+    """``data`` at ``path`` atomically, where the file (``info``, None: none yet) is the user's.
+
+    An existing file keeps its mode and, when root writes it, its owner; a new
+    one gets ``new_mode``. A link is refused, and a full disk is berth's error.
+    """
+    mode = stat.S_IMODE(info.st_mode) if info is not None else new_mode
+    owner = (info.st_uid, info.st_gid) if info is not None and os.geteuid() == 0 else None
+    try:
+        return write_atomic(path, data, mode=mode, owner=owner)
+    except BerthError:
+        raise
+    except OSError as exc:
+        raise disk_full(exc, path) or exc from None
 
 
 def write_private(path: Path, data: str | bytes, *, fsync: bool = False) -> bool:
