@@ -4,6 +4,7 @@ berth on first use, into one directory every test shares), psycopg as the app.""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
 from pathlib import Path
@@ -13,6 +14,7 @@ import psycopg.conninfo
 import pytest
 
 from berth import procs
+from berth.core.naming import project_slug
 from berth.errors import EXIT_CODES
 from berth.pg import pglite
 from berth.procs import start_ticks
@@ -117,3 +119,26 @@ def test_gc_retires_the_pglite_berth_of_a_removed_worktree(repo: Path) -> None:
     assert [r["worktree"] for r in swept["retired"]] == [str(wt)]
     gone = procs.stat(pid)  # exited (a zombie until whoever adopted it reaps it), or reused
     assert (gone is None or gone[0] in ("X", "Z") or gone[1] != ticks) and not state_dir.exists()
+
+
+def test_templates_gc_deletes_the_data_dirs_no_berth_was_made_from(repo: Path) -> None:
+    pglite_repo(repo, "CREATE TABLE t (id int);\n")
+    first = add_worktree(repo, "lite-a")
+    berth(first, "up")
+    second = add_worktree(repo, "lite-b")
+    (second / "db" / "migrations" / "0002_m2.sql").write_text("CREATE TABLE u (id int);\n")
+    berth(second, "up")
+    slug = project_slug(berth_json(second, "status")["project"])
+    project = Path(os.environ["BERTH_PGLITE_DIR"]) / "templates" / slug
+
+    def made() -> set[str]:
+        return {p.name for p in project.iterdir() if (p / "pgdata" / "PG_VERSION").is_file()}
+
+    assert len(made()) == 2
+    assert berth_json(second, "templates", "gc", "--keep", "0") == {"removed": []}  # both in use
+
+    berth(first, "down", "--purge", "--yes")
+    kept = made() - {berth_json(second, "status")["template"][:16]}
+    removed = berth_json(second, "templates", "gc", "--keep", "0")["removed"]
+    assert removed == sorted(kept)
+    assert made() == {berth_json(second, "status")["template"][:16]}

@@ -228,7 +228,12 @@ def templates_gc(keep: int, as_json: bool) -> None:
 
     ctx = context.load()
     _, config = ctx.need_worktree()
-    removed = gc(ctx.server, config.project, keep, templates_in_use(ctx, config.project))
+    if config.database.server == "pglite":  # data dirs in the berth home, no server
+        from berth.verbs.pglite import gc_templates
+
+        removed = gc_templates(ctx, config, keep)
+    else:
+        removed = gc(ctx.server, config.project, keep, templates_in_use(ctx, config.project))
     emit({"removed": removed}, as_json, "\n".join(removed) or "nothing to remove")
 
 

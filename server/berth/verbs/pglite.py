@@ -179,3 +179,32 @@ def down(ctx: Context, record: BerthRecord, *, skip_redis: bool = False) -> Reti
     ctx.registry.delete(record.id)
     log.info("down", instance=record.id, purge=True)
     return Retired(record.id, "purged", record.database)
+
+
+def gc_templates(ctx: Context, config: ProjectConfig, keep: int) -> list[str]:
+    """Delete the project's old PGlite templates (data dirs), keeping the newest ``keep``
+    and any a berth of this home was made from; the names of those deleted.
+
+    Each goes under its build lock, renamed aside first: a ``berth up`` then
+    builds it again rather than copying half of it.
+    """
+    from berth import locks
+
+    root = pglite.home(ctx.settings) / "templates" / project_slug(config.project)
+    in_use = {r.template[:16] for r in ctx.registry.list(project=config.project) if r.template}
+    try:
+        made = [p for p in root.iterdir() if (p / "pgdata" / "PG_VERSION").is_file()]
+    except FileNotFoundError:
+        return []
+    made.sort(key=lambda p: p.stat().st_mtime)
+    removed = []
+    for template in made[: max(len(made) - keep, 0)]:
+        if template.name in in_use or template.is_symlink():
+            continue
+        lock = root / f"{template.name}.lock"
+        with locks.hold(lock, f"the PGlite build of {template.name}"):
+            aside = root / f"{template.name}.gc-{time.time_ns()}"
+            template.rename(aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        removed.append(template.name)
+    return removed
