@@ -187,16 +187,18 @@ def test_another_users_requests_are_refused(monkeypatch: pytest.MonkeyPatch) -> 
         with ours, theirs:
             assert protocol.check_peer(ours, expected=os.geteuid() + 1)
         return
-    # A home other users can reach (pytest's tmp dirs are 0700), and the socket's
-    # file permissions opened up: what is left to refuse them is the peer uid check.
-    home = Path(tempfile.mkdtemp(prefix="berth-uid-"))
-    home.chmod(0o711)
-    monkeypatch.setenv("BERTH_HOME", str(home))
-    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)  # the socket in that home's run/
+    # The socket in a runtime dir of its own, opened up to other users once the sidecar
+    # listens (its home is tightened to 0700 as the sidecar works: not the way in), and
+    # the socket's file permissions opened up: what is left to refuse them is the peer
+    # uid check.
+    runtime = Path(tempfile.mkdtemp(prefix="berth-uid-"))
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
     where = protocol.paths()
+    assert where.run_dir.is_relative_to(runtime)
     try:
         client.start(where)
-        where.run_dir.chmod(0o711)
+        for directory in (runtime, where.run_dir.parent, where.run_dir):
+            directory.chmod(0o711)
         where.socket.chmod(0o666)
         nobody = pwd.getpwnam("nobody")
         message = protocol.decode(_ask_as(nobody.pw_uid, nobody.pw_gid, where.socket))
@@ -206,7 +208,7 @@ def test_another_users_requests_are_refused(monkeypatch: pytest.MonkeyPatch) -> 
         assert client.call("ping", paths=where)["pid"]  # we still may
     finally:
         stop_sidecar(where)
-        shutil.rmtree(home, ignore_errors=True)
+        shutil.rmtree(runtime, ignore_errors=True)
 
 
 def _raw(where: Paths, line: bytes) -> dict[str, object]:
