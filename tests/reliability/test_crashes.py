@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from berth.errors import OwnershipError
 from berthtest import add_worktree, app_repo, berth, berth_json, url_of
 
 ROW = 42
@@ -81,6 +82,41 @@ def test_reset_killed_after_the_trash_gets_a_database_from_up(repo: Path) -> Non
     berth(tree, "up")
     _healthy(tree)
     _row_survives(tree)
+
+
+def test_reset_killed_between_copy_and_hand_over_is_a_clear_error_until_up(
+    repo: Path,
+) -> None:
+    tree = add_worktree(app_repo(repo), "a")
+    berth(tree, "up")
+    _write_row(tree)
+    _crash(tree, "clone:copied", "reset", "--yes")
+    # The new copy's tables are still the template's: status says so, and what repairs it.
+    proc = berth(tree, "status", check=False)
+    assert proc.returncode == OwnershipError.exit_code, proc.stderr
+    assert "hand-over was cut short" in proc.stderr
+    assert "hint: berth up hands it over again" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    berth(tree, "up")
+    assert berth_json(tree, "status")["migrations"]["state"] == "ok"
+    with psycopg.connect(url_of(tree)) as conn:  # the role owns its tables again
+        conn.execute("INSERT INTO t1 VALUES (7)")
+    _healthy(tree)
+    _row_survives(tree)
+
+
+def test_fork_killed_between_copy_and_hand_over_is_repaired_by_up(repo: Path) -> None:
+    app_repo(repo)
+    a, b = add_worktree(repo, "a"), add_worktree(repo, "b")
+    berth(a, "up")
+    source = berth_json(b, "up")["instance"]
+    _write_row(b)
+    _crash(a, "fork:copied", "fork", "--from", source, "--yes")
+    berth(a, "up")
+    assert _has_row(a)  # b's row, in a's copy, which a's role now owns
+    with psycopg.connect(url_of(a)) as conn:
+        conn.execute("INSERT INTO t1 VALUES (7)")
+    _healthy(a)
 
 
 def test_restore_killed_after_the_rename_is_finished_by_up(repo: Path) -> None:

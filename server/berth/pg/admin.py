@@ -217,8 +217,24 @@ def set_marker(conn: Conn, name: str, marker: str) -> None:
     )
 
 
-def hand_over(db_conn: Conn, owner: str, previous: str | None) -> None:
-    """Inside one database: give ``owner`` the public schema and ``previous``'s objects."""
+def handing(marker: str, previous: str | None) -> str:
+    """``marker`` for a copy whose objects ``previous`` still owns: :func:`hand_over` with
+    the plain marker completes it. A run cut short in between leaves it so marked, and
+    the next ``berth up`` hands it over again (from ``previous``)."""
+    data = parse_marker(marker) or {}
+    return MARKER_PREFIX + json.dumps(
+        {**data, "handing": previous or ""}, sort_keys=True, separators=(",", ":")
+    )
+
+
+def hand_over(
+    db_conn: Conn, owner: str, previous: str | None, *, marker: tuple[str, str] | None = None
+) -> None:
+    """Inside one database: give ``owner`` the public schema and ``previous``'s objects.
+
+    ``marker`` (the database's name, its marker) is set in the same transaction:
+    a copy marked :func:`handing` is complete exactly when its objects are the owner's.
+    """
     role = sql.Identifier(owner)
     moving = previous if previous and previous != owner else None
     if moving and not role_exists(db_conn, moving):
@@ -231,6 +247,8 @@ def hand_over(db_conn: Conn, owner: str, previous: str | None) -> None:
             db_conn.execute(
                 sql.SQL("REASSIGN OWNED BY {} TO {}").format(sql.Identifier(moving), role)
             )
+        if marker is not None:
+            set_marker(db_conn, *marker)
 
 
 def set_template(conn: Conn, name: str, *, is_template: bool) -> None:

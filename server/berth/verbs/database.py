@@ -135,16 +135,18 @@ def _fork(ctx: Context, record: BerthRecord, source: BerthRecord, force: bool) -
             else None
         )
         faults.point("fork:trashed")
+        marker = provisioning.berth_marker(ctx, record, template=source.template)
         admin.create_database(
             conn,
             record.database,
             record.role,
-            provisioning.berth_marker(ctx, record, template=source.template),
+            admin.handing(marker, source.role),  # until its objects are the role's
             template=source.database,
             strategy=templates.create_strategy(conn, source.database, False),
         )
+        faults.point("fork:copied")
         with ctx.server.connect(record.database) as db:
-            admin.hand_over(db, record.role, source.role)
+            admin.hand_over(db, record.role, source.role, marker=(record.database, marker))
     ctx.registry.update(record.id, template=source.template)
     record = ctx.registry.get(record.id) or record
     _rewrite_env(ctx, record)

@@ -153,6 +153,8 @@ def _server_side_ok(ctx: Context, record: BerthRecord) -> bool:
         ):
             return False
         marker = admin.marker_of(conn, record.database)
+        if marker is not None and "handing" in marker:
+            return False  # a copy whose hand-over was cut short: provision() completes it
         if marker is not None and marker.get("id") == record.id and "worktree" in marker:
             # Every role on the server can read markers: berth no longer puts paths in them.
             admin.set_marker(conn, record.database, berth_marker(ctx, record, record.template))
@@ -170,9 +172,11 @@ def provision(ctx: Context, record: BerthRecord) -> None:
             existing = admin.marker_of(conn, record.database)
             if existing is not None and existing.get("id") != record.id:
                 admin.check_owned(conn, record.database, record.id)
+            # Who still owns its objects: the marker says, when a copy's hand-over was cut short.
+            previous = (existing or {}).get("handing") or templates.TEMPLATE_OWNER
             admin.mark_database(conn, record.database, record.role, marker)
             with ctx.server.connect(record.database) as db:
-                admin.hand_over(db, record.role, templates.TEMPLATE_OWNER)
+                admin.hand_over(db, record.role, str(previous))
         else:
             clone_database(ctx, conn, record, marker)
             faults.point("up:cloned")
@@ -208,8 +212,9 @@ def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: 
     source, previous_owner, fp = source_template(ctx, record)
     if fp:  # on the server too, so `templates gc` on any machine sees the template in use
         marker = berth_marker(ctx, record, template=fp)
+    copying = admin.handing(marker, previous_owner)  # until its objects are the role's
     claim = ctx.claim_spare  # the sidecar's copies made ahead of time: then a rename
-    if claim is None or not claim(conn, source, record.database, record.role, marker):
+    if claim is None or not claim(conn, source, record.database, record.role, copying):
         from berth.pg import clonestats
 
         reflink = bool(ctx.server.cluster and ctx.server.cluster.meta().get("reflink"))
@@ -218,10 +223,11 @@ def clone_database(ctx: Context, conn: admin.Conn, record: BerthRecord, marker: 
         size = templates.source_size(conn, source)
         with clonestats.timing(None if reflink else stats, strategy, size):
             admin.create_database(
-                conn, record.database, record.role, marker, template=source, strategy=strategy
+                conn, record.database, record.role, copying, template=source, strategy=strategy
             )
+    faults.point("clone:copied")
     with ctx.server.connect(record.database) as db:
-        admin.hand_over(db, record.role, previous_owner)
+        admin.hand_over(db, record.role, previous_owner, marker=(record.database, marker))
     ctx.registry.update(record.id, template=fp)
 
 

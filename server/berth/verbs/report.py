@@ -12,7 +12,7 @@ from berth import redis as berth_redis
 from berth.config import ProjectConfig
 from berth.context import Context
 from berth.core import naming
-from berth.errors import classify
+from berth.errors import OwnershipError, classify
 from berth.git import Worktree
 from berth.migrations.files import discover
 from berth.pg import admin
@@ -124,6 +124,15 @@ def _log_in(ctx: Context, record: BerthRecord) -> MigrationSummary | None:
     return migration_summary(ctx, record) if ctx.worktree is not None else None
 
 
+_NOT_ITS_OWN = "42501"  # insufficient_privilege: the template's owner still owns a copy
+
+
+def _mid_change(exc: BaseException) -> bool:
+    """What a reader meets while another process swaps the berth's database: the database
+    gone or renamed, the login refused, or a copy whose objects are not the role's yet."""
+    return classify(exc) is not None or getattr(exc, "sqlstate", None) == _NOT_ITS_OWN
+
+
 def status(
     ctx: Context,
     record: BerthRecord,
@@ -152,7 +161,13 @@ def status(
         try:
             summary = _log_in(ctx, record)
         except Exception as exc:
-            if classify(exc) is None or not settle:
+            if not _mid_change(exc) or not settle:
+                if getattr(exc, "sqlstate", None) == _NOT_ITS_OWN:
+                    raise OwnershipError(
+                        f"berth {record.id}'s role may not read its own database: a copy"
+                        " whose hand-over was cut short",
+                        hint="berth up hands it over again",
+                    ) from None
                 raise
             # A reset, restore or fork in another process swaps the database under a
             # reader: read the berth again between two changes, holding its lock.
