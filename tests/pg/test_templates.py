@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from berthtest import (
     CONFIG,
@@ -332,3 +333,45 @@ def test_a_build_sees_the_apps_own_environment_and_libpq_variables(
     mine = berth_json(tree, "status")["database"]["name"]
     assert run.endswith(f"/{mine}|{mine}")
     assert "built" in tables(url_of(tree))
+
+
+def test_two_berths_making_the_template_owner_at_once_both_go_on(
+    server: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first template build on a new server: another berth creates the template
+    owner role while this one waits on its commit (UniqueViolation), and both go on."""
+    import secrets
+    import threading
+
+    from psycopg import sql
+
+    from berth.pg import templates
+
+    name = f"berth_templates_race_{secrets.token_hex(3)}"
+    monkeypatch.setattr(templates, "TEMPLATE_OWNER", name)
+    failures: list[BaseException] = []
+    with server.connect() as first, server.connect() as second:  # type: ignore[attr-defined]
+        try:
+            with first.transaction():
+                first.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(name)))
+                waiting = int(second.execute("SELECT pg_backend_pid()").fetchone()[0])
+
+                def other() -> None:
+                    try:
+                        templates.ensure_owner_role(second)
+                    except BaseException as exc:
+                        failures.append(exc)
+
+                thread = threading.Thread(target=other)
+                thread.start()
+                # Until the other's CREATE ROLE waits on ours (a lock wait), then commit.
+                query = "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s"
+                with server.connect() as watch:  # type: ignore[attr-defined]
+                    while watch.execute(query, (waiting,)).fetchone() != ("Lock",):
+                        assert thread.is_alive(), failures
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+            assert failures == []
+            assert second.execute("SELECT 1").fetchone() == (1,)  # no aborted transaction
+        finally:
+            first.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))

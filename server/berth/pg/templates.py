@@ -81,8 +81,10 @@ def list_templates(conn: admin.Conn, project: str | None = None) -> list[Templat
 
 def ensure_owner_role(conn: admin.Conn) -> None:
     if not admin.role_exists(conn, TEMPLATE_OWNER):
-        # Another berth may make it first.
-        with contextlib.suppress(psycopg.errors.DuplicateObject):
+        # Another berth may make it first: before our CREATE (DuplicateObject), or while
+        # it waits on the other's commit (UniqueViolation, from the catalog's index).
+        races = (psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation)
+        with contextlib.suppress(*races), conn.transaction():
             conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(TEMPLATE_OWNER)))
     admin.act_as(conn, TEMPLATE_OWNER)
 
