@@ -110,3 +110,17 @@ def test_without_hold_every_connection_is_new_and_closed(server: Server) -> None
     assert conn.closed
     with server.connect() as conn:
         assert backend(conn) != first
+
+
+@pytest.mark.usefixtures("holding")
+def test_sessions_unused_for_the_idle_time_are_closed(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with server.connect() as conn:
+        first = backend(conn)
+    assert held.close_idle() == 0  # used just now
+    monkeypatch.setattr(held, "IDLE_SECONDS", 0.0)
+    assert held.close_idle() == 1
+    assert conn.closed
+    with server.connect() as conn:
+        assert backend(conn) != first

@@ -102,6 +102,19 @@ class _Pool:
             found.append((time.monotonic(), conn))
         return True
 
+    def close_idle(self) -> int:
+        """Close the connections unused for longer than :data:`IDLE_SECONDS`; how many."""
+        now = time.monotonic()
+        with self.lock:
+            if self.pid != os.getpid():
+                return 0
+            stale = [c for found in self.idle.values() for t, c in found if now - t > IDLE_SECONDS]
+            for key, found in self.idle.items():
+                self.idle[key] = [(t, c) for t, c in found if now - t <= IDLE_SECONDS]
+        for conn in stale:
+            _close(conn)
+        return len(stale)
+
     def close_all(self) -> None:
         with self.lock:
             held = [conn for found in self.idle.values() for _, conn in found]
@@ -138,6 +151,13 @@ def release() -> None:
     pool, _holding.pool = _holding.pool, None
     if pool is not None:
         pool.close_all()
+
+
+def close_idle() -> int:
+    """Close the held connections no one used for :data:`IDLE_SECONDS` (the sidecar's
+    periodic sweep calls it); how many were closed."""
+    pool = _holding.pool
+    return pool.close_idle() if pool is not None else 0
 
 
 def connect(params: dict[str, Any]) -> psycopg.Connection[tuple[Any, ...]]:

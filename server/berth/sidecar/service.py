@@ -176,6 +176,9 @@ class Sidecar:
                 if dropped:
                     log.info("clones swept", clones=dropped)
                     self.bus.publish(protocol.event("clones-swept", clones=dropped))
+            from berth.pg import held
+
+            await asyncio.to_thread(held.close_idle)  # sessions unused since the last round
 
     # -- connections -----------------------------------------------------------
 
