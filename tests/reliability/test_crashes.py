@@ -50,6 +50,20 @@ def _healthy(tree: Path) -> None:
     assert "no problems" in berth(tree, "doctor").stdout
 
 
+def _role_writes(tree: Path) -> None:
+    """The berth's role owns its tables: it may write to them."""
+    with psycopg.connect(url_of(tree)) as conn:
+        conn.execute("INSERT INTO t1 VALUES (7)")
+
+
+def _two_berths(repo: Path) -> tuple[Path, Path, str]:
+    """Worktrees ``a`` and ``b`` of the app, each with its berth up; ``b``'s instance."""
+    app_repo(repo)
+    a, b = add_worktree(repo, "a"), add_worktree(repo, "b")
+    berth(a, "up")
+    return a, b, berth_json(b, "up")["instance"]
+
+
 @pytest.mark.parametrize("point", ["down:nologin", "down:renamed"])
 def test_down_killed_midway_is_finished_by_the_next_down(repo: Path, point: str) -> None:
     tree = add_worktree(app_repo(repo), "a")
@@ -99,23 +113,18 @@ def test_reset_killed_between_copy_and_hand_over_is_a_clear_error_until_up(
     assert "Traceback" not in proc.stderr
     berth(tree, "up")
     assert berth_json(tree, "status")["migrations"]["state"] == "ok"
-    with psycopg.connect(url_of(tree)) as conn:  # the role owns its tables again
-        conn.execute("INSERT INTO t1 VALUES (7)")
+    _role_writes(tree)
     _healthy(tree)
     _row_survives(tree)
 
 
 def test_fork_killed_between_copy_and_hand_over_is_repaired_by_up(repo: Path) -> None:
-    app_repo(repo)
-    a, b = add_worktree(repo, "a"), add_worktree(repo, "b")
-    berth(a, "up")
-    source = berth_json(b, "up")["instance"]
+    a, b, source = _two_berths(repo)
     _write_row(b)
     _crash(a, "fork:copied", "fork", "--from", source, "--yes")
     berth(a, "up")
     assert _has_row(a)  # b's row, in a's copy, which a's role now owns
-    with psycopg.connect(url_of(a)) as conn:
-        conn.execute("INSERT INTO t1 VALUES (7)")
+    _role_writes(a)
     _healthy(a)
 
 
@@ -132,10 +141,7 @@ def test_restore_killed_after_the_rename_is_finished_by_up(repo: Path) -> None:
 
 
 def test_fork_killed_after_the_trash_is_repaired_by_up(repo: Path) -> None:
-    app_repo(repo)
-    a, b = add_worktree(repo, "a"), add_worktree(repo, "b")
-    berth(a, "up")
-    source = berth_json(b, "up")["instance"]
+    a, _, source = _two_berths(repo)
     _write_row(a)
     _crash(a, "fork:trashed", "fork", "--from", source, "--yes")
     berth(a, "up")
