@@ -49,17 +49,21 @@ async function itemWith(pattern) {
 }
 
 /**
- * The command palette, open and ready for typing. A key press can go astray
- * (a document being opened by the server takes the focus as it comes), so it
- * is pressed again, after a click into the window, until the input shows.
+ * The command palette with `text` typed, once `row(palette)` shows. A key press
+ * can go astray, and a palette can close as soon as it opened (a document the
+ * server opens takes the focus as it comes); a window just opened lists the
+ * extensions' commands only once it has read them, and a palette already open
+ * does not learn of them. So it is opened again, after a click into the
+ * window, until the row shows.
  */
-async function openPalette() {
+async function paletteShowing(text, row) {
   const palette = page.locator(".quick-input-widget");
   const end = Date.now() + STEP;
   for (let attempt = 0; ; attempt++) {
     await page.keyboard.press(attempt % 2 ? "Control+Shift+P" : "F1");
     try {
-      await palette.locator("input").waitFor({ state: "visible", timeout: 2_000 });
+      await palette.locator("input").fill(text, { timeout: 2_000 });
+      await row(palette).waitFor({ timeout: 2_000 });
       return palette;
     } catch (error) {
       if (Date.now() > end) throw error;
@@ -69,24 +73,16 @@ async function openPalette() {
   }
 }
 
-/**
- * Run `title` from the command palette. A window just opened lists the
- * extensions' commands only once it has read them, and a palette already open
- * does not learn of them: it is opened again until `title` is the row Enter runs.
- */
+/** The palette's rows whose text has `text` (the first of them). */
+function rowWith(text) {
+  return (palette) => palette.locator(".monaco-list-row").filter({ hasText: text }).first();
+}
+
+/** Run `title` from the command palette: typed until it is the row Enter runs. */
 async function paletteRun(title) {
-  const end = Date.now() + STEP;
-  for (;;) {
-    const palette = await openPalette();
-    await palette.locator("input").fill(`>${title}`);
-    try {
-      await palette.locator(".monaco-list-row.focused").filter({ hasText: title }).waitFor({ timeout: 2_000 });
-      break;
-    } catch (error) {
-      if (Date.now() > end) throw error;
-      await page.keyboard.press("Escape");
-    }
-  }
+  await paletteShowing(`>${title}`, (palette) =>
+    palette.locator(".monaco-list-row.focused").filter({ hasText: title }),
+  );
   await page.keyboard.press("Enter");
 }
 
@@ -166,15 +162,12 @@ async function run() {
 
   // The palette's berth commands are the extension's: they act on the active
   // editor's folder (the migration's) and never end in "command not found".
-  const palette = await openPalette();
-  await palette.locator("input").fill(">berth: ");
-  await palette.locator(".monaco-list-row").filter({ hasText: "Provision this worktree" }).first().waitFor();
+  const palette = await paletteShowing(">berth: ", rowWith("Provision this worktree"));
   report("palette", {
     items: (await palette.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
   });
-  await palette.locator("input").fill(">berth: Provision this worktree");
-  await palette.locator(".monaco-list-row").filter({ hasText: "Provision this worktree" }).first().waitFor();
-  await page.keyboard.press("Enter");
+  await page.keyboard.press("Escape");
+  await paletteRun("berth: Provision this worktree");
   const provisioned = toast(/ready \(/).first();
   await provisioned.waitFor();
   report("provisioned", {
@@ -183,10 +176,7 @@ async function run() {
   report("final", await itemWith(/✓/));
 
   // Open log: the client's own lines and the server's stderr, in one channel.
-  await openPalette();
-  await palette.locator("input").fill(">berth: Open log");
-  await palette.locator(".monaco-list-row").filter({ hasText: "Open log" }).first().waitFor();
-  await page.keyboard.press("Enter");
+  await paletteRun("berth: Open log");
   const lines = page.locator(".part.panel .monaco-editor .view-lines");
   await lines.filter({ hasText: "[client" }).first().waitFor();
   // The channel is long (the server logs at info level): the panel's filter picks lines out.
@@ -354,14 +344,11 @@ async function runDormant() {
   await page.goto(config.dormantUrl);
   await page.locator(".statusbar").waitFor();
   await page.locator(".monaco-workbench").click({ position: { x: 700, y: 400 } });
-  const palette = page.locator(".quick-input-widget");
   await paletteRun("berth: Open log");
   const line = page.locator(".part.panel .monaco-editor .view-lines").filter({ hasText: "no berth here" });
   await line.first().waitFor();
   report("dormantLog", { text: (await line.first().innerText()).replace(/\u00a0/g, " ").trim() });
-  await openPalette();
-  await palette.locator("input").fill(">berth: ");
-  await palette.locator(".monaco-list-row").filter({ hasText: "Open log" }).first().waitFor();
+  const palette = await paletteShowing(">berth: ", rowWith("Open log"));
   report("dormant", {
     items: (await palette.locator(".monaco-list-row .label-name").allInnerTexts()).map((t) => t.trim()),
     statusItems: await page.locator(ITEM).count(),
@@ -393,10 +380,7 @@ async function runMultiRoot() {
   const palette = page.locator(".quick-input-widget");
   /** Run `category: title` from the command palette. */
   async function command(name) {
-    await openPalette();
-    await palette.locator("input").fill(`>${name}`);
-    const title = name.slice(name.indexOf(": ") + 2);
-    await palette.locator(".monaco-list-row").filter({ hasText: title }).first().waitFor();
+    await paletteShowing(`>${name}`, rowWith(name.slice(name.indexOf(": ") + 2)));
     await page.keyboard.press("Enter");
   }
   await command("berth: Apply pending migrations");
