@@ -150,9 +150,7 @@ def write(path: Path, env: Mapping[str, str], source: str | None = None) -> Writ
     """Keep berth's block in the env file at ``path``: created (0600) when missing,
     appended when the file has none, else replaced where it is."""
     block = render(env, source)
-    if path.is_symlink():
-        raise _link(path)
-    found = _read(path)
+    found = _read(path)  # a link is refused here
     if found is None or _is_own_file(found[0]):  # berth's own file: nothing of the user's
         changed = _put(path, block, found[1] if found else None)
         return Written(created=found is None, added=False, changed=changed)

@@ -26,6 +26,7 @@ from berth.sidecar import wire
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # not at run time: typing and collections cost the hook milliseconds
+    from collections.abc import Iterator
     from typing import Any
 
 # json, socket, pathlib and typing would double this process's start-up (their
@@ -109,7 +110,7 @@ def _connect(home: str) -> _socket.socket:
     return sock
 
 
-def _lines(sock: _socket.socket) -> Any:
+def _lines(sock: _socket.socket) -> Iterator[bytes]:
     """The lines ``sock`` sends until it closes, without their newlines."""
     pending = b""
     while chunk := sock.recv(65536):

@@ -28,7 +28,10 @@ MARKER_PREFIX = "berth:"
 
 
 def make_marker(project: str, instance: str, **extra: object) -> str:
-    data = {"berth": 1, "project": project, "id": instance, **extra}
+    return _encode({"berth": 1, "project": project, "id": instance, **extra})
+
+
+def _encode(data: dict[str, Any]) -> str:
     return MARKER_PREFIX + json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -221,10 +224,7 @@ def handing(marker: str, previous: str | None) -> str:
     """``marker`` for a copy whose objects ``previous`` still owns: :func:`hand_over` with
     the plain marker completes it. A run cut short in between leaves it so marked, and
     the next ``berth up`` hands it over again (from ``previous``)."""
-    data = parse_marker(marker) or {}
-    return MARKER_PREFIX + json.dumps(
-        {**data, "handing": previous or ""}, sort_keys=True, separators=(",", ":")
-    )
+    return _encode({**(parse_marker(marker) or {}), "handing": previous or ""})
 
 
 def hand_over(

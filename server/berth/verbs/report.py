@@ -161,18 +161,18 @@ def status(
         try:
             summary = _log_in(ctx, record)
         except Exception as exc:
-            if not _mid_change(exc) or not settle:
-                if getattr(exc, "sqlstate", None) == _NOT_ITS_OWN:
-                    raise OwnershipError(
-                        f"berth {record.id}'s role may not read its own database: a copy"
-                        " whose hand-over was cut short",
-                        hint="berth up hands it over again",
-                    ) from None
-                raise
-            # A reset, restore or fork in another process swaps the database under a
-            # reader: read the berth again between two changes, holding its lock.
-            with serial.one(ctx, record) as now:
-                return status(ctx, now, show_secrets=show_secrets, settle=False)
+            if settle and _mid_change(exc):
+                # A reset, restore or fork in another process swaps the database under a
+                # reader: read the berth again between two changes, holding its lock.
+                with serial.one(ctx, record) as now:
+                    return status(ctx, now, show_secrets=show_secrets, settle=False)
+            if getattr(exc, "sqlstate", None) == _NOT_ITS_OWN:
+                raise OwnershipError(
+                    f"berth {record.id}'s role may not read its own database: a copy"
+                    " whose hand-over was cut short",
+                    hint="berth up hands it over again",
+                ) from None
+            raise
     if record.state == "provisioning" and server.kind != "pglite":
         from berth.pg.builds import building_for
 
